@@ -62,9 +62,15 @@ def generate(py_out: Path, descriptor: Path) -> None:
     wkt = Path(grpc_tools.__file__).resolve().parent / "_proto"
     run(
         [
-            sys.executable, "-m", "grpc_tools.protoc",
-            f"-I{PROTOS}", f"-I{DEPS}", f"-I{wkt}",
-            f"--python_out={py_out}", f"--pyi_out={py_out}", f"--grpc_python_out={py_out}",
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{PROTOS}",
+            f"-I{DEPS}",
+            f"-I{wkt}",
+            f"--python_out={py_out}",
+            f"--pyi_out={py_out}",
+            f"--grpc_python_out={py_out}",
             *sources,
         ]
     )

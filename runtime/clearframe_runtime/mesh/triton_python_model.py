@@ -65,9 +65,10 @@ class TritonPythonModel:
     def execute(self, requests: list[Any]) -> list[Any]:
         # Dynamic batching hands us several requests at once: run them as ONE onnxruntime call (that is
         # the point of batching), then split the outputs back per request along the batch axis.
-        feeds: list[dict[str, np.ndarray]] = []
-        for request in requests:
-            feeds.append({name: pb_utils.get_input_tensor_by_name(request, name).as_numpy() for name in self._inputs})
+        feeds = [
+            {name: pb_utils.get_input_tensor_by_name(request, name).as_numpy() for name in self._inputs}
+            for request in requests
+        ]
 
         responses: list[Any] = [None] * len(requests)
         try:

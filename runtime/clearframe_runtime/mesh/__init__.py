@@ -1,0 +1,1 @@
+"""Local mesh: starts the real binaries (Triton, ...) that the services talk to on one machine."""

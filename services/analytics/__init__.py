@@ -1,0 +1,1 @@
+"""Analytics service (see __main__.py for its state)."""

@@ -1,0 +1,22 @@
+"""Run the analytics service: `python -m services.analytics`.
+
+Its contract is complete; the implementation lands with the analytics issue. Until then every RPC answers
+UNIMPLEMENTED (HTTP 501 through the gateway) — an honest status, never fake data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from clearframe.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
+from clearframe_runtime.server import serve_unimplemented
+
+if __name__ == "__main__":
+    asyncio.run(
+        serve_unimplemented(
+            "analytics",
+            "127.0.0.1:50056",
+            [(analytics_service_pb2, analytics_service_pb2_grpc)],
+            note="the analytics issue (not filed yet)",
+        )
+    )

@@ -1,0 +1,74 @@
+"""Run the auth service: `python -m services.auth`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
+from clearframe_runtime import db
+from clearframe_runtime.principal import PrincipalCodec
+from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.settings import DatabaseSettings, describe_missing
+from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
+from pydantic import ValidationError
+
+from services.auth.adapters.sql import SqlCredentialStore
+from services.auth.api import AuthServicer, ExtAuthzServicer
+from services.auth.domain import Authority, LegacyTokenPolicy, TokenBucket
+from services.auth.settings import AuthSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def main() -> None:
+    try:
+        settings, database = AuthSettings(), DatabaseSettings()
+    except ValidationError as exc:
+        raise SystemExit(f"auth: {describe_missing(exc)}") from exc
+    engine = db.create_engine(database.database_url)
+    authority = Authority(
+        SqlCredentialStore(db.session_factory(engine)),
+        token_ttl=timedelta(days=settings.token_ttl_days),
+        legacy_policy=LegacyTokenPolicy.parse(settings.auth_legacy_token_subjects, settings.auth_legacy_token_networks),
+        legacy_bucket=TokenBucket(settings.auth_legacy_token_burst, settings.auth_legacy_token_window_s),
+    )
+    codec = PrincipalCodec(settings.internal_secret.get_secret_value())
+
+    async def start() -> None:
+        await db.migrate(database.database_url, MIGRATIONS)
+        admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+        generated = await authority.bootstrap_admin_key(admin_key)
+        if generated:
+            # Shown once, on the console only (never in the structured logs that get shipped elsewhere).
+            print(
+                f"\nauth: no API key existed, so an admin key was created. Keep it now, it is not shown again:\n"
+                f"  {generated}\n",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    await serve(
+        "auth",
+        settings,
+        [
+            Servicer(
+                AuthServicer(authority, codec),
+                auth_pb2_grpc.add_AuthServiceServicer_to_server,
+                auth_pb2.DESCRIPTOR.services_by_name["AuthService"],
+            ),
+            Servicer(
+                ExtAuthzServicer(authority, codec),
+                ext_authz_pb2_grpc.add_AuthorizationServicer_to_server,
+                ext_authz_pb2.DESCRIPTOR.services_by_name["Authorization"],
+            ),
+        ],
+        on_start=start,
+        on_stop=engine.dispose,
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

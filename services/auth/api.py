@@ -1,0 +1,283 @@
+"""gRPC face of the auth service: AuthService for clients, Authorization for Envoy's ext_authz."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import grpc
+import structlog
+from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
+from clearframe_runtime.principal import (
+    KIND_ANONYMOUS,
+    KIND_API_KEY,
+    KIND_TOKEN,
+    PRINCIPAL_HEADER,
+    SIGNATURE_HEADER,
+    Principal,
+    PrincipalCodec,
+)
+from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
+from google.api import httpbody_pb2
+from google.protobuf import timestamp_pb2
+from google.rpc import code_pb2, status_pb2
+
+from services.auth.domain import AuthFailure, Authority, parse_credential
+from services.auth.ports import ApiKeyRecord, TokenRecord
+
+log = structlog.get_logger(__name__)
+
+#: The seed-000 routes keep the original's answers: 403 {"error":"forbidden"} for missing or bad tokens.
+LEGACY_PATHS = frozenset({"/token", "/check", "/batch", "/stats"})
+#: Seed-004 routes answer with MuseNest's error envelope and codes.
+CONFIG_PREFIX = "/api/v1/analysis/config"
+#: Routes that admit a caller without credentials; the service behind decides what it may do.
+ANONYMOUS_PATHS = frozenset({"/token"})
+HEADERS_TO_STRIP = ("authorization", "x-api-key")
+
+_KINDS = {
+    KIND_ANONYMOUS: auth_pb2.CREDENTIAL_KIND_ANONYMOUS,
+    KIND_TOKEN: auth_pb2.CREDENTIAL_KIND_TOKEN,
+    KIND_API_KEY: auth_pb2.CREDENTIAL_KIND_API_KEY,
+}
+
+
+def _timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return ts
+
+
+def token_message(record: TokenRecord) -> auth_pb2.Token:
+    return auth_pb2.Token(
+        token_id=record.token_id,
+        subject=record.subject,
+        create_time=_timestamp(record.created_at),
+        expire_time=_timestamp(record.expires_at),
+        revoke_time=_timestamp(record.revoked_at),
+        issued_by=record.issued_by,
+        last_used_time=_timestamp(record.last_used_at),
+        last_used_ip=record.last_used_ip,
+    )
+
+
+def api_key_message(record: ApiKeyRecord) -> auth_pb2.ApiKey:
+    return auth_pb2.ApiKey(
+        key_id=record.key_id,
+        display_name=record.display_name,
+        permissions=sorted(record.permissions),
+        create_time=_timestamp(record.created_at),
+        expire_time=_timestamp(record.expires_at),
+        revoke_time=_timestamp(record.revoked_at),
+        rotate_time=_timestamp(record.rotated_at),
+        last_used_time=_timestamp(record.last_used_at),
+        last_used_ip=record.last_used_ip,
+        created_by=record.created_by,
+    )
+
+
+def caller_message(principal: Principal) -> auth_pb2.Caller:
+    return auth_pb2.Caller(
+        subject=principal.subject,
+        kind=_KINDS.get(principal.kind, auth_pb2.CREDENTIAL_KIND_UNSPECIFIED),
+        permissions=sorted(principal.permissions),
+        client_ip=principal.client_ip,
+    )
+
+
+class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
+    """Tokens, API keys, the caller, and the seed's `GET /token`."""
+
+    def __init__(self, authority: Authority, codec: PrincipalCodec):
+        self._authority = authority
+        self._codec = codec
+
+    async def IssueToken(self, request: auth_pb2.IssueTokenRequest, context: grpc.aio.ServicerContext):
+        caller = self._codec.require(context, "tokens.issue")
+        ttl = request.ttl.ToTimedelta() if request.HasField("ttl") else None
+        secret, record = await self._authority.issue_token(
+            request.subject, issued_by=caller.subject, ttl=ttl, replace_existing=request.replace_existing
+        )
+        log.info("token.issued", subject=record.subject, token_id=record.token_id, by=caller.subject)
+        return auth_pb2.IssueTokenResponse(token=secret, token_info=token_message(record))
+
+    async def ListTokens(self, request: auth_pb2.ListTokensRequest, context: grpc.aio.ServicerContext):
+        self._codec.require(context, "tokens.issue")
+        records, next_token = await self._authority.list_tokens(
+            subject=request.subject,
+            show_inactive=request.show_inactive,
+            page_token=request.page_token,
+            size=request.page_size,
+        )
+        return auth_pb2.ListTokensResponse(tokens=[token_message(r) for r in records], next_page_token=next_token)
+
+    async def RevokeToken(self, request: auth_pb2.RevokeTokenRequest, context: grpc.aio.ServicerContext):
+        caller = self._codec.require(context, "tokens.issue")
+        record = await self._authority.revoke_token(request.token_id)
+        log.info("token.revoked", token_id=record.token_id, by=caller.subject)
+        return auth_pb2.RevokeTokenResponse(token=token_message(record))
+
+    async def RenewToken(self, request: auth_pb2.RenewTokenRequest, context: grpc.aio.ServicerContext):
+        caller = self._codec.require(context, "tokens.issue")
+        secret, record = await self._authority.renew_token(request.token_id, issued_by=caller.subject)
+        log.info("token.renewed", old_token_id=request.token_id, token_id=record.token_id, by=caller.subject)
+        return auth_pb2.RenewTokenResponse(token=secret, token_info=token_message(record))
+
+    async def ValidateToken(self, request: auth_pb2.ValidateTokenRequest, context: grpc.aio.ServicerContext):
+        caller = self._codec.require(context, "tokens.issue")
+        result = await self._authority.authenticate(request.secret, caller.client_ip)
+        if isinstance(result, AuthFailure):
+            return auth_pb2.ValidateTokenResponse(valid=False)
+        return auth_pb2.ValidateTokenResponse(valid=True, caller=caller_message(result))
+
+    async def CreateApiKey(self, request: auth_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext):
+        caller = self._codec.require(context, "admin")
+        key = request.api_key
+        expires = key.expire_time.ToDatetime(tzinfo=UTC) if key.HasField("expire_time") else None
+        secret, record = await self._authority.create_api_key(
+            key.display_name, list(key.permissions), expires, caller.subject
+        )
+        log.info("api_key.created", key_id=record.key_id, permissions=sorted(record.permissions), by=caller.subject)
+        return auth_pb2.CreateApiKeyResponse(secret=secret, api_key=api_key_message(record))
+
+    async def GetApiKey(self, request: auth_pb2.GetApiKeyRequest, context: grpc.aio.ServicerContext):
+        self._codec.require(context, "admin")
+        return auth_pb2.GetApiKeyResponse(api_key=api_key_message(await self._authority.get_api_key(request.key_id)))
+
+    async def ListApiKeys(self, request: auth_pb2.ListApiKeysRequest, context: grpc.aio.ServicerContext):
+        self._codec.require(context, "admin")
+        records, next_token = await self._authority.list_api_keys(
+            show_inactive=request.show_inactive, page_token=request.page_token, size=request.page_size
+        )
+        return auth_pb2.ListApiKeysResponse(api_keys=[api_key_message(r) for r in records], next_page_token=next_token)
+
+    async def RevokeApiKey(self, request: auth_pb2.RevokeApiKeyRequest, context: grpc.aio.ServicerContext):
+        caller = self._codec.require(context, "admin")
+        record = await self._authority.revoke_api_key(request.key_id)
+        log.info("api_key.revoked", key_id=record.key_id, by=caller.subject)
+        return auth_pb2.RevokeApiKeyResponse(api_key=api_key_message(record))
+
+    async def RotateApiKey(self, request: auth_pb2.RotateApiKeyRequest, context: grpc.aio.ServicerContext):
+        caller = self._codec.require(context, "admin")
+        secret, record = await self._authority.rotate_api_key(request.key_id)
+        log.info("api_key.rotated", key_id=record.key_id, by=caller.subject)
+        return auth_pb2.RotateApiKeyResponse(secret=secret, api_key=api_key_message(record))
+
+    async def GetCaller(self, request: auth_pb2.GetCallerRequest, context: grpc.aio.ServicerContext):
+        caller = self._codec.caller(context)
+        return auth_pb2.GetCallerResponse(caller=caller_message(caller))
+
+    async def LegacyGetToken(self, request: auth_pb2.LegacyGetTokenRequest, context: grpc.aio.ServicerContext):
+        caller = self._codec.caller(context)
+        answer = await self._authority.legacy_token(request.email, request.HasField("renew"), caller)
+        if answer.status == 200:
+            log.info(
+                "token.issued",
+                subject=request.email,
+                by=caller.subject or f"legacy:{caller.client_ip}",
+                route="/token",
+            )
+        else:
+            log.warning("token.refused", status=answer.status, client_ip=caller.client_ip, route="/token")
+        await context.send_initial_metadata((("x-http-status", str(answer.status)),))
+        return httpbody_pb2.HttpBody(content_type=answer.content_type, data=answer.body.encode())
+
+
+def _header(key: str, value: str) -> ext_authz_pb2.CompatHeaderValueOption:
+    return ext_authz_pb2.CompatHeaderValueOption(
+        header=ext_authz_pb2.CompatHeaderValue(key=key, value=value),
+        append_action=ext_authz_pb2.CompatHeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
+    )
+
+
+def _denial(path: str, grpc_call: bool, *, status: int, reason: str, message: str) -> ext_authz_pb2.CheckResponse:
+    """A denial in the dialect of the route: seed 000, seed 004, or Clearframe's own."""
+    route = path.split("?", 1)[0]
+    if route in LEGACY_PATHS and not grpc_call:
+        status, body = 403, {"error": "forbidden"}
+    elif route.startswith(CONFIG_PREFIX):
+        code = {"MISSING_CREDENTIALS": "MISSING_API_KEY", "INVALID_CREDENTIALS": "INVALID_API_KEY"}.get(reason, reason)
+        body = {"success": False, "error": message, "code": code}
+    else:
+        body = {
+            "code": code_pb2.UNAUTHENTICATED if status == 401 else code_pb2.PERMISSION_DENIED,
+            "message": message,
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": reason,
+                    "domain": "clearframe",
+                }
+            ],
+        }
+    grpc_code = code_pb2.UNAUTHENTICATED if status == 401 else code_pb2.PERMISSION_DENIED
+    return ext_authz_pb2.CheckResponse(
+        status=status_pb2.Status(code=grpc_code, message=message),
+        denied_response=ext_authz_pb2.DeniedHttpResponse(
+            status=ext_authz_pb2.CompatHttpStatus(code=status),
+            headers=[_header("content-type", "application/json")],
+            body=json.dumps(body, separators=(",", ":")),
+        ),
+    )
+
+
+class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
+    """Envoy's ext_authz: authenticate, then forward a signed principal; 401/403 otherwise."""
+
+    def __init__(self, authority: Authority, codec: PrincipalCodec):
+        self._authority = authority
+        self._codec = codec
+
+    async def Check(self, request: ext_authz_pb2.CheckRequest, context: grpc.aio.ServicerContext):
+        http = request.attributes.request.http
+        headers = dict(http.headers)
+        client_ip = request.attributes.source.address.socket_address.address
+        path, _, query = http.path.partition("?")
+        grpc_call = headers.get("content-type", "").startswith("application/grpc")
+        credential = parse_credential(headers, query)
+
+        if credential is None:
+            if path in ANONYMOUS_PATHS:
+                return self._allow(Principal("", KIND_ANONYMOUS, frozenset(), client_ip))
+            log.warning("auth.denied", reason="no credentials", client_ip=client_ip, path=path, method=http.method)
+            return _denial(
+                http.path,
+                grpc_call,
+                status=401,
+                reason="MISSING_CREDENTIALS",
+                message="credentials are required: Authorization: Bearer <token or key> or X-API-Key",
+            )
+
+        result = await self._authority.authenticate(credential.secret, client_ip)
+        if isinstance(result, AuthFailure):
+            log.warning(
+                "auth.denied",
+                reason=result.reason,
+                source=credential.source.value,
+                client_ip=client_ip,
+                path=path,
+                method=http.method,
+            )
+            return _denial(
+                http.path,
+                grpc_call,
+                status=401,
+                reason="INVALID_CREDENTIALS",
+                message="the credentials are invalid, expired or revoked",
+            )
+        return self._allow(result)
+
+    def _allow(self, principal: Principal) -> ext_authz_pb2.CheckResponse:
+        value, signature = self._codec.encode(principal)
+        return ext_authz_pb2.CheckResponse(
+            status=status_pb2.Status(code=code_pb2.OK),
+            ok_response=ext_authz_pb2.OkHttpResponse(
+                headers=[_header(PRINCIPAL_HEADER, value), _header(SIGNATURE_HEADER, signature)],
+                headers_to_remove=list(HEADERS_TO_STRIP),
+            ),
+        )
+
+
+__all__ = ["AuthServicer", "ExtAuthzServicer"]

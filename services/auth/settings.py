@@ -1,0 +1,21 @@
+"""Settings of the auth service (environment, prefix CLEARFRAME_)."""
+
+from __future__ import annotations
+
+from clearframe_runtime.settings import ServiceSettings
+from pydantic import SecretStr
+
+
+class AuthSettings(ServiceSettings):
+    listen: str = "127.0.0.1:50051"
+    #: Lifetime of a token when the request does not say (the seed: 30 days).
+    token_ttl_days: float = 30.0
+    #: Becomes the first admin key when no API key is stored yet; otherwise one is generated and printed.
+    admin_key: SecretStr | None = None
+    #: Migration setting for seed-000 bots: subjects that may get tokens from GET /token without a key.
+    auth_legacy_token_subjects: str = ""
+    #: Same, for client networks (CIDR list, e.g. "10.0.0.0/8,127.0.0.1/32").
+    auth_legacy_token_networks: str = ""
+    #: How many keyless /token calls a client address may make per window.
+    auth_legacy_token_burst: int = 5
+    auth_legacy_token_window_s: float = 60.0

@@ -1,0 +1,1 @@
+"""Config service (see __main__.py for its state)."""

@@ -1,0 +1,1 @@
+"""Frames service (see __main__.py for its state)."""

@@ -1,0 +1,437 @@
+"""Render the Envoy configuration of the gateway from the mesh layout and the descriptor set.
+
+One listener serves REST (gRPC-JSON transcoding) and native gRPC on the same port. Filter order, and
+why:
+
+1. header_mutation strips the headers only the gateway may set (the signed principal, x-http-status),
+   so no client can forge them, on every route including those that skip authentication;
+2. lua refuses seed-000 uploads that are not multipart (before authentication, as the seed did), and
+   turns a service's ``x-http-status`` response header into the HTTP status (201, 206, 302, 403 …) of
+   transcoded responses — responses pass filters in reverse, so it sees the transcoder's output;
+3. ext_authz asks the auth service about every request except health and public delivery routes; it
+   runs before the transcoder so it sees REST paths (seed routes answer in their own dialect);
+4. grpc_json_transcoder maps REST onto gRPC methods and rejects unknown paths and query parameters;
+5. router: after transcoding, routes match gRPC paths (/clearframe.<svc>.v1.…) to service clusters.
+
+Run ``python -m services.gateway.envoy_config --help`` to render a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from clearframe_runtime.principal import TRUSTED_HEADERS
+from google.protobuf import descriptor_pb2
+
+DESCRIPTOR = Path(__file__).parent / "generated" / "clearframe.binpb"
+_TYPE = "type.googleapis.com/"
+MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Routes reachable without credentials: mesh health and public delivery (shares, assets, cards).
+PUBLIC_PREFIXES = ("/s/", "/a/")
+#: Per-service upstream timeouts (uploads and scans take longer than lookups).
+SERVICE_TIMEOUTS = {"scanner": "120s", "frames": "120s", "sharelinks": "60s"}
+DEFAULT_TIMEOUT = "15s"
+GATEWAY_LUA = """
+-- Seed 000: a POST to /check or /batch that is not multipart is refused before authentication.
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  if headers:get(":method") ~= "POST" then
+    return
+  end
+  local path = string.gsub(headers:get(":path") or "", "?.*$", "")
+  if path ~= "/check" and path ~= "/batch" then
+    return
+  end
+  local content_type = string.lower(headers:get("content-type") or "")
+  if string.sub(content_type, 1, 19) ~= "multipart/form-data" then
+    handle:respond({[":status"] = "403", ["content-type"] = "application/json"},
+                   '{"error":"invalid content-type"}')
+  end
+end
+
+-- A service sets x-http-status (201, 206, 302, 403 ...) on transcoded responses; apply it.
+function envoy_on_response(handle)
+  local headers = handle:headers()
+  local status = headers:get("x-http-status")
+  if status == nil then
+    return
+  end
+  headers:remove("x-http-status")
+  local content_type = headers:get("content-type") or ""
+  if string.sub(content_type, 1, 16) ~= "application/grpc" and headers:get(":status") == "200" then
+    headers:replace(":status", status)
+  end
+end
+"""
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A service the gateway routes to."""
+
+    name: str
+    host: str
+    port: int
+
+
+@dataclass
+class GatewayLayout:
+    """Where everything is; the mesh launcher and deploy/ fill it differently."""
+
+    upstreams: list[Upstream]
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 9901
+    descriptor_path: str = str(DESCRIPTOR)
+    otlp_endpoint: str = ""
+    dns_clusters: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _contract_methods(descriptor_path: Path) -> tuple[list[str], list[str]]:
+    """(service full names, gRPC paths of server-streaming methods) of every Clearframe contract."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes())
+    services, streaming = [], []
+    for proto in files.file:
+        if not proto.package.startswith("clearframe."):
+            continue
+        for service in proto.service:
+            full = f"{proto.package}.{service.name}"
+            services.append(full)
+            streaming += [f"/{full}/{m.name}" for m in service.method if m.server_streaming]
+    return sorted(services), sorted(streaming)
+
+
+def _no_authz() -> dict[str, Any]:
+    return {
+        "envoy.filters.http.ext_authz": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute",
+            "disabled": True,
+        }
+    }
+
+
+def _status_filter(status: int) -> dict[str, Any]:
+    return {
+        "status_code_filter": {
+            "comparison": {
+                "op": "EQ",
+                "value": {"default_value": status, "runtime_key": f"clearframe.reply_{status}"},
+            }
+        }
+    }
+
+
+def _json_reply(status: int, body: str) -> dict[str, Any]:
+    return {"status": status, "body": {"inline_string": body}}
+
+
+def _json_headers() -> list[dict[str, Any]]:
+    return [
+        {
+            "header": {"key": "content-type", "value": "application/json"},
+            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+        }
+    ]
+
+
+def _cluster(name: str, host: str, port: int, dns: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "STRICT_DNS" if dns else "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}
+            ],
+        },
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+    }
+
+
+def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]:
+    by_name = {u.name: u for u in layout.upstreams}
+    routes: list[dict[str, Any]] = [
+        {
+            "name": "healthz",
+            "match": {"path": "/healthz"},
+            "route": {"cluster": "gateway", "timeout": "5s"},
+            "typed_per_filter_config": _no_authz(),
+        },
+        {
+            "name": "grpc-health",
+            "match": {"prefix": "/grpc.health.v1.Health/"},
+            "route": {"cluster": "gateway", "timeout": "5s"},
+            "typed_per_filter_config": _no_authz(),
+        },
+    ]
+    if "sharelinks" in by_name:
+        routes += [
+            {
+                "name": f"public{prefix.rstrip('/').replace('/', '-')}",
+                "match": {"prefix": prefix},
+                "route": {"cluster": "sharelinks", "timeout": "60s"},
+                "typed_per_filter_config": _no_authz(),
+            }
+            for prefix in PUBLIC_PREFIXES
+        ]
+    for path in streaming:
+        service = path.split(".")[1]
+        if service in by_name:
+            routes.append(
+                {
+                    "name": f"stream{path.replace('/', '-').replace('.', '-')}",
+                    "match": {"path": path},
+                    "route": {"cluster": service, "timeout": "0s", "idle_timeout": "3600s"},
+                }
+            )
+    for upstream in layout.upstreams:
+        if upstream.name == "gateway":
+            continue
+        routes.append(
+            {
+                "name": f"grpc-{upstream.name}",
+                "match": {"prefix": f"/clearframe.{upstream.name}.v1."},
+                "route": {
+                    "cluster": upstream.name,
+                    "timeout": SERVICE_TIMEOUTS.get(upstream.name, DEFAULT_TIMEOUT),
+                },
+            }
+        )
+    routes += [
+        {
+            "name": "grpc-gateway",
+            "match": {"prefix": "/clearframe.gateway.v1."},
+            "route": {"cluster": "gateway", "timeout": "5s"},
+            "typed_per_filter_config": _no_authz(),
+        },
+        {
+            "name": "grpc-reflection",
+            "match": {"prefix": "/grpc.reflection."},
+            "route": {"cluster": "gateway", "timeout": "0s"},
+        },
+        {
+            "name": "not-found",
+            "match": {"prefix": "/"},
+            "direct_response": _json_reply(404, "no route matches this path"),
+        },
+    ]
+    return routes
+
+
+def render(layout: GatewayLayout) -> dict[str, Any]:
+    """The whole bootstrap configuration as a dict (Envoy reads it as JSON)."""
+    services, streaming = _contract_methods(Path(layout.descriptor_path))
+    http_filters: list[dict[str, Any]] = [
+        {
+            "name": "envoy.filters.http.header_mutation",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+                "mutations": {"request_mutations": [{"remove": h} for h in (*TRUSTED_HEADERS, "x-http-status")]},
+            },
+        },
+        {
+            "name": "envoy.filters.http.lua",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+                "default_source_code": {"inline_string": GATEWAY_LUA},
+            },
+        },
+        {
+            "name": "envoy.filters.http.ext_authz",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+                "transport_api_version": "V3",
+                "grpc_service": {"envoy_grpc": {"cluster_name": "auth"}, "timeout": "2s"},
+                "failure_mode_allow": False,
+                "status_on_error": {"code": 503},
+            },
+        },
+        {
+            "name": "envoy.filters.http.grpc_json_transcoder",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+                "proto_descriptor": layout.descriptor_path,
+                "services": services,
+                "print_options": {
+                    "add_whitespace": False,
+                    "always_print_primitive_fields": True,
+                    "always_print_enums_as_ints": False,
+                    "preserve_proto_field_names": True,
+                    "stream_newline_delimited": True,
+                },
+                "convert_grpc_status": True,
+                "request_validation_options": {
+                    "reject_unknown_method": True,
+                    "reject_unknown_query_parameters": True,
+                },
+                "max_request_body_size": MAX_BODY_BYTES,
+                "max_response_body_size": MAX_BODY_BYTES,
+            },
+        },
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+        },
+    ]
+    hcm: dict[str, Any] = {
+        "@type": _TYPE + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "clearframe",
+        "codec_type": "AUTO",
+        "use_remote_address": True,
+        "normalize_path": True,
+        "merge_slashes": True,
+        "path_with_escaped_slashes_action": "REJECT_REQUEST",
+        "stream_idle_timeout": "300s",
+        "generate_request_id": True,
+        "access_log": [
+            {
+                "name": "envoy.access_loggers.stdout",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+                    "log_format": {
+                        # No query strings (they may carry api_key) and no credential headers in the log.
+                        "json_format": {
+                            "time": "%START_TIME%",
+                            "method": "%REQ(:METHOD)%",
+                            "path": "%REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+                            "status": "%RESPONSE_CODE%",
+                            "grpc_status": "%GRPC_STATUS%",
+                            "flags": "%RESPONSE_FLAGS%",
+                            "duration_ms": "%DURATION%",
+                            "upstream": "%UPSTREAM_CLUSTER%",
+                            "request_id": "%REQ(X-REQUEST-ID)%",
+                            "traceparent": "%REQ(TRACEPARENT)%",
+                            "client": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+                        },
+                        "formatters": [
+                            {
+                                "name": "envoy.formatter.req_without_query",
+                                "typed_config": {
+                                    "@type": _TYPE + "envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery"
+                                },
+                            }
+                        ],
+                    },
+                },
+            }
+        ],
+        # The transcoder's own refusals (unknown path, unknown query parameter, malformed JSON) are plain
+        # text; give them JSON bodies like every other error. Seed 000's clients expect {"error":"not found"}.
+        "local_reply_config": {
+            "mappers": [
+                {
+                    "filter": _status_filter(404),
+                    "body_format_override": {
+                        "json_format": {"error": "not found", "message": "%LOCAL_REPLY_BODY%"},
+                        "content_type": "application/json",
+                    },
+                },
+                {
+                    "filter": _status_filter(400),
+                    "body_format_override": {
+                        "json_format": {"code": 3, "error": "bad request", "message": "%LOCAL_REPLY_BODY%"},
+                        "content_type": "application/json",
+                    },
+                },
+                {
+                    "filter": _status_filter(413),
+                    "body_format_override": {
+                        "json_format": {"error": "payload too large", "message": "%LOCAL_REPLY_BODY%"},
+                        "content_type": "application/json",
+                    },
+                },
+            ]
+        },
+        "route_config": {
+            "name": "clearframe",
+            "virtual_hosts": [{"name": "clearframe", "domains": ["*"], "routes": _routes(layout, streaming)}],
+        },
+        "http_filters": http_filters,
+    }
+    clusters = [_cluster(u.name, u.host, u.port, layout.dns_clusters) for u in layout.upstreams]
+    if layout.otlp_endpoint:
+        parsed = urlparse(layout.otlp_endpoint if "://" in layout.otlp_endpoint else f"http://{layout.otlp_endpoint}")
+        clusters.append(
+            _cluster("otel_collector", parsed.hostname or "127.0.0.1", parsed.port or 4317, layout.dns_clusters)
+        )
+        hcm["tracing"] = {
+            "random_sampling": {"value": 100},
+            "provider": {
+                "name": "envoy.tracers.opentelemetry",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                    "grpc_service": {"envoy_grpc": {"cluster_name": "otel_collector"}, "timeout": "1s"},
+                    "service_name": "clearframe-gateway",
+                },
+            },
+        }
+    return {
+        "admin": {"address": {"socket_address": {"address": layout.admin_host, "port_value": layout.admin_port}}},
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "clearframe",
+                    "address": {"socket_address": {"address": layout.listen_host, "port_value": layout.listen_port}},
+                    "filter_chains": [
+                        {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+                    ],
+                }
+            ],
+            "clusters": clusters,
+        },
+        **layout.extra,
+    }
+
+
+def write(layout: GatewayLayout, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(render(layout), indent=2) + "\n")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Render the gateway's Envoy configuration as JSON.")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--listen-port", type=int, default=8080)
+    parser.add_argument("--listen-host", default="127.0.0.1")
+    parser.add_argument("--descriptor", default=str(DESCRIPTOR))
+    parser.add_argument("--otlp-endpoint", default="")
+    parser.add_argument(
+        "--kubernetes",
+        action="store_true",
+        help="production layout: service DNS names, port 50051 each, STRICT_DNS clusters",
+    )
+    args = parser.parse_args()
+    names = ["gateway", "auth", "scanner", "frames", "sharelinks", "config", "analytics"]
+    if args.kubernetes:
+        upstreams = [Upstream(n, f"clearframe-{n}", 50051) for n in names]
+    else:
+        upstreams = [Upstream(n, "127.0.0.1", 50050 + i) for i, n in enumerate(names)]
+    write(
+        GatewayLayout(
+            upstreams,
+            listen_host=args.listen_host,
+            listen_port=args.listen_port,
+            descriptor_path=args.descriptor,
+            otlp_endpoint=args.otlp_endpoint,
+            dns_clusters=args.kubernetes,
+        ),
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    main()

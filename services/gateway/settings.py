@@ -1,0 +1,22 @@
+"""Settings of the gateway companion service (environment, prefix CLEARFRAME_)."""
+
+from __future__ import annotations
+
+from clearframe_runtime.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    listen: str = "127.0.0.1:50050"
+    #: The services /healthz asks: "name=host:port,name=host:port".
+    mesh_services: str = (
+        "auth=127.0.0.1:50051,scanner=127.0.0.1:50052,frames=127.0.0.1:50053,sharelinks=127.0.0.1:50054,"
+        "config=127.0.0.1:50055,analytics=127.0.0.1:50056"
+    )
+    #: Triton's gRPC address; /healthz also needs Triton ready when set.
+    triton_url: str = ""
+    #: How long /healthz waits for each answer.
+    health_timeout_s: float = 1.0
+
+    def services(self) -> dict[str, str]:
+        pairs = (item.split("=", 1) for item in self.mesh_services.split(",") if item.strip())
+        return {name.strip(): target.strip() for name, target in pairs}

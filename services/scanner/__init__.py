@@ -1,0 +1,1 @@
+"""Scanner service (see __main__.py for its state)."""

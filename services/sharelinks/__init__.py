@@ -1,0 +1,1 @@
+"""Sharelinks service (see __main__.py for its state)."""
