@@ -2,16 +2,13 @@
 
 The mesh runs on free ports beside any `make run` mesh. Its database is SQLite unless
 CLEARFRAME_TEST_POSTGRES_URL names a PostgreSQL server: then a fresh database is created there for the
-session (and dropped after). In CI (CI=true) that variable is required and the server must answer —
-database tests fail, never skip, when it does not.
+session and dropped after (see clearframe_runtime.testing; in CI that server is required).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -24,17 +21,11 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from clearframe_runtime.mesh.launcher import Mesh, MeshOptions
 from clearframe_runtime.mesh.process import free_port
+from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary_postgres_database
 
 ADMIN_KEY = "cfk_test-admin-" + secrets.token_urlsafe(24)
 LEGACY_SUBJECT = "discord-bot@legacy.test"
 LEGACY_BURST = 3
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("CLEARFRAME_TEST_POSTGRES_URL")
-    if not url and os.environ.get("CI") == "true":
-        pytest.fail("CI must set CLEARFRAME_TEST_POSTGRES_URL: the database tests run against PostgreSQL there")
-    return url or None
 
 
 @dataclass
@@ -44,7 +35,7 @@ class SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
     spans: list[tuple[str, str, str]] = field(default_factory=list)  # (trace id hex, service, span name)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def Export(self, request, context):  # noqa: N802 - gRPC method name
+    def Export(self, request, context):
         with self.lock:
             for resource_spans in request.resource_spans:
                 service = next(
@@ -73,30 +64,17 @@ def span_sink() -> Iterator[tuple[SpanSink, str]]:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
-    """A fresh PostgreSQL database for the session, or None for SQLite files."""
-    url = postgres_url()
+def database_url() -> Iterator[str | None]:
+    """A fresh PostgreSQL database for the mesh, or None for SQLite files."""
+    try:
+        url = postgres_url()
+    except PostgresRequired as exc:
+        pytest.fail(str(exc))
     if url is None:
         yield None
         return
-    import asyncio
-
-    import asyncpg
-
-    name = f"clearframe_test_{uuid.uuid4().hex[:12]}"
-    plain = url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(plain)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = plain.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with temporary_postgres_database(url) as database:
+        yield database
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,10 @@ import cv2
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts, onnx_model_paths
 from PIL import Image
 from skimage import data as skdata
+
+from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts, onnx_model_paths
 
 NUDENET_LABELS = [
     "FEMALE_GENITALIA_COVERED",

@@ -7,14 +7,14 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
 from clearframe_runtime import db
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, serve
 from clearframe_runtime.settings import DatabaseSettings, describe_missing
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
-from pydantic import ValidationError
-
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.api import AuthServicer, ExtAuthzServicer
 from services.auth.domain import Authority, LegacyTokenPolicy, TokenBucket

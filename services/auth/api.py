@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 import grpc
 import structlog
+from google.api import httpbody_pb2
+from google.protobuf import timestamp_pb2
+from google.rpc import code_pb2, status_pb2
+
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
 from clearframe_runtime.principal import (
     KIND_ANONYMOUS,
@@ -19,10 +23,6 @@ from clearframe_runtime.principal import (
     PrincipalCodec,
 )
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
-from google.api import httpbody_pb2
-from google.protobuf import timestamp_pb2
-from google.rpc import code_pb2, status_pb2
-
 from services.auth.domain import AuthFailure, Authority, parse_credential
 from services.auth.ports import ApiKeyRecord, TokenRecord
 

@@ -20,7 +20,6 @@ from urllib.parse import unquote_plus
 
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.principal import KIND_API_KEY, KIND_TOKEN, PERMISSIONS, Principal
-
 from services.auth.ports import ApiKeyRecord, CredentialStore, TokenRecord
 
 SUBJECT_RE = re.compile(r"^[^\s\x00-\x1f\x7f]{1,254}$")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from clearframe_runtime.settings import ServiceSettings
 from pydantic import SecretStr
+
+from clearframe_runtime.settings import ServiceSettings
 
 
 class AuthSettings(ServiceSettings):

@@ -6,12 +6,12 @@ import asyncio
 import importlib
 import pkgutil
 
+from pydantic import ValidationError
+
 import clearframe
 from clearframe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from clearframe_runtime.server import Servicer, serve
 from clearframe_runtime.settings import describe_missing
-from pydantic import ValidationError
-
 from services.gateway.health import GatewayServicer
 from services.gateway.settings import GatewaySettings
 

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from clearframe_runtime.principal import TRUSTED_HEADERS
 from google.protobuf import descriptor_pb2
+
+from clearframe_runtime.principal import TRUSTED_HEADERS
 
 DESCRIPTOR = Path(__file__).parent / "generated" / "clearframe.binpb"
 _TYPE = "type.googleapis.com/"

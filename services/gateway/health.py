@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from clearframe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from clearframe_runtime.errors import Unavailable
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVING = "SERVING"
 UNREACHABLE = "UNREACHABLE"

@@ -1,0 +1,117 @@
+"""The shared runtime on its own: principal signing, settings, error mapping, graceful stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from clearframe_runtime.errors import InvalidArgument
+from clearframe_runtime.mesh.process import free_port
+from clearframe_runtime.principal import Principal, PrincipalCodec
+from services.auth.domain import CredentialSource, parse_credential
+
+
+def test_principal_round_trip_and_tampering() -> None:
+    codec = PrincipalCodec("a-secret-of-enough-length")
+    principal = Principal("alice@example.org", "token", frozenset({"scans.create"}), "10.0.0.1")
+    value, signature = codec.encode(principal)
+    assert codec.decode(value, signature) == principal
+    assert codec.decode(value, signature[:-2] + "AA") is None
+    assert PrincipalCodec("another-secret-of-length").decode(value, signature) is None
+    old_value, old_signature = codec.encode(principal, now=time.time() - 3600)
+    assert codec.decode(old_value, old_signature) is None
+
+
+def test_admin_implies_every_permission() -> None:
+    assert Principal("root", "api_key", frozenset({"admin"})).has("config.delete")
+    assert not Principal("bot", "token", frozenset({"scans.create"})).has("config.read")
+
+
+def test_short_internal_secret_is_refused() -> None:
+    with pytest.raises(ValueError):
+        PrincipalCodec("short")
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "expected"),
+    [
+        ({"authorization": "Bearer abc"}, "", ("abc", CredentialSource.BEARER)),
+        ({"authorization": "bearer abc"}, "", ("abc", CredentialSource.BEARER)),
+        ({"authorization": "abc"}, "", ("abc", CredentialSource.BARE)),
+        ({"x-api-key": "k"}, "", ("k", CredentialSource.API_KEY_HEADER)),
+        ({}, "limit=5&api_key=q%2Bk", ("q+k", CredentialSource.API_KEY_QUERY)),
+        ({}, "limit=5", None),
+        ({"authorization": "Basic dXNlcjpwYXNz"}, "", None),
+    ],
+)
+def test_credential_parsing(headers, query, expected) -> None:
+    found = parse_credential(headers, query)
+    assert (found.secret, found.source) == expected if expected else found is None
+
+
+def test_invalid_argument_names_the_field() -> None:
+    status = InvalidArgument("bad weight", field="scoring_config.detection_weights.GENITALIA").to_status()
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert b"scoring_config.detection_weights.GENITALIA" in dict(status.trailing_metadata)["grpc-status-details-bin"]
+
+
+def _run_auth(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.auth"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_missing_required_setting_fails_fast_naming_it(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CLEARFRAME_INTERNAL_SECRET"}
+    result = subprocess.run(
+        [sys.executable, "-m", "services.auth"],
+        env={**env, "DATABASE_URL": f"sqlite:///{tmp_path}/a.db"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "CLEARFRAME_INTERNAL_SECRET" in result.stderr
+
+
+def test_service_drains_and_exits_cleanly_on_sigterm(tmp_path) -> None:
+    port = free_port()
+    process = _run_auth(
+        {
+            "CLEARFRAME_INTERNAL_SECRET": "x" * 32,
+            "CLEARFRAME_LISTEN": f"127.0.0.1:{port}",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/a.db",
+            "CLEARFRAME_ADMIN_KEY": "k" * 30,
+        }
+    )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if (
+                        stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                        == health_pb2.HealthCheckResponse.SERVING
+                    ):
+                        break
+                except grpc.RpcError:
+                    assert time.monotonic() < deadline, process.stderr.read().decode() if process.poll() else "timeout"
+                    time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        log = process.stderr.read().decode()
+        assert '"event": "server.draining"' in log and '"event": "server.stopped"' in log
+    finally:
+        if process.poll() is None:
+            process.kill()
