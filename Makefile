@@ -11,7 +11,8 @@ $(STAMP): requirements.lock package.json package-lock.json pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-virtualenv -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
-	npm ci --no-audit --no-fund --silent
+	# npm install (not ci): the lock holds only the platform binary this registry serves; the version is exact.
+	npm install --no-audit --no-fund --silent
 	$(PY) -m pip check
 	touch $@
 
