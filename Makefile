@@ -24,11 +24,12 @@ run: $(STAMP)
 protos: $(STAMP)
 	$(PY) scripts/gen_protos.py
 
-## lint: buf lint, stale generated code, buf breaking against main, ruff.
+## lint: buf lint, stale generated code, buf breaking against main, ruff, mypy.
 lint: $(STAMP)
 	$(PY) scripts/gen_protos.py --check
 	bash scripts/buf_breaking.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy runtime services scripts
 
 ## test: every check, then the whole test suite (boots the mesh once on free ports).
 test: lint

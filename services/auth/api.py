@@ -206,6 +206,7 @@ def _header(key: str, value: str) -> ext_authz_pb2.CompatHeaderValueOption:
 def _denial(path: str, grpc_call: bool, *, status: int, reason: str, message: str) -> ext_authz_pb2.CheckResponse:
     """A denial in the dialect of the route: seed 000, seed 004, or Clearframe's own."""
     route = path.split("?", 1)[0]
+    body: dict[str, object]
     if route in LEGACY_PATHS and not grpc_call:
         status, body = 403, {"error": "forbidden"}
     elif route.startswith(CONFIG_PREFIX):
