@@ -144,3 +144,15 @@ def test_gateway_error_bodies_are_json(http: httpx.Client) -> None:
     response = http.get("/v1/caller")
     assert response.status_code == 401
     json.loads(response.text)
+
+
+def test_musenest_routes_get_musenest_error_envelopes(http: httpx.Client, admin_headers) -> None:
+    response = http.get("/api/v1/analysis/config/paysite", params={"bogus": "1"}, headers=admin_headers)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["success"] is False and body["code"] == "INVALID_REQUEST" and "bogus" in body["error"]
+    missing = http.get("/api/v1/analysis/config/paysite")
+    assert missing.status_code == 401
+    assert missing.json() == {"success": False, "error": missing.json()["error"], "code": "MISSING_API_KEY"}
+    invalid = http.get("/api/v1/analysis/config/paysite", params={"api_key": "cfk_wrong"})
+    assert invalid.status_code == 401 and invalid.json()["code"] == "INVALID_API_KEY"

@@ -5,9 +5,10 @@ why:
 
 1. header_mutation strips the headers only the gateway may set (the signed principal, x-http-status),
    so no client can forge them, on every route including those that skip authentication;
-2. lua refuses seed-000 uploads that are not multipart (before authentication, as the seed did), and
+2. lua refuses seed-000 uploads that are not multipart (before authentication, as the seed did),
    turns a service's ``x-http-status`` response header into the HTTP status (201, 206, 302, 403 …) of
-   transcoded responses — responses pass filters in reverse, so it sees the transcoder's output;
+   transcoded responses, and gives errors on MuseNest's routes MuseNest's envelope — responses pass
+   filters in reverse, so it sees the transcoder's output;
 3. ext_authz asks the auth service about every request except health and public delivery routes; it
    runs before the transcoder so it sees REST paths (seed routes answer in their own dialect);
 4. grpc_json_transcoder maps REST onto gRPC methods and rejects unknown paths and query parameters;
@@ -37,35 +38,81 @@ PUBLIC_PREFIXES = ("/s/", "/a/")
 #: Per-service upstream timeouts (uploads and scans take longer than lookups).
 SERVICE_TIMEOUTS = {"scanner": "120s", "frames": "120s", "sharelinks": "60s"}
 DEFAULT_TIMEOUT = "15s"
-GATEWAY_LUA = """
--- Seed 000: a POST to /check or /batch that is not multipart is refused before authentication.
+GATEWAY_LUA = r"""
+local MUSENEST_PREFIX = "/api/v1/analysis/config"
+
+-- The JSON string literal that starts with the quote at position i (escapes kept as they are).
+local function json_string_at(text, i)
+  local j = i + 1
+  while j <= #text do
+    local c = string.sub(text, j, j)
+    if c == "\\" then
+      j = j + 2
+    elseif c == '"' then
+      return string.sub(text, i, j)
+    else
+      j = j + 1
+    end
+  end
+  return nil
+end
+
+-- MuseNest reads {"success": false, "error", "code"}; keep the google.rpc.Status under "status".
+local function musenest_error(body)
+  local message = '""'
+  local start = string.find(body, '"message":"', 1, true)
+  if start ~= nil then
+    message = json_string_at(body, start + 10) or '""'
+  end
+  local reason = string.match(body, '"reason":"([A-Z0-9_]+)"') or "ERROR"
+  return '{"success":false,"error":' .. message .. ',"message":' .. message .. ',"code":"' .. reason ..
+         '","status":' .. body .. '}'
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
-  if headers:get(":method") ~= "POST" then
-    return
-  end
   local path = string.gsub(headers:get(":path") or "", "?.*$", "")
-  if path ~= "/check" and path ~= "/batch" then
-    return
+  if string.sub(path, 1, #MUSENEST_PREFIX) == MUSENEST_PREFIX then
+    handle:streamInfo():dynamicMetadata():set("clearframe", "musenest", "1")
   end
-  local content_type = string.lower(headers:get("content-type") or "")
-  if string.sub(content_type, 1, 19) ~= "multipart/form-data" then
-    handle:respond({[":status"] = "403", ["content-type"] = "application/json"},
-                   '{"error":"invalid content-type"}')
+  -- Seed 000: a POST to /check or /batch that is not multipart is refused before authentication.
+  if headers:get(":method") == "POST" and (path == "/check" or path == "/batch") then
+    local content_type = string.lower(headers:get("content-type") or "")
+    if string.sub(content_type, 1, 19) ~= "multipart/form-data" then
+      handle:respond({[":status"] = "403", ["content-type"] = "application/json"},
+                     '{"error":"invalid content-type"}')
+    end
   end
 end
 
--- A service sets x-http-status (201, 206, 302, 403 ...) on transcoded responses; apply it.
 function envoy_on_response(handle)
   local headers = handle:headers()
-  local status = headers:get("x-http-status")
-  if status == nil then
+  local content_type = headers:get("content-type") or ""
+  if string.sub(content_type, 1, 16) == "application/grpc" then
     return
   end
-  headers:remove("x-http-status")
-  local content_type = headers:get("content-type") or ""
-  if string.sub(content_type, 1, 16) ~= "application/grpc" and headers:get(":status") == "200" then
-    headers:replace(":status", status)
+  -- A service sets x-http-status (201, 206, 302, 403 ...) on transcoded responses; apply it.
+  local status = headers:get("x-http-status")
+  if status ~= nil then
+    headers:remove("x-http-status")
+    if headers:get(":status") == "200" then
+      headers:replace(":status", status)
+    end
+  end
+  -- Errors on MuseNest's routes get MuseNest's envelope.
+  local meta = handle:streamInfo():dynamicMetadata():get("clearframe")
+  local code = tonumber(headers:get(":status")) or 200
+  if meta ~= nil and meta["musenest"] == "1" and code >= 400
+     and string.find(content_type, "application/json", 1, true) ~= nil then
+    local body = handle:body()
+    if body ~= nil and body:length() > 0 then
+      local text = body:getBytes(0, body:length())
+      if string.sub(text, 1, 11) ~= '{"success":' then
+        local replaced = musenest_error(text)
+        body:setBytes(replaced)
+        headers:replace("content-length", tostring(#replaced))
+      end
+    end
   end
 end
 """
@@ -336,21 +383,30 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
                 {
                     "filter": _status_filter(404),
                     "body_format_override": {
-                        "json_format": {"error": "not found", "message": "%LOCAL_REPLY_BODY%"},
+                        "json_format": {"error": "not found", "message": "%LOCAL_REPLY_BODY%", "reason": "NOT_FOUND"},
                         "content_type": "application/json",
                     },
                 },
                 {
                     "filter": _status_filter(400),
                     "body_format_override": {
-                        "json_format": {"code": 3, "error": "bad request", "message": "%LOCAL_REPLY_BODY%"},
+                        "json_format": {
+                            "code": 3,
+                            "error": "bad request",
+                            "message": "%LOCAL_REPLY_BODY%",
+                            "reason": "INVALID_REQUEST",
+                        },
                         "content_type": "application/json",
                     },
                 },
                 {
                     "filter": _status_filter(413),
                     "body_format_override": {
-                        "json_format": {"error": "payload too large", "message": "%LOCAL_REPLY_BODY%"},
+                        "json_format": {
+                            "error": "payload too large",
+                            "message": "%LOCAL_REPLY_BODY%",
+                            "reason": "PAYLOAD_TOO_LARGE",
+                        },
                         "content_type": "application/json",
                     },
                 },
