@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test protos lint lock bench clean
 
-$(STAMP): requirements.lock package.json package-lock.json pyproject.toml
+$(STAMP): requirements.lock package.json package-lock.json pyproject.toml scripts/install_model_files.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-virtualenv -r requirements.lock
@@ -14,6 +14,7 @@ $(STAMP): requirements.lock package.json package-lock.json pyproject.toml
 	# npm install (not ci): the lock holds only the platform binary this registry serves; the version is exact.
 	npm install --no-audit --no-fund --silent
 	$(PY) -m pip check
+	$(PY) scripts/install_model_files.py
 	touch $@
 
 ## run: start Triton, every service and Envoy on http://127.0.0.1:8080; Ctrl-C stops everything.

@@ -1,4 +1,5 @@
-"""Regenerate everything derived from protos/: Python stubs and the gateway's descriptor set.
+"""Regenerate everything derived from protos/: Python stubs, the gateway's descriptor set and the
+production Envoy configuration (deploy/envoy/envoy.json), which lists the contracts' services.
 
 One command (`make protos`) runs this; `--check` regenerates into a scratch directory and fails when
 the committed files differ, which is how the tests catch stale generated code.
@@ -25,8 +26,8 @@ PROTOS = ROOT / "protos"
 DEPS = ROOT / "build" / "protodeps"
 PY_OUT = ROOT / "gen" / "python"
 DESCRIPTOR = ROOT / "services" / "gateway" / "generated" / "clearframe.binpb"
+ENVOY_PRODUCTION = ROOT / "deploy" / "envoy" / "envoy.json"
 BUF = ROOT / "node_modules" / ".bin" / "buf"
-GOOGLE_DIRS = ("google/api", "google/rpc")
 GOOGLE_FILES = (
     "google/api/annotations.proto",
     "google/api/http.proto",
@@ -54,6 +55,13 @@ def run(cmd: list[str]) -> None:
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"failed: {' '.join(cmd)}")
+
+
+def render_production_envoy(descriptor: Path, out: Path) -> None:
+    """deploy/envoy/envoy.json lists the contracts' services, so it is regenerated with them."""
+    from services.gateway.envoy_config import kubernetes_layout, write
+
+    write(kubernetes_layout(descriptor), out)
 
 
 def generate(py_out: Path, descriptor: Path) -> None:
@@ -98,15 +106,20 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             py_out, descriptor = Path(scratch) / "python", Path(scratch) / "clearframe.binpb"
             generate(py_out, descriptor)
+            envoy = Path(scratch) / "envoy.json"
+            render_production_envoy(descriptor, envoy)
             stale = tree_differs(PY_OUT, py_out) if PY_OUT.exists() else [str(PY_OUT)]
             if not DESCRIPTOR.exists() or descriptor.read_bytes() != DESCRIPTOR.read_bytes():
                 stale.append(str(DESCRIPTOR))
+            if not ENVOY_PRODUCTION.exists() or envoy.read_bytes() != ENVOY_PRODUCTION.read_bytes():
+                stale.append(str(ENVOY_PRODUCTION))
             if stale:
                 raise SystemExit("generated files are stale, run `make protos`:\n  " + "\n  ".join(stale))
         return
     if PY_OUT.exists():
         shutil.rmtree(PY_OUT)
     generate(PY_OUT, DESCRIPTOR)
+    render_production_envoy(DESCRIPTOR, ENVOY_PRODUCTION)
 
 
 if __name__ == "__main__":

@@ -136,7 +136,10 @@ class GatewayLayout:
     listen_port: int = 8080
     admin_host: str = "127.0.0.1"
     admin_port: int = 9901
+    #: The descriptor set's path as Envoy will see it (in an image it differs from the repository's).
     descriptor_path: str = str(DESCRIPTOR)
+    #: Where the renderer reads the contracts from (services and streaming methods).
+    descriptor_source: Path = DESCRIPTOR
     otlp_endpoint: str = ""
     dns_clusters: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -281,7 +284,7 @@ def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]
 
 def render(layout: GatewayLayout) -> dict[str, Any]:
     """The whole bootstrap configuration as a dict (Envoy reads it as JSON)."""
-    services, streaming = _contract_methods(Path(layout.descriptor_path))
+    services, streaming = _contract_methods(layout.descriptor_source)
     http_filters: list[dict[str, Any]] = [
         {
             "name": "envoy.filters.http.header_mutation",
@@ -459,32 +462,46 @@ def write(layout: GatewayLayout, path: Path) -> Path:
     return path
 
 
+MESH_NAMES = ("gateway", "auth", "scanner", "frames", "sharelinks", "config", "analytics")
+#: Production (deploy/envoy/envoy.json): where the Envoy image puts the descriptor set, and the collector.
+IMAGE_DESCRIPTOR = "/etc/envoy/clearframe.binpb"
+PRODUCTION_OTLP = "http://otel-collector.observability:4317"
+PRODUCTION_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "envoy" / "envoy.json"
+
+
+def kubernetes_layout(descriptor_source: Path = DESCRIPTOR) -> GatewayLayout:
+    """The production layout: service DNS names, port 50051 each, listener on all interfaces."""
+    return GatewayLayout(
+        [Upstream(n, f"clearframe-{n}", 50051) for n in MESH_NAMES],
+        listen_host="0.0.0.0",
+        descriptor_path=IMAGE_DESCRIPTOR,
+        descriptor_source=descriptor_source,
+        otlp_endpoint=PRODUCTION_OTLP,
+        dns_clusters=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Render the gateway's Envoy configuration as JSON.")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--kubernetes", action="store_true", help="the production layout of deploy/envoy/envoy.json")
     parser.add_argument("--listen-port", type=int, default=8080)
     parser.add_argument("--listen-host", default="127.0.0.1")
     parser.add_argument("--descriptor", default=str(DESCRIPTOR))
     parser.add_argument("--otlp-endpoint", default="")
-    parser.add_argument(
-        "--kubernetes",
-        action="store_true",
-        help="production layout: service DNS names, port 50051 each, STRICT_DNS clusters",
-    )
     args = parser.parse_args()
-    names = ["gateway", "auth", "scanner", "frames", "sharelinks", "config", "analytics"]
     if args.kubernetes:
-        upstreams = [Upstream(n, f"clearframe-{n}", 50051) for n in names]
-    else:
-        upstreams = [Upstream(n, "127.0.0.1", 50050 + i) for i, n in enumerate(names)]
+        write(kubernetes_layout(), args.out)
+        return
+    upstreams = [Upstream(n, "127.0.0.1", 50050 + i) for i, n in enumerate(MESH_NAMES)]
     write(
         GatewayLayout(
             upstreams,
             listen_host=args.listen_host,
             listen_port=args.listen_port,
             descriptor_path=args.descriptor,
+            descriptor_source=Path(args.descriptor),
             otlp_endpoint=args.otlp_endpoint,
-            dns_clusters=args.kubernetes,
         ),
         args.out,
     )

@@ -3,6 +3,7 @@ import datetime
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -131,7 +132,7 @@ class ConfigBody(_message.Message):
     def __init__(self, detection_config: _Optional[_Union[DetectionConfig, _Mapping]] = ..., scoring_config: _Optional[_Union[ScoringConfig, _Mapping]] = ..., blip_config: _Optional[_Union[BlipConfig, _Mapping]] = ...) -> None: ...
 
 class AnalysisConfig(_message.Message):
-    __slots__ = ("id", "usage_intent", "model_id", "detection_config", "scoring_config", "blip_config", "version", "is_active", "created_by", "created_at", "updated_at")
+    __slots__ = ("id", "usage_intent", "model_id", "detection_config", "scoring_config", "blip_config", "version", "is_active", "created_by", "created_at", "updated_at", "not_run")
     ID_FIELD_NUMBER: _ClassVar[int]
     USAGE_INTENT_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +144,7 @@ class AnalysisConfig(_message.Message):
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    NOT_RUN_FIELD_NUMBER: _ClassVar[int]
     id: int
     usage_intent: str
     model_id: str
@@ -154,7 +156,16 @@ class AnalysisConfig(_message.Message):
     created_by: str
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[int] = ..., usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., detection_config: _Optional[_Union[DetectionConfig, _Mapping]] = ..., scoring_config: _Optional[_Union[ScoringConfig, _Mapping]] = ..., blip_config: _Optional[_Union[BlipConfig, _Mapping]] = ..., version: _Optional[int] = ..., is_active: _Optional[bool] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    not_run: _containers.RepeatedCompositeFieldContainer[NotRunComponent]
+    def __init__(self, id: _Optional[int] = ..., usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., detection_config: _Optional[_Union[DetectionConfig, _Mapping]] = ..., scoring_config: _Optional[_Union[ScoringConfig, _Mapping]] = ..., blip_config: _Optional[_Union[BlipConfig, _Mapping]] = ..., version: _Optional[int] = ..., is_active: _Optional[bool] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_run: _Optional[_Iterable[_Union[NotRunComponent, _Mapping]]] = ...) -> None: ...
+
+class NotRunComponent(_message.Message):
+    __slots__ = ("field", "reason")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    reason: str
+    def __init__(self, field: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CacheStatus(_message.Message):
     __slots__ = ("cached", "age_ms", "expires_in_ms")
@@ -189,18 +200,20 @@ class GetAnalysisConfigResponse(_message.Message):
     def __init__(self, success: _Optional[bool] = ..., data: _Optional[_Union[AnalysisConfig, _Mapping]] = ..., message: _Optional[str] = ..., cache_status: _Optional[_Union[CacheStatus, _Mapping]] = ...) -> None: ...
 
 class UpdateAnalysisConfigRequest(_message.Message):
-    __slots__ = ("usage_intent", "model_id", "config", "update_mask", "api_key")
+    __slots__ = ("usage_intent", "model_id", "config", "update_mask", "api_key", "config_json")
     USAGE_INTENT_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     API_KEY_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     usage_intent: str
     model_id: str
     config: ConfigBody
     update_mask: _field_mask_pb2.FieldMask
     api_key: str
-    def __init__(self, usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., config: _Optional[_Union[ConfigBody, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., api_key: _Optional[str] = ...) -> None: ...
+    config_json: _struct_pb2.Struct
+    def __init__(self, usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., config: _Optional[_Union[ConfigBody, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., api_key: _Optional[str] = ..., config_json: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class UpdateAnalysisConfigResponse(_message.Message):
     __slots__ = ("success", "data", "message", "cache_status")
@@ -303,24 +316,28 @@ class ListAnalysisConfigAuditResponse(_message.Message):
     def __init__(self, success: _Optional[bool] = ..., data: _Optional[_Iterable[_Union[AnalysisConfigAuditEntry, _Mapping]]] = ..., pagination: _Optional[_Union[AuditPagination, _Mapping]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ValidateAnalysisConfigRequest(_message.Message):
-    __slots__ = ("config", "api_key")
+    __slots__ = ("config", "api_key", "config_json")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     API_KEY_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     config: ConfigBody
     api_key: str
-    def __init__(self, config: _Optional[_Union[ConfigBody, _Mapping]] = ..., api_key: _Optional[str] = ...) -> None: ...
+    config_json: _struct_pb2.Struct
+    def __init__(self, config: _Optional[_Union[ConfigBody, _Mapping]] = ..., api_key: _Optional[str] = ..., config_json: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ValidateAnalysisConfigResponse(_message.Message):
-    __slots__ = ("success", "valid", "errors", "warnings")
+    __slots__ = ("success", "valid", "errors", "warnings", "not_run")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     VALID_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    NOT_RUN_FIELD_NUMBER: _ClassVar[int]
     success: bool
     valid: bool
     errors: _containers.RepeatedScalarFieldContainer[str]
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, success: _Optional[bool] = ..., valid: _Optional[bool] = ..., errors: _Optional[_Iterable[str]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    not_run: _containers.RepeatedCompositeFieldContainer[NotRunComponent]
+    def __init__(self, success: _Optional[bool] = ..., valid: _Optional[bool] = ..., errors: _Optional[_Iterable[str]] = ..., warnings: _Optional[_Iterable[str]] = ..., not_run: _Optional[_Iterable[_Union[NotRunComponent, _Mapping]]] = ...) -> None: ...
 
 class CacheScope(_message.Message):
     __slots__ = ("usage_intent", "model_id")
@@ -385,15 +402,25 @@ class WatchAnalysisConfigsRequest(_message.Message):
     def __init__(self, usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., snapshot: _Optional[bool] = ..., since_revision: _Optional[int] = ..., api_key: _Optional[str] = ...) -> None: ...
 
 class WatchAnalysisConfigsResponse(_message.Message):
-    __slots__ = ("event_type", "revision", "config", "changed_by", "event_time")
+    __slots__ = ("event_type", "revision", "config", "changed_by", "event_time", "usage_intent", "model_id", "version", "action", "resolved")
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    USAGE_INTENT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
     event_type: ConfigEventType
     revision: int
     config: AnalysisConfig
     changed_by: str
     event_time: _timestamp_pb2.Timestamp
-    def __init__(self, event_type: _Optional[_Union[ConfigEventType, str]] = ..., revision: _Optional[int] = ..., config: _Optional[_Union[AnalysisConfig, _Mapping]] = ..., changed_by: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    usage_intent: str
+    model_id: str
+    version: int
+    action: str
+    resolved: ResolveAnalysisConfigResponse
+    def __init__(self, event_type: _Optional[_Union[ConfigEventType, str]] = ..., revision: _Optional[int] = ..., config: _Optional[_Union[AnalysisConfig, _Mapping]] = ..., changed_by: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., version: _Optional[int] = ..., action: _Optional[str] = ..., resolved: _Optional[_Union[ResolveAnalysisConfigResponse, _Mapping]] = ...) -> None: ...

@@ -85,7 +85,8 @@ class AnalysisConfigServiceServicer:
         """`GET /api/v1/analysis/config/{usage_intent}[/{model_id}]`: the active configuration. With a model
         id, the model's own configuration, falling back to the intent's global one (as the seed). Needs
         `config.read`. Answers `{success: true, data: {…row…}, cache_status: {…}}`; NOT_FOUND
-        (CONFIG_NOT_FOUND) when neither exists.
+        (CONFIG_NOT_FOUND) when neither exists (the built-in default is what ResolveAnalysisConfig
+        answers then).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,7 +96,8 @@ class AnalysisConfigServiceServicer:
         """`PUT /api/v1/analysis/config/{usage_intent}[/{model_id}]` with body `{detection_config,
         scoring_config, blip_config}`: stores a new version (creates the configuration when none exists)
         and makes it active. Needs `config.write`. Validation as ValidateAnalysisConfig; any error is
-        INVALID_ARGUMENT (INVALID_CONFIG) naming the field, and nothing is stored. With `update_mask`
+        INVALID_ARGUMENT (VALIDATION_ERROR) whose ErrorInfo `field` names the first offending field (the
+        message lists them all), and nothing is stored. With `update_mask`
         (AIP-134, e.g. `?update_mask=scoring_config.thresholds`) only the named fields are taken from the
         body and the rest is kept from the active version; without it the whole configuration is replaced
         (seed behaviour) and all three objects are required. Answers `{success: true, data: {…},
@@ -129,9 +131,9 @@ class AnalysisConfigServiceServicer:
         """`POST /api/v1/analysis/config/validate` with body `{detection_config, scoring_config,
         blip_config}`: checks a configuration without storing it. Needs `config.read`. An invalid
         configuration is not an error: it answers 200 `{success: true, valid: false, errors: […],
-        warnings: […]}`. Checks: all three objects present; detection_weights numbers in 0–100;
-        thresholds in 0–100; risk multipliers ≥ 0; age_estimation_threshold in 1–80. Warning when
-        auto_approve_under ≥ auto_flag_over or auto_flag_over > auto_reject_over.
+        warnings: […]}`. Checks: as described at the top of this file. Warnings (not errors): a weight for
+        a detection that is switched off, auto_approve_under equal to auto_flag_over (nothing is flagged
+        below the flag threshold), components that will not run.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
