@@ -12,7 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from clearframe.scanner.v1 import scanner_service_pb2, scanner_service_pb2_grpc
+from clearframe.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
 from clearframe_runtime.errors import error_info
 from clearframe_runtime.mesh.launcher import SERVICES, Mesh
 from services.gateway.envoy_config import GatewayLayout, Upstream, write
@@ -67,7 +67,7 @@ def test_malformed_json_body_is_400(http: httpx.Client, admin_headers) -> None:
 
 
 def test_unimplemented_rpcs_answer_501_honestly(http: httpx.Client, admin_headers) -> None:
-    response = http.get("/v1/scans", headers=admin_headers)
+    response = http.get("/v1/events", headers=admin_headers)
     assert response.status_code == 501
     body = response.json()
     assert "not implemented yet" in body["message"]
@@ -113,10 +113,10 @@ def test_reflection_through_the_gateway_lists_every_contract(gateway_channel, ad
 
 
 def test_native_grpc_unimplemented_carries_error_info(gateway_channel, admin_headers) -> None:
-    stub = scanner_service_pb2_grpc.ScannerServiceStub(gateway_channel)
+    stub = analytics_service_pb2_grpc.AnalyticsServiceStub(gateway_channel)
     with pytest.raises(grpc.RpcError) as failure:
-        stub.ListScans(
-            scanner_service_pb2.ListScansRequest(),
+        stub.ListEvents(
+            analytics_service_pb2.ListEventsRequest(),
             metadata=[("authorization", admin_headers["Authorization"])],
             timeout=5,
         )

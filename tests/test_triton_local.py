@@ -134,7 +134,7 @@ def _infer(client: grpcclient.InferenceServerClient, model: str, name: str, out:
 
 def test_models_ready(client: grpcclient.InferenceServerClient) -> None:
     assert client.is_server_ready()
-    for model in ("nudenet", "opennsfw"):
+    for model in ("nudenet", "opennsfw", "age"):
         assert client.is_model_ready(model), model
     metadata = client.get_model_metadata("nudenet", as_json=True)
     assert [t["name"] for t in metadata["inputs"]] == ["images"]
@@ -142,6 +142,10 @@ def test_models_ready(client: grpcclient.InferenceServerClient) -> None:
     config = client.get_model_config("opennsfw", as_json=True)["config"]
     assert config["max_batch_size"] == 16
     assert [t["name"] for t in config["input"]] == ["input:0"]
+    age = client.get_model_config("age", as_json=True)["config"]
+    assert age["max_batch_size"] == 16
+    assert [(t["name"], t["dims"]) for t in age["input"]] == [("images", ["3", "64", "64"])]
+    assert [(t["name"], t["dims"]) for t in age["output"]] == [("probabilities", ["81"])]
 
 
 def test_nudenet_astronaut_matches_reference(client: grpcclient.InferenceServerClient, tmp_path: Path) -> None:

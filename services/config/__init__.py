@@ -1,1 +1,2 @@
-"""Config service (see __main__.py for its state)."""
+"""Config service: seed 004's analysis configuration per usage intent and model, with resolution and a
+watch stream (see the contract, protos/clearframe/config/v1/config_service.proto)."""

@@ -1,22 +1,55 @@
-"""Run the config service: `python -m services.config`.
-
-Its contract is complete; the implementation lands with issue #4 (analysis configuration). Until then every RPC answers
-UNIMPLEMENTED (HTTP 501 through the gateway) — an honest status, never fake data.
-"""
+"""Run the config service: `python -m services.config`."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+from pydantic import ValidationError
 
 from clearframe.config.v1 import config_service_pb2, config_service_pb2_grpc
-from clearframe_runtime.server import serve_unimplemented
+from clearframe_runtime import db
+from clearframe_runtime.principal import PrincipalCodec
+from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.settings import DatabaseSettings, describe_missing
+from services.config.adapters.sql import SqlConfigStore
+from services.config.api import AnalysisConfigServicer
+from services.config.domain import ChangeFeed, Configurations, ResolutionCache
+from services.config.settings import ConfigSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def main() -> None:
+    try:
+        settings, database = ConfigSettings(), DatabaseSettings()
+    except ValidationError as exc:
+        raise SystemExit(f"config: {describe_missing(exc)}") from exc
+    engine = db.create_engine(database.database_url)
+    configurations = Configurations(
+        SqlConfigStore(db.session_factory(engine)),
+        ResolutionCache(settings.config_cache_ttl_s),
+        ChangeFeed(settings.config_max_watchers),
+    )
+    codec = PrincipalCodec(settings.internal_secret.get_secret_value())
+
+    async def start() -> None:
+        await db.migrate(database.database_url, MIGRATIONS)
+
+    await serve(
+        "config",
+        settings,
+        [
+            Servicer(
+                AnalysisConfigServicer(configurations, codec, heartbeat_s=settings.config_watch_heartbeat_s),
+                config_service_pb2_grpc.add_AnalysisConfigServiceServicer_to_server,
+                config_service_pb2.DESCRIPTOR.services_by_name["AnalysisConfigService"],
+            )
+        ],
+        on_start=start,
+        on_stop=engine.dispose,
+    )
+
 
 if __name__ == "__main__":
-    asyncio.run(
-        serve_unimplemented(
-            "config",
-            "127.0.0.1:50055",
-            [(config_service_pb2, config_service_pb2_grpc)],
-            note="issue #4 (analysis configuration)",
-        )
-    )
+    asyncio.run(main())

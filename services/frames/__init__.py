@@ -1,1 +1,1 @@
-"""Frames service (see __main__.py for its state)."""
+"""Frames service: probes media and extracts sampled frames with ffmpeg, in memory, streamed."""

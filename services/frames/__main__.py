@@ -1,22 +1,57 @@
-"""Run the frames service: `python -m services.frames`.
-
-Its contract is complete; the implementation lands with issue #3 (scanning). Until then every RPC answers
-UNIMPLEMENTED (HTTP 501 through the gateway) — an honest status, never fake data.
-"""
+"""Run the frames service: `python -m services.frames`."""
 
 from __future__ import annotations
 
 import asyncio
 
+from pydantic import ValidationError
+
 from clearframe.frames.v1 import frames_service_pb2, frames_service_pb2_grpc
-from clearframe_runtime.server import serve_unimplemented
+from clearframe_runtime.principal import PrincipalCodec
+from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.settings import describe_missing
+from services.frames.adapters.ffmpeg import FfmpegDecoder, default_ffmpeg
+from services.frames.adapters.pillow import PillowEncoder
+from services.frames.api import FramesServicer
+from services.frames.domain import FramesService, Limits, Policy
+from services.frames.settings import FramesSettings
+
+
+async def main() -> None:
+    try:
+        settings = FramesSettings()
+    except ValidationError as exc:
+        raise SystemExit(f"frames: {describe_missing(exc)}") from exc
+    decoder = FfmpegDecoder(
+        settings.frames_ffmpeg_path or default_ffmpeg(),
+        allowed_formats=settings.frames_allowed_formats.split(","),
+    )
+    policy = Policy(
+        limits=Limits(
+            max_input_bytes=settings.frames_max_input_bytes,
+            max_dimension=settings.frames_max_dimension,
+            max_pixels=settings.frames_max_pixels,
+            max_source_frames=settings.frames_max_source_frames,
+            max_duration_s=settings.frames_max_duration_s,
+        ),
+        decode_timeout_s=settings.frames_decode_timeout_s,
+        max_concurrent=settings.frames_max_concurrent,
+        queue_timeout_s=settings.frames_queue_timeout_s,
+        max_message_bytes=settings.max_message_bytes,
+    )
+    service = FramesService(decoder, PillowEncoder(), policy)
+    await serve(
+        "frames",
+        settings,
+        [
+            Servicer(
+                FramesServicer(service, PrincipalCodec(settings.internal_secret.get_secret_value())),
+                frames_service_pb2_grpc.add_FramesServiceServicer_to_server,
+                frames_service_pb2.DESCRIPTOR.services_by_name["FramesService"],
+            )
+        ],
+    )
+
 
 if __name__ == "__main__":
-    asyncio.run(
-        serve_unimplemented(
-            "frames",
-            "127.0.0.1:50053",
-            [(frames_service_pb2, frames_service_pb2_grpc)],
-            note="issue #3 (scanning)",
-        )
-    )
+    asyncio.run(main())

@@ -1,12 +1,17 @@
 """Run the scanner service: `python -m services.scanner`.
 
-Its contract is complete; the implementation lands with issue #3 (scanning) and #4 (moderation).
-Until then every RPC answers UNIMPLEMENTED (HTTP 501 through the gateway) — an honest status, never fake data.
+ScannerService is implemented; ModerationService (decisions, review, audit, webhooks) lands with
+issue #4 and answers UNIMPLEMENTED until then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
+
+import structlog
+from pydantic import ValidationError
 
 from clearframe.scanner.v1 import (
     moderation_service_pb2,
@@ -14,17 +19,92 @@ from clearframe.scanner.v1 import (
     scanner_service_pb2,
     scanner_service_pb2_grpc,
 )
-from clearframe_runtime.server import serve_unimplemented
+from clearframe_runtime import db
+from clearframe_runtime.principal import PrincipalCodec
+from clearframe_runtime.server import Servicer, serve, unimplemented_servicer
+from clearframe_runtime.settings import DatabaseSettings, describe_missing
+from services.scanner.adapters.config import GrpcPolicySource
+from services.scanner.adapters.frames import GrpcFrameSource
+from services.scanner.adapters.sql import SqlScanStore
+from services.scanner.adapters.triton import TritonInference
+from services.scanner.analyzers.registry import AnalyzerRegistry
+from services.scanner.analyzers.settings import AnalyzerSettings
+from services.scanner.api import Scanner, ScannerServicer
+from services.scanner.pipeline import ScanPipeline
+from services.scanner.settings import ScannerSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger(__name__)
+
+
+async def main() -> None:
+    try:
+        settings, database = ScannerSettings(), DatabaseSettings()
+    except ValidationError as exc:
+        raise SystemExit(f"scanner: {describe_missing(exc)}") from exc
+    engine = db.create_engine(database.database_url)
+    triton = TritonInference(
+        settings.triton_url,
+        timeout_s=settings.triton_timeout_s,
+        retries=settings.triton_retries,
+        backoff_s=settings.triton_backoff_s,
+    )
+    registry = AnalyzerRegistry(
+        settings.scanner_modules_cfg,
+        AnalyzerSettings(inference_timeout_s=settings.triton_timeout_s, hash_bank_dir=settings.scanner_hash_banks),
+        triton,
+    )
+    frames = GrpcFrameSource(settings.frames_url, settings.max_message_bytes)
+    codec = PrincipalCodec(settings.internal_secret.get_secret_value())
+    policies = GrpcPolicySource(settings.config_url, codec)
+    pipeline = ScanPipeline(
+        registry, frames, batch_size=settings.scanner_batch_size, hard_limit=settings.scanner_hard_limit
+    )
+    scanner = Scanner(settings, pipeline, SqlScanStore(db.session_factory(engine)), policies)
+    watcher: asyncio.Task[None] | None = None
+
+    async def start() -> None:
+        nonlocal watcher
+        await db.migrate(database.database_url, MIGRATIONS)
+        await registry.load()
+        for name, error in registry.failures().items():
+            log.warning("analyzer.not_loaded", analyzer=name, error=error)
+        try:
+            # Serve even when Triton is late: scans answer UNAVAILABLE until it is ready.
+            await triton.wait_ready(registry.triton_models(), timeout_s=30)
+        except Exception as exc:
+            log.warning("triton.not_ready", error=str(exc))
+        watcher = asyncio.create_task(registry.watch())
+
+    async def stop() -> None:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await registry.close()
+        await asyncio.gather(triton.close(), frames.close(), policies.close())
+        await engine.dispose()
+
+    await serve(
+        "scanner",
+        settings,
+        [
+            Servicer(
+                ScannerServicer(scanner, codec, settings.scanner_image_store),
+                scanner_service_pb2_grpc.add_ScannerServiceServicer_to_server,
+                scanner_service_pb2.DESCRIPTOR.services_by_name["ScannerService"],
+            ),
+            unimplemented_servicer(
+                moderation_service_pb2_grpc.ModerationServiceServicer,
+                moderation_service_pb2.DESCRIPTOR.services_by_name["ModerationService"],
+                moderation_service_pb2_grpc.add_ModerationServiceServicer_to_server,
+                "issue #4 (moderation)",
+            ),
+        ],
+        on_start=start,
+        on_stop=stop,
+    )
+
 
 if __name__ == "__main__":
-    asyncio.run(
-        serve_unimplemented(
-            "scanner",
-            "127.0.0.1:50052",
-            [
-                (scanner_service_pb2, scanner_service_pb2_grpc),
-                (moderation_service_pb2, moderation_service_pb2_grpc),
-            ],
-            note="issue #3 (scanning) and #4 (moderation)",
-        )
-    )
+    asyncio.run(main())

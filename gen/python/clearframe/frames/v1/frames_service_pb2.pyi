@@ -18,6 +18,7 @@ class MediaKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MEDIA_KIND_IMAGE: _ClassVar[MediaKind]
     MEDIA_KIND_ANIMATED_GIF: _ClassVar[MediaKind]
     MEDIA_KIND_VIDEO: _ClassVar[MediaKind]
+    MEDIA_KIND_ANIMATED_IMAGE: _ClassVar[MediaKind]
 
 class ImageFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -29,6 +30,7 @@ MEDIA_KIND_UNSPECIFIED: MediaKind
 MEDIA_KIND_IMAGE: MediaKind
 MEDIA_KIND_ANIMATED_GIF: MediaKind
 MEDIA_KIND_VIDEO: MediaKind
+MEDIA_KIND_ANIMATED_IMAGE: MediaKind
 IMAGE_FORMAT_UNSPECIFIED: ImageFormat
 IMAGE_FORMAT_PNG: ImageFormat
 IMAGE_FORMAT_JPEG: ImageFormat

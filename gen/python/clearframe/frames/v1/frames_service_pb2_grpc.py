@@ -52,8 +52,10 @@ class FramesServiceServicer:
     """
 
     def ProbeMedia(self, request, context):
-        """Reads container, codec, dimensions, frame count, duration and frame rate without decoding every
-        frame where the container allows it. Errors as listed above.
+        """Reads container, codec, dimensions, frame count, duration and frame rate by demuxing only (frames
+        are counted as packets, nothing is decoded), so it is fast but finds only container-level damage
+        (a missing moov atom, a file that ends early); corrupt frame data is reported by ExtractFrames.
+        Errors as listed above.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -62,12 +64,17 @@ class FramesServiceServicer:
     def ExtractFrames(self, request, context):
         """Extracts sampled frames as encoded images, streamed in frame order. The first message carries
         the probe (`media`), then one message per frame (`frame`), and the last message the `summary`.
-        Over REST the stream is a JSON array (or NDJSON, as the gateway is configured) of these messages,
-        with the image bytes base64-encoded.
+        Over REST the stream is NDJSON: one JSON object per line per message, image bytes base64-encoded;
+        the sampling, output and limits fields are query parameters (e.g. `sampling.max_frames=10`).
+
+        Frames are sent as they are decoded, so a caller can start work on the first frame while later
+        ones are still being decoded, and may cancel the call early (ffmpeg is then killed at once). The
+        last frame is sent when decoding ends (it is known to be last only then).
 
         Sampling defaults to the seed-000 method: first frame, last frame and every Nth frame (N = 5 for
-        animated GIFs, 20 for video), capped at 60 frames. If a limit is hit while decoding, the stream
-        ends with INVALID_ARGUMENT after the frames already sent (they remain valid).
+        GIFs and other animated images, 20 for video), capped at 60 frames. If a limit is hit or corrupt
+        data is found while decoding, the stream ends with that error after the frames already sent (they
+        were decoded cleanly and remain valid).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,1 @@
+"""Adapters of the frames service: ffmpeg decoding, Pillow encoding."""

@@ -1,0 +1,1 @@
+"""Adapters of the scanner: Triton, the frames service, SQL storage."""

@@ -1,0 +1,224 @@
+"""Triton Inference Server client for the analyzers: deadlines, bounded retries, self-healing channel.
+
+``TritonInference`` wraps ``tritonclient.grpc.aio.InferenceServerClient`` with the failure semantics
+the scanner needs:
+
+- every call has a deadline (``timeout_s``); no attempt, retry or backoff sleep runs past it;
+- only UNAVAILABLE failures (connection refused, server or model not ready) are retried, at most
+  ``retries`` times, with exponential backoff and full jitter; anything else fails at once;
+- Triton down → :class:`clearframe_runtime.errors.Unavailable` (reason ``TRITON_UNAVAILABLE``) within
+  about a second with the defaults; deadline hit → :class:`~clearframe_runtime.errors.DeadlineExceeded`;
+  any other server answer → :class:`InferenceFailed` (INTERNAL: our request was wrong, a bug);
+- after an UNAVAILABLE failure the gRPC channel is replaced by a fresh one. A gRPC channel that saw its
+  server go away sits in reconnect backoff (seconds, growing to minutes) and fails calls fast meanwhile;
+  a fresh channel connects immediately, so the adapter recovers as soon as Triton is back, without a
+  restart of the scanner.
+
+Tensor names, shapes and dtypes are the production model configs' (``deploy/triton/models``); callers
+pass the batch dimension in the array itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import structlog
+from tritonclient.grpc import InferInput, InferRequestedOutput
+from tritonclient.grpc.aio import InferenceServerClient
+from tritonclient.utils import InferenceServerException, np_to_triton_dtype
+
+from clearframe_runtime.errors import DeadlineExceeded, Internal, Unavailable
+
+log = structlog.get_logger(__name__)
+
+#: Largest message either way: a batch of 16 NudeNet frames is ~20 MB, past gRPC's 4 MiB default.
+_MAX_MESSAGE_BYTES = 2**31 - 1
+#: Reconnect quickly after Triton restarts (gRPC's default backoff starts at 1 s and grows to 120 s).
+_CHANNEL_ARGS: list[tuple[str, int]] = [
+    ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+]
+_UNAVAILABLE = "StatusCode.UNAVAILABLE"
+_DEADLINE = "StatusCode.DEADLINE_EXCEEDED"
+
+
+class InferenceFailed(Internal):
+    """Triton answered, but not with a result (bad request, model error): a bug, never retried."""
+
+    default_reason = "TRITON_INFERENCE_FAILED"
+
+
+class TritonInference:
+    """Inference on one Triton server over gRPC (aio). One instance is shared by all analyzers."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        retries: int = 2,
+        backoff_s: float = 0.1,
+        max_backoff_s: float = 1.0,
+    ) -> None:
+        """
+        Args:
+            url: ``host:port`` of Triton's gRPC endpoint (no scheme).
+            timeout_s: default per-call deadline, when a call names none.
+            retries: extra attempts after an UNAVAILABLE failure (0: no retry).
+            backoff_s: first backoff; doubles per retry, capped at ``max_backoff_s``, full jitter.
+        """
+        if timeout_s <= 0 or retries < 0 or backoff_s < 0:
+            raise ValueError("timeout_s must be > 0, retries and backoff_s >= 0")
+        self.url = url
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._client: InferenceServerClient | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # --- channel management ------------------------------------------------------------------------------
+
+    def _current(self) -> InferenceServerClient:
+        if self._closed:
+            raise Unavailable("Triton client is closed", reason="TRITON_UNAVAILABLE")
+        if self._client is None:
+            self._client = InferenceServerClient(self.url, channel_args=_CHANNEL_ARGS)
+        return self._client
+
+    def _replace_channel(self, failed: InferenceServerClient) -> None:
+        """Drop a channel that failed with UNAVAILABLE; the next attempt builds a fresh one."""
+        if self._client is not failed:
+            return  # a concurrent call already replaced it
+        self._client = None
+        # Other calls may still be in flight on it: close it once their deadlines are surely over.
+        task = asyncio.get_running_loop().create_task(self._close_later(failed, self.timeout_s))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    @staticmethod
+    async def _close_later(client: InferenceServerClient, delay_s: float) -> None:
+        try:
+            await asyncio.sleep(delay_s)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    async def close(self) -> None:
+        """Close every channel; later calls raise Unavailable."""
+        self._closed = True
+        client, self._client = self._client, None
+        for task in list(self._retiring):
+            task.cancel()  # its finally closes the retired channel now
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    # --- calls -----------------------------------------------------------------------------------------
+
+    async def infer(
+        self,
+        model: str,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        timeout_s: float | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Run one inference request; returns the requested outputs by name.
+
+        Raises:
+            Unavailable: Triton (or the model) is not reachable/ready, after bounded retries.
+            DeadlineExceeded: no answer within ``timeout_s``.
+            InferenceFailed: Triton rejected the request or the model failed.
+        """
+        budget = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + budget
+        tensors = []
+        for name, array in inputs.items():
+            tensor = InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
+            tensor.set_data_from_numpy(np.ascontiguousarray(array))
+            tensors.append(tensor)
+        requested = [InferRequestedOutput(name) for name in outputs]
+
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded(f"Triton {model}: no answer within {budget:.2f} s", reason="TRITON_TIMEOUT")
+            client = self._current()
+            try:
+                result = await client.infer(model, tensors, outputs=requested, client_timeout=remaining)
+            except InferenceServerException as exc:
+                status = exc.status() or ""
+                if status == _DEADLINE:
+                    raise DeadlineExceeded(
+                        f"Triton {model}: no answer within {budget:.2f} s", reason="TRITON_TIMEOUT"
+                    ) from exc
+                if status != _UNAVAILABLE:
+                    raise InferenceFailed(f"Triton {model}: {status} {exc.message()}") from exc
+                self._replace_channel(client)
+                delay = self._backoff(attempt)
+                if attempt >= self.retries or time.monotonic() + delay >= deadline:
+                    log.warning("triton.unavailable", url=self.url, model=model, attempts=attempt + 1)
+                    raise Unavailable(
+                        f"Triton at {self.url} is unavailable ({exc.message()})", reason="TRITON_UNAVAILABLE"
+                    ) from exc
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            return {name: result.as_numpy(name) for name in outputs}
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter: spreads the retries of many concurrent scans instead of synchronizing them.
+        return random.uniform(0.0, min(self.max_backoff_s, self.backoff_s * 2**attempt))
+
+    async def ready(self, models: Iterable[str] = ()) -> bool:
+        """Whether the server and each of ``models`` are ready now (one quick probe, no retries)."""
+        client = self._current()
+        timeout = min(self.timeout_s, 2.0)
+        try:
+            if not await client.is_server_ready(client_timeout=timeout):
+                return False
+            for model in models:
+                if not await client.is_model_ready(model, client_timeout=timeout):
+                    return False
+        except InferenceServerException as exc:
+            if exc.status() == _UNAVAILABLE:
+                self._replace_channel(client)
+            return False
+        return True
+
+    async def wait_ready(self, models: Iterable[str] = (), timeout_s: float = 60.0) -> None:
+        """Wait until the server and ``models`` are ready; Unavailable after ``timeout_s``."""
+        wanted = tuple(models)
+        deadline = time.monotonic() + timeout_s
+        delay = 0.1
+        while not await self.ready(wanted):
+            if time.monotonic() + delay > deadline:
+                raise Unavailable(
+                    f"Triton at {self.url} not ready with models {list(wanted)} after {timeout_s:.0f} s",
+                    reason="TRITON_UNAVAILABLE",
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def __aenter__(self) -> TritonInference:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+__all__ = ["InferenceFailed", "TritonInference"]

@@ -1,0 +1,135 @@
+"""NudeNet 320n body-part and face detector, run on Triton (model ``nudenet``).
+
+Pre- and post-processing are exactly those of ``nudenet`` 3.4.2 (``NudeDetector.detect``), so results
+equal the package's own: BGR, pad bottom/right to a square, bilinear resize to 320x320, scale 1/255,
+NCHW; then per anchor ``cx, cy, w, h`` + 18 class scores, keep best score >= 0.2, class = argmax, box to
+top-left, scale by max(H, W)/320, clip, class-agnostic NMS (score 0.25, IoU 0.45).
+
+All frames of one call go to Triton in as few requests as possible (``max_batch_size`` frames each).
+
+Output per frame:
+    detections  one Detection(label, score, box) per kept box, in NMS order (highest score first)
+    scores      {label: highest score of that label in the frame}, only labels that were detected
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import ClassVar, Literal
+
+import cv2
+import numpy as np
+
+from services.scanner.adapters.triton import TritonInference
+from services.scanner.analyzers._common import call_timeout, chunks
+from services.scanner.analyzers.base import AnalysisContext, Box, Detection, Frame, FrameOutput
+from services.scanner.analyzers.settings import AnalyzerSettings
+
+#: Class order of the 320n model's output rows 4..21 (nudenet/nudenet.py).
+LABELS: tuple[str, ...] = (
+    "FEMALE_GENITALIA_COVERED",
+    "FACE_FEMALE",
+    "BUTTOCKS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEET_EXPOSED",
+    "BELLY_COVERED",
+    "FEET_COVERED",
+    "ARMPITS_COVERED",
+    "ARMPITS_EXPOSED",
+    "FACE_MALE",
+    "BELLY_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
+)
+INPUT_SIZE = 320
+MIN_SCORE = 0.2
+NMS_SCORE = 0.25
+NMS_IOU = 0.45
+INPUT_NAME = "images"
+OUTPUT_NAME = "output0"
+
+
+def preprocess(rgb: np.ndarray) -> np.ndarray:
+    """One RGB uint8 image → the model's (3, 320, 320) float32 input."""
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # trained on BGR; RGB input gives false positives
+    height, width = bgr.shape[:2]
+    side = max(height, width)
+    padded = cv2.copyMakeBorder(bgr, 0, side - height, 0, side - width, cv2.BORDER_CONSTANT, value=0)
+    # Resize the uint8 image, then scale: the order cv2.dnn.blobFromImage (nudenet's call) uses.
+    resized = cv2.resize(padded, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray((resized.astype(np.float32) / 255.0).transpose(2, 0, 1))
+
+
+def postprocess(output: np.ndarray, width: int, height: int) -> list[Detection]:
+    """One (22, 2100) output → detections in the frame's pixel coordinates."""
+    rows = output.T  # (2100, 22)
+    class_scores = rows[:, 4:]
+    best = class_scores.max(axis=1)
+    keep = best >= MIN_SCORE
+    if not keep.any():
+        return []
+    rows, best, classes = rows[keep], best[keep], class_scores[keep].argmax(axis=1)
+    scale = max(width, height) / INPUT_SIZE
+    # float64 like nudenet's per-row Python arithmetic, so boxes match it to the pixel.
+    cx, cy, w, h = (rows[:, i].astype(np.float64) for i in range(4))
+    x = np.clip((cx - w / 2) * scale, 0.0, width)
+    y = np.clip((cy - h / 2) * scale, 0.0, height)
+    bw = np.minimum(w * scale, width - x)
+    bh = np.minimum(h * scale, height - y)
+    boxes = np.stack([x, y, bw, bh], axis=1)
+    indices = cv2.dnn.NMSBoxes(boxes.tolist(), best.astype(float).tolist(), NMS_SCORE, NMS_IOU)
+    detections = []
+    for i in np.asarray(indices, dtype=int).reshape(-1):
+        bx, by, bww, bhh = (int(v) for v in boxes[i])
+        detections.append(Detection(label=LABELS[int(classes[i])], score=float(best[i]), box=Box(bx, by, bww, bhh)))
+    return detections
+
+
+class NudeNetAnalyzer:
+    """Body-part and face detections per frame."""
+
+    scope: ClassVar[Literal["frame", "media"]] = "frame"
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: AnalyzerSettings, triton: TritonInference, name: str = "nudenet") -> None:
+        self.name = name
+        self.version = "nudenet-3.4.2-320n"
+        self.models = (settings.nudenet_model,)
+        self._settings = settings
+        self._triton = triton
+
+    async def analyze(self, frames: Sequence[Frame], context: AnalysisContext) -> list[FrameOutput]:
+        if not frames:
+            return []
+        arrays = [np.asarray(frame.image.convert("RGB")) for frame in frames]
+        batch = await asyncio.to_thread(lambda: np.stack([preprocess(a) for a in arrays]))
+        outputs: list[np.ndarray] = []
+        for part in chunks(batch, self._settings.max_batch_size):
+            result = await self._triton.infer(
+                self._settings.nudenet_model,
+                {INPUT_NAME: np.asarray(part)},
+                [OUTPUT_NAME],
+                call_timeout(self._settings, context),
+            )
+            outputs.extend(result[OUTPUT_NAME])
+        answers = []
+        for array, output in zip(arrays, outputs, strict=True):
+            detections = postprocess(output, width=array.shape[1], height=array.shape[0])
+            scores: dict[str, float] = {}
+            for detection in detections:
+                scores[detection.label] = max(scores.get(detection.label, 0.0), detection.score)
+            answers.append(FrameOutput(scores=scores, detections=detections))
+        return answers
+
+    async def close(self) -> None:
+        """Nothing to release: the Triton client is shared and owned by the caller."""
+
+
+def create(settings: AnalyzerSettings, triton: TritonInference) -> NudeNetAnalyzer:
+    return NudeNetAnalyzer(settings, triton)

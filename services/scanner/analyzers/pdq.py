@@ -1,0 +1,178 @@
+"""PDQ perceptual hash per frame, matched against hash banks; plus an imagehash pHash for near-duplicates.
+
+Hash banks live in one folder (``AnalyzerSettings.hash_bank_dir``), one bank per file:
+
+    <bank>.txt        one hash per line: ``<64 hex digits>[,<id>]``; ``#`` comments and blank lines ignored;
+                      the id defaults to the line number. Hex is PDQ's canonical form (ThreatExchange's,
+                      ``Hash256::format``), so exported industry lists load as they are.
+    <bank>.disabled   marker file (any content): the bank is kept on disk but not matched.
+
+The folder is re-read when any ``*.txt`` / ``*.disabled`` file appears, disappears or changes (mtime and
+size are checked on every call; stat-ing a folder is far cheaper than hashing a frame). Malformed lines
+are skipped and logged with their line number; a bank never fails the scan.
+
+Output per frame:
+    extra  {"pdq": hex, "quality": 0..100 (PDQ says hashes under 50 are unreliable), "phash": hex,
+            "matches": [{"bank", "id", "distance", "threshold"}] (distance <= threshold, closest first)}
+    scores {"pdq_match": 1.0 if any bank matched else 0.0, "pdq_quality": quality / 100}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import imagehash
+import numpy as np
+import pdqhash
+import structlog
+
+from services.scanner.adapters.triton import TritonInference
+from services.scanner.analyzers.base import AnalysisContext, Frame, FrameOutput
+from services.scanner.analyzers.settings import AnalyzerSettings
+
+log = structlog.get_logger(__name__)
+
+HASH_BITS = 256
+_HEX_DIGITS = HASH_BITS // 4
+#: At most this many matches are reported per frame (closest first): enough for review, bounded output.
+MAX_MATCHES = 20
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
+
+
+def pdq_hash(rgb: np.ndarray) -> tuple[str, int]:
+    """PDQ hash (canonical 64-digit hex) and quality (0..100) of an RGB uint8 image."""
+    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb, dtype=np.uint8))
+    # pdqhash returns bit 255 first, which is the most significant bit of the canonical hex.
+    return bytes(np.packbits(np.asarray(bits, dtype=np.uint8))).hex(), int(quality)
+
+
+def hamming(hash_bytes: np.ndarray, bank: np.ndarray) -> np.ndarray:
+    """Hamming distances between one (32,) uint8 hash and an (M, 32) bank."""
+    return _POPCOUNT[np.bitwise_xor(bank, hash_bytes)].sum(axis=1)
+
+
+@dataclass(frozen=True)
+class HashBank:
+    name: str
+    hashes: np.ndarray  # (M, 32) uint8
+    ids: tuple[str, ...]
+    enabled: bool
+
+
+def load_bank(path: Path, enabled: bool) -> HashBank:
+    """Parse one ``<bank>.txt`` file (malformed lines are skipped and logged)."""
+    rows: list[bytes] = []
+    ids: list[str] = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        hex_hash, _, ident = (part.strip() for part in line.partition(","))
+        try:
+            if len(hex_hash) != _HEX_DIGITS:
+                raise ValueError(f"{len(hex_hash)} hex digits, expected {_HEX_DIGITS}")
+            rows.append(bytes.fromhex(hex_hash))
+        except ValueError as exc:
+            log.warning("pdq.bank_line_invalid", bank=path.stem, file=str(path), line=number, error=str(exc))
+            continue
+        ids.append(ident or str(number))
+    hashes = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, HASH_BITS // 8)
+    return HashBank(name=path.stem, hashes=hashes, ids=tuple(ids), enabled=enabled)
+
+
+class HashBanks:
+    """The banks of one folder, reloaded when its files change."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self._folder = folder
+        self._signature: tuple[tuple[str, int, int], ...] | None = None
+        self._banks: tuple[HashBank, ...] = ()
+        self._lock = threading.Lock()  # analyze() hashes in worker threads
+
+    def _current_signature(self, folder: Path) -> tuple[tuple[str, int, int], ...]:
+        if not folder.is_dir():
+            return ()
+        entries = []
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".txt", ".disabled") and path.is_file():
+                stat = path.stat()
+                entries.append((path.name, stat.st_mtime_ns, stat.st_size))
+        return tuple(entries)
+
+    def banks(self) -> tuple[HashBank, ...]:
+        """All banks (enabled or not), re-read if anything in the folder changed."""
+        folder = self._folder
+        if folder is None:
+            return ()
+        with self._lock:
+            signature = self._current_signature(folder)
+            if signature != self._signature:
+                banks = []
+                for name, _, _ in signature:
+                    path = folder / name
+                    if path.suffix == ".txt":
+                        enabled = not path.with_suffix(".disabled").exists()
+                        banks.append(load_bank(path, enabled))
+                self._banks = tuple(banks)
+                self._signature = signature
+                log.info("pdq.banks_loaded", banks={b.name: (len(b.ids), b.enabled) for b in banks})
+            return self._banks
+
+    def match(self, hex_hash: str, threshold: int) -> list[dict[str, Any]]:
+        """Entries of enabled banks within ``threshold`` bits of the hash, closest first."""
+        probe = np.frombuffer(bytes.fromhex(hex_hash), dtype=np.uint8)
+        matches: list[dict[str, Any]] = []
+        for bank in self.banks():
+            if not bank.enabled or not len(bank.ids):
+                continue
+            distances = hamming(probe, bank.hashes)
+            for index in np.flatnonzero(distances <= threshold):
+                matches.append(
+                    {
+                        "bank": bank.name,
+                        "id": bank.ids[index],
+                        "distance": int(distances[index]),
+                        "threshold": threshold,
+                    }
+                )
+        matches.sort(key=lambda match: (match["distance"], match["bank"], match["id"]))
+        return matches[:MAX_MATCHES]
+
+
+class PdqAnalyzer:
+    """PDQ hash + bank matches + pHash per frame (no model, no Triton)."""
+
+    scope: ClassVar[Literal["frame", "media"]] = "frame"
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: AnalyzerSettings, name: str = "pdq") -> None:
+        self.name = name
+        self.version = f"pdqhash-{pdqhash.__version__}+imagehash-phash"
+        self.models: tuple[str, ...] = ()
+        self._threshold = settings.pdq_match_threshold
+        self.banks = HashBanks(settings.hash_bank_dir)
+
+    def _one(self, frame: Frame) -> FrameOutput:
+        image = frame.image.convert("RGB")
+        hex_hash, quality = pdq_hash(np.asarray(image))
+        matches = self.banks.match(hex_hash, self._threshold)
+        return FrameOutput(
+            scores={"pdq_match": 1.0 if matches else 0.0, "pdq_quality": quality / 100},
+            extra={"pdq": hex_hash, "quality": quality, "phash": str(imagehash.phash(image)), "matches": matches},
+        )
+
+    async def analyze(self, frames: Sequence[Frame], context: AnalysisContext) -> list[FrameOutput]:
+        # CPU work (hashing, matching): off the event loop so other scans keep moving.
+        return await asyncio.to_thread(lambda: [self._one(frame) for frame in frames])
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+def create(settings: AnalyzerSettings, triton: TritonInference) -> PdqAnalyzer:
+    return PdqAnalyzer(settings)

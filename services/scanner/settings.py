@@ -1,0 +1,42 @@
+"""Settings of the scanner service (environment, prefix CLEARFRAME_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clearframe_runtime.settings import ServiceSettings
+
+HERE = Path(__file__).resolve().parent
+
+
+class ScannerSettings(ServiceSettings):
+    listen: str = "127.0.0.1:50052"
+    #: Triton's gRPC address.
+    triton_url: str = "127.0.0.1:8001"
+    #: The frames and config services.
+    frames_url: str = "127.0.0.1:50053"
+    config_url: str = "127.0.0.1:50055"
+    #: The analyzer list (the seed's modules.cfg), hot-reloaded.
+    scanner_modules_cfg: Path = HERE / "modules.cfg"
+    #: Hash banks of known-bad media (one file per bank; see the README).
+    scanner_hash_banks: Path = Path("var/data/hashbanks")
+    #: Where /check keeps the downscaled copy of each image (the seed's image_storage module).
+    scanner_image_store: Path = Path("var/data/scanner-images")
+    #: Limits: still images (seed: 10 MiB), GIF/video (seed: 25 MiB), decoded pixels of a still image.
+    scanner_max_image_bytes: int = 10 * 1024 * 1024
+    scanner_max_media_bytes: int = 25 * 1024 * 1024
+    scanner_max_pixels: int = 50_000_000
+    #: Seed sampling: first, last and every Nth frame; at most this many frames.
+    scanner_gif_step: int = 5
+    scanner_video_step: int = 20
+    scanner_max_frames: int = 60
+    #: Stop reading frames once a frame's risk reaches this (the seed's hard limit: 1.0).
+    scanner_hard_limit: float = 1.0
+    #: Frames analyzed per Triton batch.
+    scanner_batch_size: int = 8
+    #: Deadline of one scan.
+    scanner_timeout_s: float = 60.0
+    #: Triton calls: deadline, retries on UNAVAILABLE, first backoff.
+    triton_timeout_s: float = 10.0
+    triton_retries: int = 2
+    triton_backoff_s: float = 0.1

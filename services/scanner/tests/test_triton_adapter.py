@@ -1,0 +1,75 @@
+"""TritonInference against the real local Triton: results, deadlines, fast failure, recovery."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clearframe_runtime.errors import DeadlineExceeded, Unavailable
+from clearframe_runtime.mesh.process import free_port
+from services.scanner.adapters.triton import InferenceFailed, TritonInference
+from services.scanner.tests.conftest import new_local_triton
+
+COFFEE_LIKE = np.zeros((1, 3, 320, 320), dtype=np.float32)
+
+
+async def test_infer_returns_requested_outputs(triton: TritonInference) -> None:
+    batch = np.zeros((2, 3, 64, 64), dtype=np.float32)
+    result = await triton.infer("age", {"images": batch}, ["probabilities"], timeout_s=10.0)
+    assert result["probabilities"].shape == (2, 81)
+    np.testing.assert_allclose(result["probabilities"].sum(axis=1), 1.0, atol=1e-3)
+    assert await triton.ready(["nudenet", "opennsfw", "age"])
+    assert not await triton.ready(["no_such_model"])
+
+
+async def test_bad_request_fails_without_retry(triton: TritonInference) -> None:
+    wrong_shape = np.zeros((1, 3, 32, 32), dtype=np.float32)
+    with pytest.raises(InferenceFailed) as caught:
+        await triton.infer("age", {"images": wrong_shape}, ["probabilities"], timeout_s=10.0)
+    assert caught.value.reason == "TRITON_INFERENCE_FAILED"
+
+
+async def test_deadline_exceeded(triton: TritonInference) -> None:
+    big = np.zeros((16, 3, 320, 320), dtype=np.float32)
+    with pytest.raises(DeadlineExceeded):
+        await triton.infer("nudenet", {"images": big}, ["output0"], timeout_s=0.005)
+
+
+async def test_closed_port_raises_unavailable_quickly() -> None:
+    inference = TritonInference(f"127.0.0.1:{free_port()}")  # default settings
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable) as caught:
+            await inference.infer("nudenet", {"images": COFFEE_LIKE}, ["output0"], timeout_s=10.0)
+        assert time.monotonic() - started < 2.0
+        assert caught.value.reason == "TRITON_UNAVAILABLE"
+        assert not await inference.ready(["nudenet"])
+    finally:
+        await inference.close()
+
+
+async def test_recovers_when_triton_comes_back(tmp_path: Path) -> None:
+    server = new_local_triton(tmp_path)
+    inference = TritonInference(server.grpc_url, timeout_s=20.0)
+    try:
+        server.start()
+        await inference.wait_ready(["nudenet"], timeout_s=120.0)
+        first = await inference.infer("nudenet", {"images": COFFEE_LIKE}, ["output0"])
+        assert first["output0"].shape == (1, 22, 2100)
+
+        server.stop()
+        started = time.monotonic()
+        with pytest.raises(Unavailable):
+            await inference.infer("nudenet", {"images": COFFEE_LIKE}, ["output0"])
+        assert time.monotonic() - started < 2.0
+
+        server.start()  # same ports, fresh workspace
+        await inference.wait_ready(["nudenet"], timeout_s=120.0)
+        again = await inference.infer("nudenet", {"images": COFFEE_LIKE}, ["output0"])
+        np.testing.assert_allclose(again["output0"], first["output0"], atol=1e-4)
+    finally:
+        await inference.close()
+        server.stop()
