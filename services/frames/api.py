@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 
 import grpc
 import structlog
-from google.protobuf import duration_pb2
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from clearframe.frames.v1 import frames_service_pb2 as pb
 from clearframe.frames.v1 import frames_service_pb2_grpc
-from clearframe_runtime.errors import InvalidArgument
+from clearframe_runtime.errors import DOMAIN, DomainError, Internal, InvalidArgument
 from clearframe_runtime.principal import PrincipalCodec
 from services.frames.domain import (
     ExtractRequest,
@@ -91,6 +92,13 @@ def summary_message(summary: Summary) -> pb.ExtractionSummary:
     )
 
 
+def status_message(error: DomainError) -> status_pb2.Status:
+    """The google.rpc.Status the error interceptor will end the call with, as a stream message."""
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata))
+    return status_pb2.Status(code=error.code.value[0], message=error.message, details=[detail])
+
+
 def limits_from(message: pb.ExtractionLimits, server: Limits) -> Limits:
     return server.narrowed(
         max_input_bytes=message.max_input_bytes,
@@ -152,10 +160,20 @@ class FramesServicer(frames_service_pb2_grpc.FramesServiceServicer):
         # A cancelled call may leave this generator suspended at a yield: kill ffmpeg from the callback
         # instead of waiting for the generator to be collected.
         context.add_done_callback(lambda _context: extraction.abort())
-        async for event in extraction.events():
-            if isinstance(event, MediaInfo):
-                yield pb.ExtractFramesResponse(media=media_message(event))
-            elif isinstance(event, Frame):
-                yield pb.ExtractFramesResponse(frame=frame_message(event))
-            else:
-                yield pb.ExtractFramesResponse(summary=summary_message(event))
+        started = False
+        try:
+            async for event in extraction.events():
+                if isinstance(event, MediaInfo):
+                    yield pb.ExtractFramesResponse(media=media_message(event))
+                elif isinstance(event, Frame):
+                    yield pb.ExtractFramesResponse(frame=frame_message(event))
+                else:
+                    yield pb.ExtractFramesResponse(summary=summary_message(event))
+                started = True
+        except Exception as exc:
+            # Over REST the HTTP status went out with the first message and the transcoder drops a
+            # later gRPC status: say it in the stream too, then end the call with it as usual.
+            if started:
+                error = exc if isinstance(exc, DomainError) else Internal("internal error")
+                yield pb.ExtractFramesResponse(error=status_message(error))
+            raise

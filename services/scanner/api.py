@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,9 @@ class Scanner:
         self.pipeline = pipeline
         self.store = store
         self.policies = policies
+        #: Called with every completed scan and the policy that decided it (moderation records the
+        #: decision, opens review cases, delivers webhooks). A failing listener is logged, not fatal.
+        self.listeners: list[Callable[[pb.Scan, decisions.Policy], Awaitable[None]]] = []
 
     async def analyze(
         self,

@@ -38,6 +38,8 @@ from services.frames.ports import DecodedFrame, OversizedFrame, ProbedMedia, und
 
 log = structlog.get_logger(__name__)
 
+#: What the default demuxer list reads, for error messages.
+SUPPORTED = "GIF, APNG, WebP, PNG, JPEG, MP4/MOV, WebM/Matroska, AVI"
 _GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info")
 _STDERR_LIMIT = 1 << 20
 _LOG_PREFIX = re.compile(r"^(?:\[[^\]]*@ 0x[0-9a-f]+\] )*\[(?P<level>\w+)\] ?(?P<text>.*)$")
@@ -180,12 +182,16 @@ class _FfmpegMedia:
         return process
 
     async def _finish(self, process: asyncio.subprocess.Process) -> None:
-        """Kill the process if it still runs and reap it."""
+        """Kill the process if it still runs, reap it and read its pipes to the end.
+
+        Reading to the end lets asyncio close the pipes' transport now, not at interpreter exit. The
+        process is dead, so that takes no longer than the pipe buffers hold.
+        """
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
         try:
-            await asyncio.shield(process.wait())
+            await asyncio.shield(process.communicate())
         finally:
             self._running.discard(process)
 
@@ -282,16 +288,12 @@ class _FfmpegMedia:
         )
 
     def _raise_for(self, errors: list[_LogLine]) -> None:
-        if any("not on whitelist" in e.text for e in errors):
-            raise InvalidArgument(
-                "the media is not in a supported format (GIF, APNG, WebP, PNG, JPEG, MP4/MOV, WebM/Matroska, AVI)",
-                field="body",
-                reason="UNSUPPORTED_MEDIA_TYPE",
-            )
-        specific = [e for e in errors if not e.text.startswith(_CONSEQUENCES)]
+        # "Format not on whitelist" (a demuxer we do not allow) and a bare "Invalid data found" (no
+        # demuxer recognised it) both mean: not media we read. Anything more specific is damage.
+        specific = [e for e in errors if not e.text.startswith(_CONSEQUENCES) and "not on whitelist" not in e.text]
         if not specific:
             raise InvalidArgument(
-                "the media is not an image or video that can be read (unknown or damaged format)",
+                f"the media is not an image or video in a supported format ({SUPPORTED})",
                 field="body",
                 reason="UNSUPPORTED_MEDIA_TYPE",
             )
@@ -356,6 +358,7 @@ class _FfmpegMedia:
         finally:
             timer.cancel()
             reader.cancel()
+            await asyncio.wait({reader})  # stderr has one reader at a time: let it stop first
             await self._finish(process)
 
     @staticmethod

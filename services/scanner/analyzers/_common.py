@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Iterator
+
+import numpy as np
 
 from services.scanner.analyzers.base import AnalysisContext
 from services.scanner.analyzers.settings import AnalyzerSettings
 
-T = TypeVar("T")
 
-
-def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """Consecutive slices of at most ``size`` items (Triton's max_batch_size)."""
+def chunks(items: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    """Consecutive slices of at most ``size`` rows of a batch (Triton's max_batch_size)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

@@ -111,7 +111,7 @@ class AgeAnalyzer:
             for part in chunks(batch, self._settings.max_batch_size):
                 result = await self._triton.infer(
                     self._settings.age_model,
-                    {INPUT_NAME: np.asarray(part)},
+                    {INPUT_NAME: part},
                     [OUTPUT_NAME],
                     call_timeout(self._settings, context),
                 )

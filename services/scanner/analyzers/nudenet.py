@@ -60,7 +60,7 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # trained on BGR; RGB input gives false positives
     height, width = bgr.shape[:2]
     side = max(height, width)
-    padded = cv2.copyMakeBorder(bgr, 0, side - height, 0, side - width, cv2.BORDER_CONSTANT, value=0)
+    padded = cv2.copyMakeBorder(bgr, 0, side - height, 0, side - width, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     # Resize the uint8 image, then scale: the order cv2.dnn.blobFromImage (nudenet's call) uses.
     resized = cv2.resize(padded, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
     return np.ascontiguousarray((resized.astype(np.float32) / 255.0).transpose(2, 0, 1))
@@ -113,7 +113,7 @@ class NudeNetAnalyzer:
         for part in chunks(batch, self._settings.max_batch_size):
             result = await self._triton.infer(
                 self._settings.nudenet_model,
-                {INPUT_NAME: np.asarray(part)},
+                {INPUT_NAME: part},
                 [OUTPUT_NAME],
                 call_timeout(self._settings, context),
             )

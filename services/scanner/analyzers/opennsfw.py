@@ -48,7 +48,7 @@ class OpenNsfwAnalyzer:
         for part in chunks(batch, self._settings.max_batch_size):
             result = await self._triton.infer(
                 self._settings.opennsfw_model,
-                {INPUT_NAME: np.asarray(part)},
+                {INPUT_NAME: part},
                 [OUTPUT_NAME],
                 call_timeout(self._settings, context),
             )

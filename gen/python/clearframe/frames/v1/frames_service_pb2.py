@@ -26,9 +26,10 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)clearframe/frames/v1/frames_service.proto\x12\x14\x63learframe.frames.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\"\x90\x02\n\tMediaInfo\x12-\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.clearframe.frames.v1.MediaKind\x12\x11\n\tcontainer\x18\x02 \x01(\t\x12\r\n\x05\x63odec\x18\x03 \x01(\t\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\x12\x13\n\x0b\x66rame_count\x18\x06 \x01(\x05\x12+\n\x08\x64uration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0b\n\x03\x66ps\x18\x08 \x01(\x01\x12\x11\n\thas_audio\x18\t \x01(\x08\x12\x12\n\nsize_bytes\x18\n \x01(\x03\x12\x1d\n\x15\x64\x65tected_content_type\x18\x0b \x01(\t\"u\n\x11ProbeMediaRequest\x12(\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyB\x04\xe2\x41\x01\x02\x12\x36\n\x06limits\x18\x02 \x01(\x0b\x32&.clearframe.frames.v1.ExtractionLimits\"D\n\x12ProbeMediaResponse\x12.\n\x05media\x18\x01 \x01(\x0b\x32\x1f.clearframe.frames.v1.MediaInfo\"4\n\x0cStepSampling\x12\x10\n\x08gif_step\x18\x01 \x01(\x05\x12\x12\n\nvideo_step\x18\x02 \x01(\x05\"?\n\x10IntervalSampling\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x9d\x01\n\rFrameSampling\x12\x32\n\x04step\x18\x01 \x01(\x0b\x32\".clearframe.frames.v1.StepSamplingH\x00\x12:\n\x08interval\x18\x02 \x01(\x0b\x32&.clearframe.frames.v1.IntervalSamplingH\x00\x12\x12\n\nmax_frames\x18\x03 \x01(\x05\x42\x08\n\x06method\"m\n\x0b\x46rameOutput\x12\x31\n\x06\x66ormat\x18\x01 \x01(\x0e\x32!.clearframe.frames.v1.ImageFormat\x12\x15\n\rmax_dimension\x18\x02 \x01(\x05\x12\x14\n\x0cjpeg_quality\x18\x03 \x01(\x05\"\xa2\x01\n\x10\x45xtractionLimits\x12\x17\n\x0fmax_input_bytes\x18\x01 \x01(\x03\x12\x15\n\rmax_dimension\x18\x02 \x01(\x05\x12\x12\n\nmax_pixels\x18\x03 \x01(\x03\x12\x19\n\x11max_source_frames\x18\x04 \x01(\x05\x12/\n\x0cmax_duration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe2\x01\n\x14\x45xtractFramesRequest\x12(\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyB\x04\xe2\x41\x01\x02\x12\x35\n\x08sampling\x18\x02 \x01(\x0b\x32#.clearframe.frames.v1.FrameSampling\x12\x31\n\x06output\x18\x03 \x01(\x0b\x32!.clearframe.frames.v1.FrameOutput\x12\x36\n\x06limits\x18\x04 \x01(\x0b\x32&.clearframe.frames.v1.ExtractionLimits\"\xa7\x01\n\x0e\x45xtractedFrame\x12\r\n\x05index\x18\x01 \x01(\x05\x12,\n\ttimestamp\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05image\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x14\n\x0csample_index\x18\x07 \x01(\x05\"\x90\x01\n\x11\x45xtractionSummary\x12\x13\n\x0b\x66rames_sent\x18\x01 \x01(\x05\x12\x16\n\x0e\x66rames_decoded\x18\x02 \x01(\x05\x12\x0f\n\x07thinned\x18\x03 \x01(\x08\x12\x11\n\tstep_used\x18\x04 \x01(\x05\x12*\n\x07\x65lapsed\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xc7\x01\n\x15\x45xtractFramesResponse\x12\x30\n\x05media\x18\x01 \x01(\x0b\x32\x1f.clearframe.frames.v1.MediaInfoH\x00\x12\x35\n\x05\x66rame\x18\x02 \x01(\x0b\x32$.clearframe.frames.v1.ExtractedFrameH\x00\x12:\n\x07summary\x18\x03 \x01(\x0b\x32\'.clearframe.frames.v1.ExtractionSummaryH\x00\x42\t\n\x07payload*\x8f\x01\n\tMediaKind\x12\x1a\n\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_KIND_IMAGE\x10\x01\x12\x1b\n\x17MEDIA_KIND_ANIMATED_GIF\x10\x02\x12\x14\n\x10MEDIA_KIND_VIDEO\x10\x03\x12\x1d\n\x19MEDIA_KIND_ANIMATED_IMAGE\x10\x04*p\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x16\n\x12IMAGE_FORMAT_RGB24\x10\x03\x32\xa3\x02\n\rFramesService\x12~\n\nProbeMedia\x12\'.clearframe.frames.v1.ProbeMediaRequest\x1a(.clearframe.frames.v1.ProbeMediaResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x0f/v1/media:probe:\x04\x62ody\x12\x91\x01\n\rExtractFrames\x12*.clearframe.frames.v1.ExtractFramesRequest\x1a+.clearframe.frames.v1.ExtractFramesResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x17/v1/media:extractFrames:\x04\x62ody0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)clearframe/frames/v1/frames_service.proto\x12\x14\x63learframe.frames.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x17google/rpc/status.proto\"\x90\x02\n\tMediaInfo\x12-\n\x04kind\x18\x01 \x01(\x0e\x32\x1f.clearframe.frames.v1.MediaKind\x12\x11\n\tcontainer\x18\x02 \x01(\t\x12\r\n\x05\x63odec\x18\x03 \x01(\t\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\x12\x13\n\x0b\x66rame_count\x18\x06 \x01(\x05\x12+\n\x08\x64uration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0b\n\x03\x66ps\x18\x08 \x01(\x01\x12\x11\n\thas_audio\x18\t \x01(\x08\x12\x12\n\nsize_bytes\x18\n \x01(\x03\x12\x1d\n\x15\x64\x65tected_content_type\x18\x0b \x01(\t\"u\n\x11ProbeMediaRequest\x12(\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyB\x04\xe2\x41\x01\x02\x12\x36\n\x06limits\x18\x02 \x01(\x0b\x32&.clearframe.frames.v1.ExtractionLimits\"D\n\x12ProbeMediaResponse\x12.\n\x05media\x18\x01 \x01(\x0b\x32\x1f.clearframe.frames.v1.MediaInfo\"4\n\x0cStepSampling\x12\x10\n\x08gif_step\x18\x01 \x01(\x05\x12\x12\n\nvideo_step\x18\x02 \x01(\x05\"?\n\x10IntervalSampling\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x9d\x01\n\rFrameSampling\x12\x32\n\x04step\x18\x01 \x01(\x0b\x32\".clearframe.frames.v1.StepSamplingH\x00\x12:\n\x08interval\x18\x02 \x01(\x0b\x32&.clearframe.frames.v1.IntervalSamplingH\x00\x12\x12\n\nmax_frames\x18\x03 \x01(\x05\x42\x08\n\x06method\"m\n\x0b\x46rameOutput\x12\x31\n\x06\x66ormat\x18\x01 \x01(\x0e\x32!.clearframe.frames.v1.ImageFormat\x12\x15\n\rmax_dimension\x18\x02 \x01(\x05\x12\x14\n\x0cjpeg_quality\x18\x03 \x01(\x05\"\xa2\x01\n\x10\x45xtractionLimits\x12\x17\n\x0fmax_input_bytes\x18\x01 \x01(\x03\x12\x15\n\rmax_dimension\x18\x02 \x01(\x05\x12\x12\n\nmax_pixels\x18\x03 \x01(\x03\x12\x19\n\x11max_source_frames\x18\x04 \x01(\x05\x12/\n\x0cmax_duration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe2\x01\n\x14\x45xtractFramesRequest\x12(\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyB\x04\xe2\x41\x01\x02\x12\x35\n\x08sampling\x18\x02 \x01(\x0b\x32#.clearframe.frames.v1.FrameSampling\x12\x31\n\x06output\x18\x03 \x01(\x0b\x32!.clearframe.frames.v1.FrameOutput\x12\x36\n\x06limits\x18\x04 \x01(\x0b\x32&.clearframe.frames.v1.ExtractionLimits\"\xa7\x01\n\x0e\x45xtractedFrame\x12\r\n\x05index\x18\x01 \x01(\x05\x12,\n\ttimestamp\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05image\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x14\n\x0csample_index\x18\x07 \x01(\x05\"\x90\x01\n\x11\x45xtractionSummary\x12\x13\n\x0b\x66rames_sent\x18\x01 \x01(\x05\x12\x16\n\x0e\x66rames_decoded\x18\x02 \x01(\x05\x12\x0f\n\x07thinned\x18\x03 \x01(\x08\x12\x11\n\tstep_used\x18\x04 \x01(\x05\x12*\n\x07\x65lapsed\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xec\x01\n\x15\x45xtractFramesResponse\x12\x30\n\x05media\x18\x01 \x01(\x0b\x32\x1f.clearframe.frames.v1.MediaInfoH\x00\x12\x35\n\x05\x66rame\x18\x02 \x01(\x0b\x32$.clearframe.frames.v1.ExtractedFrameH\x00\x12:\n\x07summary\x18\x03 \x01(\x0b\x32\'.clearframe.frames.v1.ExtractionSummaryH\x00\x12#\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07payload*\x8f\x01\n\tMediaKind\x12\x1a\n\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_KIND_IMAGE\x10\x01\x12\x1b\n\x17MEDIA_KIND_ANIMATED_GIF\x10\x02\x12\x14\n\x10MEDIA_KIND_VIDEO\x10\x03\x12\x1d\n\x19MEDIA_KIND_ANIMATED_IMAGE\x10\x04*p\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x16\n\x12IMAGE_FORMAT_RGB24\x10\x03\x32\xa3\x02\n\rFramesService\x12~\n\nProbeMedia\x12\'.clearframe.frames.v1.ProbeMediaRequest\x1a(.clearframe.frames.v1.ProbeMediaResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x0f/v1/media:probe:\x04\x62ody\x12\x91\x01\n\rExtractFrames\x12*.clearframe.frames.v1.ExtractFramesRequest\x1a+.clearframe.frames.v1.ExtractFramesResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x17/v1/media:extractFrames:\x04\x62ody0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,34 +44,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FRAMESSERVICE'].methods_by_name['ProbeMedia']._serialized_options = b'\202\323\344\223\002\027\"\017/v1/media:probe:\004body'
   _globals['_FRAMESSERVICE'].methods_by_name['ExtractFrames']._loaded_options = None
   _globals['_FRAMESSERVICE'].methods_by_name['ExtractFrames']._serialized_options = b'\202\323\344\223\002\037\"\027/v1/media:extractFrames:\004body'
-  _globals['_MEDIAKIND']._serialized_start=1957
-  _globals['_MEDIAKIND']._serialized_end=2100
-  _globals['_IMAGEFORMAT']._serialized_start=2102
-  _globals['_IMAGEFORMAT']._serialized_end=2214
-  _globals['_MEDIAINFO']._serialized_start=190
-  _globals['_MEDIAINFO']._serialized_end=462
-  _globals['_PROBEMEDIAREQUEST']._serialized_start=464
-  _globals['_PROBEMEDIAREQUEST']._serialized_end=581
-  _globals['_PROBEMEDIARESPONSE']._serialized_start=583
-  _globals['_PROBEMEDIARESPONSE']._serialized_end=651
-  _globals['_STEPSAMPLING']._serialized_start=653
-  _globals['_STEPSAMPLING']._serialized_end=705
-  _globals['_INTERVALSAMPLING']._serialized_start=707
-  _globals['_INTERVALSAMPLING']._serialized_end=770
-  _globals['_FRAMESAMPLING']._serialized_start=773
-  _globals['_FRAMESAMPLING']._serialized_end=930
-  _globals['_FRAMEOUTPUT']._serialized_start=932
-  _globals['_FRAMEOUTPUT']._serialized_end=1041
-  _globals['_EXTRACTIONLIMITS']._serialized_start=1044
-  _globals['_EXTRACTIONLIMITS']._serialized_end=1206
-  _globals['_EXTRACTFRAMESREQUEST']._serialized_start=1209
-  _globals['_EXTRACTFRAMESREQUEST']._serialized_end=1435
-  _globals['_EXTRACTEDFRAME']._serialized_start=1438
-  _globals['_EXTRACTEDFRAME']._serialized_end=1605
-  _globals['_EXTRACTIONSUMMARY']._serialized_start=1608
-  _globals['_EXTRACTIONSUMMARY']._serialized_end=1752
-  _globals['_EXTRACTFRAMESRESPONSE']._serialized_start=1755
-  _globals['_EXTRACTFRAMESRESPONSE']._serialized_end=1954
-  _globals['_FRAMESSERVICE']._serialized_start=2217
-  _globals['_FRAMESSERVICE']._serialized_end=2508
+  _globals['_MEDIAKIND']._serialized_start=2019
+  _globals['_MEDIAKIND']._serialized_end=2162
+  _globals['_IMAGEFORMAT']._serialized_start=2164
+  _globals['_IMAGEFORMAT']._serialized_end=2276
+  _globals['_MEDIAINFO']._serialized_start=215
+  _globals['_MEDIAINFO']._serialized_end=487
+  _globals['_PROBEMEDIAREQUEST']._serialized_start=489
+  _globals['_PROBEMEDIAREQUEST']._serialized_end=606
+  _globals['_PROBEMEDIARESPONSE']._serialized_start=608
+  _globals['_PROBEMEDIARESPONSE']._serialized_end=676
+  _globals['_STEPSAMPLING']._serialized_start=678
+  _globals['_STEPSAMPLING']._serialized_end=730
+  _globals['_INTERVALSAMPLING']._serialized_start=732
+  _globals['_INTERVALSAMPLING']._serialized_end=795
+  _globals['_FRAMESAMPLING']._serialized_start=798
+  _globals['_FRAMESAMPLING']._serialized_end=955
+  _globals['_FRAMEOUTPUT']._serialized_start=957
+  _globals['_FRAMEOUTPUT']._serialized_end=1066
+  _globals['_EXTRACTIONLIMITS']._serialized_start=1069
+  _globals['_EXTRACTIONLIMITS']._serialized_end=1231
+  _globals['_EXTRACTFRAMESREQUEST']._serialized_start=1234
+  _globals['_EXTRACTFRAMESREQUEST']._serialized_end=1460
+  _globals['_EXTRACTEDFRAME']._serialized_start=1463
+  _globals['_EXTRACTEDFRAME']._serialized_end=1630
+  _globals['_EXTRACTIONSUMMARY']._serialized_start=1633
+  _globals['_EXTRACTIONSUMMARY']._serialized_end=1777
+  _globals['_EXTRACTFRAMESRESPONSE']._serialized_start=1780
+  _globals['_EXTRACTFRAMESRESPONSE']._serialized_end=2016
+  _globals['_FRAMESSERVICE']._serialized_start=2279
+  _globals['_FRAMESSERVICE']._serialized_end=2570
 # @@protoc_insertion_point(module_scope)

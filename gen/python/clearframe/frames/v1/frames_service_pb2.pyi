@@ -4,6 +4,7 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -169,11 +170,13 @@ class ExtractionSummary(_message.Message):
     def __init__(self, frames_sent: _Optional[int] = ..., frames_decoded: _Optional[int] = ..., thinned: _Optional[bool] = ..., step_used: _Optional[int] = ..., elapsed: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ExtractFramesResponse(_message.Message):
-    __slots__ = ("media", "frame", "summary")
+    __slots__ = ("media", "frame", "summary", "error")
     MEDIA_FIELD_NUMBER: _ClassVar[int]
     FRAME_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     media: MediaInfo
     frame: ExtractedFrame
     summary: ExtractionSummary
-    def __init__(self, media: _Optional[_Union[MediaInfo, _Mapping]] = ..., frame: _Optional[_Union[ExtractedFrame, _Mapping]] = ..., summary: _Optional[_Union[ExtractionSummary, _Mapping]] = ...) -> None: ...
+    error: _status_pb2.Status
+    def __init__(self, media: _Optional[_Union[MediaInfo, _Mapping]] = ..., frame: _Optional[_Union[ExtractedFrame, _Mapping]] = ..., summary: _Optional[_Union[ExtractionSummary, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...

@@ -72,9 +72,14 @@ class FramesServiceServicer:
         last frame is sent when decoding ends (it is known to be last only then).
 
         Sampling defaults to the seed-000 method: first frame, last frame and every Nth frame (N = 5 for
-        GIFs and other animated images, 20 for video), capped at 60 frames. If a limit is hit or corrupt
-        data is found while decoding, the stream ends with that error after the frames already sent (they
-        were decoded cleanly and remain valid).
+        GIFs and other animated images, 20 for video), capped at 60 frames.
+
+        Errors found before the first message (bad request, unreadable container, a limit the probe sees)
+        fail the call at once (REST: 4xx). Errors found while decoding (corrupt frame data, a limit, the
+        time limit) come after the frames already sent, which were decoded cleanly and remain valid: the
+        stream's last message is then `error`, and the call ends with that same status. REST clients get
+        it as the last NDJSON line, since the HTTP status (200) was already sent; a stream that ends
+        without `summary` or `error` was cut off.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

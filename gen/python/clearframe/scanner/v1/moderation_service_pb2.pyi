@@ -29,6 +29,12 @@ class AuditAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUDIT_ACTION_REVIEW_OPENED: _ClassVar[AuditAction]
     AUDIT_ACTION_AUDIT_CLEARED: _ClassVar[AuditAction]
 
+class AuditExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AUDIT_EXPORT_FORMAT_UNSPECIFIED: _ClassVar[AuditExportFormat]
+    AUDIT_EXPORT_FORMAT_JSONL: _ClassVar[AuditExportFormat]
+    AUDIT_EXPORT_FORMAT_CSV: _ClassVar[AuditExportFormat]
+
 class WebhookEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     WEBHOOK_EVENT_TYPE_UNSPECIFIED: _ClassVar[WebhookEventType]
@@ -51,6 +57,9 @@ AUDIT_ACTION_AUTOMATED_DECISION: AuditAction
 AUDIT_ACTION_MANUAL_DECISION: AuditAction
 AUDIT_ACTION_REVIEW_OPENED: AuditAction
 AUDIT_ACTION_AUDIT_CLEARED: AuditAction
+AUDIT_EXPORT_FORMAT_UNSPECIFIED: AuditExportFormat
+AUDIT_EXPORT_FORMAT_JSONL: AuditExportFormat
+AUDIT_EXPORT_FORMAT_CSV: AuditExportFormat
 WEBHOOK_EVENT_TYPE_UNSPECIFIED: WebhookEventType
 WEBHOOK_EVENT_TYPE_DECISION_CREATED: WebhookEventType
 WEBHOOK_EVENT_TYPE_REVIEW_OPENED: WebhookEventType
@@ -277,14 +286,16 @@ class ListAuditEntriesResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportAuditEntriesRequest(_message.Message):
-    __slots__ = ("start_time", "end_time", "asset_id")
+    __slots__ = ("start_time", "end_time", "asset_id", "format")
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     asset_id: str
-    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., asset_id: _Optional[str] = ...) -> None: ...
+    format: AuditExportFormat
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., asset_id: _Optional[str] = ..., format: _Optional[_Union[AuditExportFormat, str]] = ...) -> None: ...
 
 class AuditExportSummary(_message.Message):
     __slots__ = ("total_entries", "entries_by_verdict", "start_time", "end_time", "export_time")
@@ -308,12 +319,14 @@ class AuditExportSummary(_message.Message):
     def __init__(self, total_entries: _Optional[int] = ..., entries_by_verdict: _Optional[_Mapping[str, int]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., export_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ExportAuditEntriesResponse(_message.Message):
-    __slots__ = ("entries", "summary")
+    __slots__ = ("entries", "summary", "data")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
     summary: AuditExportSummary
-    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., summary: _Optional[_Union[AuditExportSummary, _Mapping]] = ...) -> None: ...
+    data: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., summary: _Optional[_Union[AuditExportSummary, _Mapping]] = ..., data: _Optional[str] = ...) -> None: ...
 
 class ClearAuditEntriesRequest(_message.Message):
     __slots__ = ("asset_id", "before_time", "all")

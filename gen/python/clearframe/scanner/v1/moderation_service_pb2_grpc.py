@@ -186,8 +186,9 @@ class ModerationServiceServicer:
 
     def ExportAuditEntries(self, request, context):
         """Exports the audit trail for compliance reporting (seed 002 `export_audit_trail`), oldest first, as
-        a stream of batches (over REST: a JSON array of response messages). The last message carries the
-        summary. Needs `moderation.read`.
+        a stream of batches (over REST: one JSON response message per line, NDJSON). With `format` JSONL or
+        CSV each message carries the next chunk of that file in `data` instead of `entries`. The last
+        message carries the summary. Needs `moderation.read`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,7 +213,7 @@ class ModerationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateWebhook(self, request, context):
-        """Registers a webhook. Needs `admin`. A client-chosen `webhook_id` that exists, or an identical
+        """Registers a webhook. Needs `config.write`. A client-chosen `webhook_id` that exists, or an identical
         `url` already registered, answers ALREADY_EXISTS (AIP-133). URLs must be https (http only to
         loopback when the deployment allows it); private/link-local targets are refused
         (INVALID_WEBHOOK_URL) unless allow-listed in settings.
@@ -222,14 +223,14 @@ class ModerationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetWebhook(self, request, context):
-        """Reads one webhook (never its secret). Needs `admin`.
+        """Reads one webhook (never its secret). Needs `config.write`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListWebhooks(self, request, context):
-        """Lists webhooks, oldest first. Needs `admin`. Paginated (AIP-158).
+        """Lists webhooks, oldest first. Needs `config.write`. Paginated (AIP-158).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -237,14 +238,14 @@ class ModerationServiceServicer:
 
     def UpdateWebhook(self, request, context):
         """Updates a webhook's fields named in `update_mask` (AIP-134): url, event_types, usage_intents,
-        enabled, secret, description. An empty mask updates every mutable field present. Needs `admin`.
+        enabled, secret, description. An empty mask updates every mutable field present. Needs `config.write`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteWebhook(self, request, context):
-        """Deletes a webhook and stops its pending deliveries (the delivery log is kept). Needs `admin`.
+        """Deletes a webhook and stops its pending deliveries (the delivery log is kept). Needs `config.write`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -260,7 +261,7 @@ class ModerationServiceServicer:
 
     def ReplayWebhookDelivery(self, request, context):
         """Sends a delivery's payload again as a new delivery (same payload, new delivery id, `replay_of`
-        set), whatever the original's state. Needs `admin`. FAILED_PRECONDITION (WEBHOOK_DISABLED) when
+        set), whatever the original's state. Needs `config.write`. FAILED_PRECONDITION (WEBHOOK_DISABLED) when
         the webhook is disabled.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

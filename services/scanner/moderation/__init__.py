@@ -1,0 +1,1 @@
+"""Moderation inside the scanner: decisions, the review queue, the audit trail, statistics, webhooks."""
