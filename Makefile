@@ -36,6 +36,10 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -q
 
+## bench: measure against the baselines and write BENCHMARKS.md (boots its own mesh).
+bench: $(STAMP)
+	$(PY) -m bench
+
 ## lock: re-resolve requirements.in into the fully pinned requirements.lock.
 lock:
 	rm -rf build/lockenv && $(PYTHON) -m venv build/lockenv

@@ -1,7 +1,7 @@
 """Run the scanner service: `python -m services.scanner`.
 
-ScannerService is implemented; ModerationService (decisions, review, audit, webhooks) lands with
-issue #4 and answers UNIMPLEMENTED until then.
+ScannerService and ModerationService (decisions, review, audit, webhooks) share one process: every
+completed scan reaches moderation through ``Scanner.listeners``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+import httpx
 import structlog
 from pydantic import ValidationError
 
@@ -21,7 +22,7 @@ from clearframe.scanner.v1 import (
 )
 from clearframe_runtime import db
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.server import Servicer, serve, unimplemented_servicer
+from clearframe_runtime.server import Servicer, serve
 from clearframe_runtime.settings import DatabaseSettings, describe_missing
 from services.scanner.adapters.config import GrpcPolicySource
 from services.scanner.adapters.frames import GrpcFrameSource
@@ -30,6 +31,11 @@ from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers.registry import AnalyzerRegistry
 from services.scanner.analyzers.settings import AnalyzerSettings
 from services.scanner.api import Scanner, ScannerServicer
+from services.scanner.moderation.adapters.sql import SqlModerationStore
+from services.scanner.moderation.api import ModerationServicer, ScanListener
+from services.scanner.moderation.domain import Moderation, UrlPolicy
+from services.scanner.moderation.settings import ModerationSettings
+from services.scanner.moderation.webhooks import DeliveryWorker
 from services.scanner.pipeline import ScanPipeline
 from services.scanner.settings import ScannerSettings
 
@@ -39,7 +45,7 @@ log = structlog.get_logger(__name__)
 
 async def main() -> None:
     try:
-        settings, database = ScannerSettings(), DatabaseSettings()
+        settings, database, moderation_settings = ScannerSettings(), DatabaseSettings(), ModerationSettings()
     except ValidationError as exc:
         raise SystemExit(f"scanner: {describe_missing(exc)}") from exc
     engine = db.create_engine(database.database_url)
@@ -60,7 +66,28 @@ async def main() -> None:
     pipeline = ScanPipeline(
         registry, frames, batch_size=settings.scanner_batch_size, hard_limit=settings.scanner_hard_limit
     )
-    scanner = Scanner(settings, pipeline, SqlScanStore(db.session_factory(engine)), policies)
+    scans = SqlScanStore(db.session_factory(engine))
+    scanner = Scanner(settings, pipeline, scans, policies)
+    moderation_store = SqlModerationStore(db.session_factory(engine))
+    webhook_client = httpx.AsyncClient(follow_redirects=False)
+    deliveries = DeliveryWorker(
+        moderation_store,
+        webhook_client,
+        timeout_s=moderation_settings.webhook_timeout_s,
+        concurrency=moderation_settings.webhook_concurrency,
+        poll_s=moderation_settings.webhook_poll_s,
+    )
+    moderation = Moderation(
+        moderation_store,
+        url_policy=UrlPolicy(
+            allow_loopback=moderation_settings.webhook_allow_loopback,
+            allowed_private_hosts=frozenset(
+                h.strip().lower() for h in moderation_settings.webhook_allowed_private_hosts.split(",") if h.strip()
+            ),
+        ),
+        on_deliveries=deliveries.wake,
+    )
+    scanner.listeners.append(ScanListener(moderation))
     watcher: asyncio.Task[None] | None = None
 
     async def start() -> None:
@@ -75,14 +102,16 @@ async def main() -> None:
         except Exception as exc:
             log.warning("triton.not_ready", error=str(exc))
         watcher = asyncio.create_task(registry.watch())
+        deliveries.start()
 
     async def stop() -> None:
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        await deliveries.stop()
         await registry.close()
-        await asyncio.gather(triton.close(), frames.close(), policies.close())
+        await asyncio.gather(triton.close(), frames.close(), policies.close(), webhook_client.aclose())
         await engine.dispose()
 
     await serve(
@@ -94,11 +123,10 @@ async def main() -> None:
                 scanner_service_pb2_grpc.add_ScannerServiceServicer_to_server,
                 scanner_service_pb2.DESCRIPTOR.services_by_name["ScannerService"],
             ),
-            unimplemented_servicer(
-                moderation_service_pb2_grpc.ModerationServiceServicer,
-                moderation_service_pb2.DESCRIPTOR.services_by_name["ModerationService"],
+            Servicer(
+                ModerationServicer(moderation, scans, codec),
                 moderation_service_pb2_grpc.add_ModerationServiceServicer_to_server,
-                "issue #4 (moderation)",
+                moderation_service_pb2.DESCRIPTOR.services_by_name["ModerationService"],
             ),
         ],
         on_start=start,

@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clearframe_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-
 from services.scanner.moderation.ports import ModerationStore
 
 APPROVED, FLAGGED, REJECTED, PENDING = "APPROVED", "FLAGGED", "REJECTED", "PENDING"
@@ -495,9 +494,7 @@ class Moderation:
         """A reviewer's verdict on an open case. A decided case stays decided: a later change of mind
         is a new decision on the scan (CreateDecision), never a silent edit of this one."""
         if verdict not in (APPROVED, REJECTED):
-            raise InvalidArgument(
-                "a review decides APPROVED or REJECTED", field="verdict", reason="INVALID_VERDICT"
-            )
+            raise InvalidArgument("a review decides APPROVED or REJECTED", field="verdict", reason="INVALID_VERDICT")
         check_notes(notes)
         if case.state != CASE_OPEN:
             raise FailedPrecondition(
@@ -585,9 +582,7 @@ class Moderation:
                 risk_score=facts.risk_score,
             )
         )
-        payload = webhook_payload(
-            facts, verdict, decision_id=decision.decision_id, automated=automated, event_time=now
-        )
+        payload = webhook_payload(facts, verdict, decision_id=decision.decision_id, automated=automated, event_time=now)
         await self._queue(changes, EVENT_DECISION_CREATED, facts, payload, now)
         return decision
 
@@ -645,9 +640,7 @@ class Moderation:
         self, actor: str, *, asset_id: str = "", before: datetime | None = None, everything: bool = False
     ) -> tuple[int, AuditEntry]:
         if not asset_id and before is None and not everything:
-            raise InvalidArgument(
-                "name what to clear: asset_id, before_time or all=true", reason="MISSING_CLEAR_SCOPE"
-            )
+            raise InvalidArgument("name what to clear: asset_id, before_time or all=true", reason="MISSING_CLEAR_SCOPE")
         scope = []
         if asset_id:
             scope.append(f"asset_id={asset_id}")
@@ -746,7 +739,9 @@ class Moderation:
         check_id(delivery_id, "delivery_id", "INVALID_DELIVERY_ID")
         original = await self.store.get_delivery(delivery_id)
         if original is None or original.webhook_id != webhook_id:
-            raise NotFound(f"delivery {delivery_id!r} of webhook {webhook_id!r} does not exist", reason="DELIVERY_NOT_FOUND")
+            raise NotFound(
+                f"delivery {delivery_id!r} of webhook {webhook_id!r} does not exist", reason="DELIVERY_NOT_FOUND"
+            )
         if not hook.enabled:
             raise FailedPrecondition(f"webhook {webhook_id!r} is disabled", reason="WEBHOOK_DISABLED")
         delivery = replace(

@@ -36,9 +36,7 @@ class ModerationStore(Protocol):
     async def list_audit(self, where: AuditFilter, offset: int, limit: int) -> list[AuditEntry]:
         """Newest first."""
 
-    async def audit_after(
-        self, where: AuditFilter, after: tuple[datetime, str] | None, limit: int
-    ) -> list[AuditEntry]:
+    async def audit_after(self, where: AuditFilter, after: tuple[datetime, str] | None, limit: int) -> list[AuditEntry]:
         """Oldest first, strictly after the (created_at, entry_id) key: the export's keyset pages."""
 
     async def clear_audit(self, *, asset_id: str, before: datetime | None, record: AuditEntry) -> int:

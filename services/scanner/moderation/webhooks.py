@@ -14,6 +14,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -107,7 +108,7 @@ class DeliveryWorker:
             hook = await self._store.get_webhook(delivery.webhook_id)
             if hook is None:
                 await self._store.save_delivery(
-                    Delivery(**{**delivery.__dict__, "state": DELIVERY_FAILED, "next_attempt_at": None})
+                    replace(delivery, state=DELIVERY_FAILED, next_attempt_at=None, last_error="webhook deleted")
                 )
                 return
             body = encode_payload(delivery.payload)

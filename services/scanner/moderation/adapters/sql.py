@@ -119,11 +119,21 @@ class ReviewCaseRow(SQLModel, table=True):
     version: int
     usage_intent: str = Field(max_length=32)
 
-    def apply(self, c: ReviewCase) -> None:
-        self.scan_id, self.asset_id, self.state, self.priority = c.scan_id, c.asset_id, c.state, c.priority
-        self.priority_rank = 0 if c.priority == "URGENT" else 1
-        self.reasons, self.created_at, self.closed_at = _dump(c.reasons), c.created_at, c.closed_at
-        self.decision_id, self.version, self.usage_intent = c.decision_id, c.version, c.usage_intent
+    @staticmethod
+    def values(c: ReviewCase) -> dict[str, Any]:
+        return {
+            "scan_id": c.scan_id,
+            "asset_id": c.asset_id,
+            "state": c.state,
+            "priority": c.priority,
+            "priority_rank": 0 if c.priority == "URGENT" else 1,
+            "reasons": _dump(c.reasons),
+            "created_at": c.created_at,
+            "closed_at": c.closed_at,
+            "decision_id": c.decision_id,
+            "version": c.version,
+            "usage_intent": c.usage_intent,
+        }
 
     def record(self) -> ReviewCase:
         return ReviewCase(
@@ -204,10 +214,18 @@ class WebhookRow(SQLModel, table=True):
     created_at: datetime = Field(index=True)
     updated_at: datetime
 
-    def apply(self, h: Webhook) -> None:
-        self.url, self.event_types, self.usage_intents = h.url, _dump(h.event_types), _dump(h.usage_intents)
-        self.enabled, self.secret, self.description = h.enabled, h.secret, h.description
-        self.created_at, self.updated_at = h.created_at, h.updated_at
+    @staticmethod
+    def values(h: Webhook) -> dict[str, Any]:
+        return {
+            "url": h.url,
+            "event_types": _dump(h.event_types),
+            "usage_intents": _dump(h.usage_intents),
+            "enabled": h.enabled,
+            "secret": h.secret,
+            "description": h.description,
+            "created_at": h.created_at,
+            "updated_at": h.updated_at,
+        }
 
     def record(self) -> Webhook:
         return Webhook(
@@ -239,11 +257,21 @@ class DeliveryRow(SQLModel, table=True):
     replay_of: str = Field(default="", max_length=64)
     payload: str
 
-    def apply(self, d: Delivery) -> None:
-        self.webhook_id, self.event_type, self.state = d.webhook_id, d.event_type, d.state
-        self.attempt_count, self.last_http_status, self.last_error = d.attempt_count, d.last_http_status, d.last_error
-        self.created_at, self.last_attempt_at, self.next_attempt_at = d.created_at, d.last_attempt_at, d.next_attempt_at
-        self.replay_of, self.payload = d.replay_of, _dump(d.payload)
+    @staticmethod
+    def values(d: Delivery) -> dict[str, Any]:
+        return {
+            "webhook_id": d.webhook_id,
+            "event_type": d.event_type,
+            "state": d.state,
+            "attempt_count": d.attempt_count,
+            "last_http_status": d.last_http_status,
+            "last_error": d.last_error,
+            "created_at": d.created_at,
+            "last_attempt_at": d.last_attempt_at,
+            "next_attempt_at": d.next_attempt_at,
+            "replay_of": d.replay_of,
+            "payload": _dump(d.payload),
+        }
 
     def record(self) -> Delivery:
         return Delivery(
@@ -303,7 +331,7 @@ class SqlModerationStore:
                 session.add(DecisionRow.of(decision))
             for change in changes.cases:
                 if change.expected_version is None:
-                    row = ReviewCaseRow(id=change.case.case_id, **_case_values(change.case))
+                    row = ReviewCaseRow(id=change.case.case_id, **ReviewCaseRow.values(change.case))
                     session.add(row)
                     continue
                 result = await session.exec(  # type: ignore[call-overload]
@@ -312,7 +340,7 @@ class SqlModerationStore:
                         col(ReviewCaseRow.id) == change.case.case_id,
                         col(ReviewCaseRow.version) == change.expected_version,
                     )
-                    .values(**_case_values(change.case))
+                    .values(**ReviewCaseRow.values(change.case))
                 )
                 if result.rowcount != 1:
                     await session.rollback()
@@ -320,9 +348,7 @@ class SqlModerationStore:
             for entry in changes.audit:
                 session.add(AuditRow.of(entry))
             for delivery in changes.deliveries:
-                row_d = DeliveryRow(id=delivery.delivery_id, payload="")
-                row_d.apply(delivery)
-                session.add(row_d)
+                session.add(DeliveryRow(id=delivery.delivery_id, **DeliveryRow.values(delivery)))
             await session.commit()
 
     async def current_decision(self, scan_id: str) -> Decision | None:
@@ -396,9 +422,7 @@ class SqlModerationStore:
         async with self._sessions() as session:
             return [r.record() for r in (await session.exec(query)).all()]
 
-    async def audit_after(
-        self, where: AuditFilter, after: tuple[datetime, str] | None, limit: int
-    ) -> list[AuditEntry]:
+    async def audit_after(self, where: AuditFilter, after: tuple[datetime, str] | None, limit: int) -> list[AuditEntry]:
         query = select(AuditRow).where(*_audit_where(where))
         if after is not None:
             at, entry_id = after
@@ -454,9 +478,11 @@ class SqlModerationStore:
         async with self._sessions() as session:
             row = await session.get(WebhookRow, hook.webhook_id)
             if row is None:
-                row = WebhookRow(id=hook.webhook_id, url="", event_types="", usage_intents="", secret="")
-            row.apply(hook)
-            session.add(row)
+                session.add(WebhookRow(id=hook.webhook_id, **WebhookRow.values(hook)))
+            else:
+                for key, value in WebhookRow.values(hook).items():
+                    setattr(row, key, value)
+                session.add(row)
             await session.commit()
 
     async def get_webhook(self, webhook_id: str) -> Webhook | None:
@@ -530,11 +556,13 @@ class SqlModerationStore:
         async with self._sessions() as session:
             row = await session.get(DeliveryRow, delivery.delivery_id)
             if row is None:
-                row = DeliveryRow(id=delivery.delivery_id, payload="")
+                session.add(DeliveryRow(id=delivery.delivery_id, **DeliveryRow.values(delivery)))
             elif row.state != DELIVERY_PENDING:
                 return  # the webhook was deleted meanwhile: keep its FAILED state
-            row.apply(delivery)
-            session.add(row)
+            else:
+                for key, value in DeliveryRow.values(delivery).items():
+                    setattr(row, key, value)
+                session.add(row)
             await session.commit()
 
     async def next_due_time(self) -> datetime | None:
@@ -545,9 +573,3 @@ class SqlModerationStore:
                 )
             ).one()
         return _opt(value)
-
-
-def _case_values(case: ReviewCase) -> dict[str, Any]:
-    row = ReviewCaseRow(id=case.case_id, reasons="", version=0, priority_rank=1)
-    row.apply(case)
-    return {k: getattr(row, k) for k in ReviewCaseRow.model_fields if k != "id"}

@@ -260,7 +260,7 @@ class AuditEntry(_message.Message):
     def __init__(self, entry_id: _Optional[str] = ..., action: _Optional[_Union[AuditAction, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., asset_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., decision_id: _Optional[str] = ..., verdict: _Optional[_Union[_types_pb2.Verdict, str]] = ..., actor: _Optional[str] = ..., automated: _Optional[bool] = ..., reasons: _Optional[_Union[_types_pb2.StatementOfReasons, _Mapping]] = ..., notes: _Optional[str] = ..., risk_score: _Optional[float] = ...) -> None: ...
 
 class ListAuditEntriesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "asset_id", "verdict", "action", "start_time", "end_time")
+    __slots__ = ("page_size", "page_token", "asset_id", "verdict", "action", "start_time", "end_time", "scan_id", "decision_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -268,6 +268,8 @@ class ListAuditEntriesRequest(_message.Message):
     ACTION_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    SCAN_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     asset_id: str
@@ -275,7 +277,9 @@ class ListAuditEntriesRequest(_message.Message):
     action: AuditAction
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., asset_id: _Optional[str] = ..., verdict: _Optional[_Union[_types_pb2.Verdict, str]] = ..., action: _Optional[_Union[AuditAction, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    scan_id: str
+    decision_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., asset_id: _Optional[str] = ..., verdict: _Optional[_Union[_types_pb2.Verdict, str]] = ..., action: _Optional[_Union[AuditAction, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scan_id: _Optional[str] = ..., decision_id: _Optional[str] = ...) -> None: ...
 
 class ListAuditEntriesResponse(_message.Message):
     __slots__ = ("entries", "next_page_token")
