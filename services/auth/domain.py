@@ -5,7 +5,6 @@ Nothing here imports grpc or generated code; the servicer translates between thi
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import ipaddress
@@ -19,6 +18,7 @@ from enum import Enum
 from urllib.parse import unquote_plus
 
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.principal import KIND_API_KEY, KIND_TOKEN, PERMISSIONS, Principal
 from services.auth.ports import ApiKeyRecord, CredentialStore, TokenRecord
 
@@ -200,30 +200,8 @@ class LegacyAnswer:
     content_type: str = "application/json"
 
 
-def encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
-
-
-def decode_page_token(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        kind, _, value = text.partition(":")
-        offset = int(value)
-        if kind != "o" or offset < 0:
-            raise ValueError(text)
-    except ValueError as exc:
-        raise InvalidArgument(
-            "page_token is not one this service issued", field="page_token", reason="INVALID_PAGE_TOKEN"
-        ) from exc
-    return offset
-
-
-def page_size(requested: int) -> int:
-    if requested < 0:
-        raise InvalidArgument("page_size must not be negative", field="page_size")
-    return min(requested or 20, 100)
+def auth_page_size(requested: int) -> int:
+    return page_size(requested, default=20, maximum=100)
 
 
 class Authority:
@@ -329,7 +307,7 @@ class Authority:
     async def list_tokens(
         self, *, subject: str, show_inactive: bool, page_token: str, size: int
     ) -> tuple[list[TokenRecord], str]:
-        offset, limit = decode_page_token(page_token), page_size(size)
+        offset, limit = decode_page_token(page_token), auth_page_size(size)
         rows = await self._store.list_tokens(
             subject=subject or None,
             active_at=None if show_inactive else utcnow(),
@@ -385,7 +363,7 @@ class Authority:
         return record
 
     async def list_api_keys(self, *, show_inactive: bool, page_token: str, size: int) -> tuple[list[ApiKeyRecord], str]:
-        offset, limit = decode_page_token(page_token), page_size(size)
+        offset, limit = decode_page_token(page_token), auth_page_size(size)
         rows = await self._store.list_api_keys(
             active_at=None if show_inactive else utcnow(), offset=offset, limit=limit + 1
         )

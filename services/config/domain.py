@@ -8,7 +8,6 @@ Nothing here imports grpc or generated code; the servicer translates between thi
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
 import math
 import re
@@ -20,6 +19,7 @@ from enum import Enum
 from typing import Any
 
 from clearframe_runtime.errors import InvalidArgument, NotFound, ResourceExhausted
+from clearframe_runtime.pagination import decode_page_token, encode_page_token
 from services.config.ports import Actor, AuditRecord, Change, ConfigStore, Document, StoredConfig
 
 USAGE_INTENTS = ("public_site", "paysite", "store", "private")
@@ -619,24 +619,6 @@ class ChangeFeed:
 
 
 # ------------------------------------------------------------------------------------------ paging
-
-
-def encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
-
-
-def decode_page_token(token: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        kind, _, number = text.partition(":")
-        offset = int(number)
-        if kind != "o" or offset < 0:
-            raise ValueError(text)
-    except ValueError as exc:
-        raise InvalidArgument(
-            "page_token is not one this service issued", field="page_token", reason="INVALID_PAGE_TOKEN"
-        ) from exc
-    return offset
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from clearframe.scanner.v1 import scanner_service_pb2 as pb
 from clearframe.scanner.v1 import scanner_service_pb2_grpc as pb_grpc
 from clearframe.scanner.v1 import types_pb2 as types
 from clearframe_runtime.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
+from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.principal import TRUSTED_HEADERS, Principal, PrincipalCodec
 from services.scanner import decision as decisions
 from services.scanner import media
@@ -429,6 +429,11 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
         scan.complete_time.CopyFrom(result.complete_time)
         await self._save(scan)
         await self._scanner.store.record_tags([t for t in result.tags if t != "rating:safe"])
+        for listener in self._scanner.listeners:
+            try:
+                await listener(scan, policy)
+            except Exception:  # the scan itself succeeded and is stored
+                log.exception("scan.listener_failed", scan_id=scan.scan_id)
         log.info(
             "scan.completed",
             scan_id=scan.scan_id,
@@ -469,7 +474,7 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
 
     async def ListScans(self, request: pb.ListScansRequest, context: grpc.aio.ServicerContext):
         self._codec.require(context, "moderation.read")
-        size = _page_size(request.page_size)
+        size = page_size(request.page_size)
         filters = (
             request.asset_id,
             int(request.verdict),
@@ -478,7 +483,7 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
             request.start_time.ToJsonString() if request.HasField("start_time") else "",
             request.end_time.ToJsonString() if request.HasField("end_time") else "",
         )
-        offset = _page_offset(request.page_token, filters)
+        offset = decode_page_token(request.page_token, filters)
         records = await self._scanner.store.list_scans(
             asset_id=request.asset_id,
             verdict=types.Verdict.Name(request.verdict) if request.verdict else "",
@@ -491,18 +496,18 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
         )
         return pb.ListScansResponse(
             scans=[json_format.Parse(r.document, pb.Scan()) for r in records[:size]],
-            next_page_token=_page_token(offset + size, filters) if len(records) > size else "",
+            next_page_token=encode_page_token(offset + size, filters) if len(records) > size else "",
         )
 
     async def ListTagStats(self, request: pb.ListTagStatsRequest, context: grpc.aio.ServicerContext):
         self._codec.require(context, "moderation.read")
-        size = _page_size(request.page_size)
-        offset = _page_offset(request.page_token, ())
+        size = page_size(request.page_size)
+        offset = decode_page_token(request.page_token, ())
         tags, total = await self._scanner.store.tag_stats(offset, size + 1)
         return pb.ListTagStatsResponse(
             tags=[pb.TagStat(label=label, count=count) for label, count in tags[:size]],
             recorded_count=total,
-            next_page_token=_page_token(offset + size, ()) if len(tags) > size else "",
+            next_page_token=encode_page_token(offset + size, ()) if len(tags) > size else "",
         )
 
     # --- seed 000 -----------------------------------------------------------------------------------
@@ -650,29 +655,3 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
         return await self._legacy_reply(
             context, *_legacy_body(200, {"count": total, "top_tags": [label for label, _ in tags]})
         )
-
-
-def _page_size(requested: int) -> int:
-    if requested < 0 or requested > 1000:
-        raise InvalidArgument("page_size must lie between 0 and 1000", field="page_size", reason="INVALID_PAGE_SIZE")
-    return requested or 50
-
-
-def _page_token(offset: int, filters: Sequence[object]) -> str:
-    check = hashlib.sha256(repr(tuple(filters)).encode()).hexdigest()[:12]
-    return base64.urlsafe_b64encode(f"{offset}:{check}".encode()).decode().rstrip("=")
-
-
-def _page_offset(token: str, filters: Sequence[object]) -> int:
-    if not token:
-        return 0
-    try:
-        offset_text, check = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")
-        offset = int(offset_text)
-    except ValueError as exc:
-        raise InvalidArgument(
-            "page_token is not one this service issued", field="page_token", reason="INVALID_PAGE_TOKEN"
-        ) from exc
-    if offset < 0 or check != hashlib.sha256(repr(tuple(filters)).encode()).hexdigest()[:12]:
-        raise InvalidArgument("page_token belongs to other filters", field="page_token", reason="INVALID_PAGE_TOKEN")
-    return offset

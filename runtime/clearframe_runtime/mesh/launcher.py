@@ -22,7 +22,7 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clearframe_runtime.mesh.process import die_with_parent, free_port, port_in_use
+from clearframe_runtime.mesh.process import dying_with_parent, free_port, port_in_use
 from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -220,13 +220,12 @@ class Mesh:
         log = (self.log_dir / f"{name}.log").open("ab")
         self._logs.append(log)
         self.processes[name] = subprocess.Popen(
-            command,
+            dying_with_parent(command),
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=None if name in self.options.console_services else log,
             stderr=log,
-            preexec_fn=die_with_parent,
         )
 
     def _write_envoy_config(self) -> Path:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import signal
+import shutil
 import socket
-import sys
-
-_PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """preexec_fn: the kernel sends SIGTERM to the child when the launcher dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def dying_with_parent(command: list[str]) -> list[str]:
+    """The command, prefixed so that the kernel sends it SIGTERM when the launcher dies (even by SIGKILL).
+
+    util-linux's `setpriv --pdeathsig` sets the signal before exec. (A Python preexec_fn would do the same
+    but runs Python between fork and exec, which aborts children of a process with gRPC threads.)
+    Where setpriv is missing the command runs as it is.
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -39,7 +39,7 @@ from typing import IO
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from clearframe_runtime.mesh.process import die_with_parent
+from clearframe_runtime.mesh.process import dying_with_parent
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_MODELS_DIR = _REPO_ROOT / "deploy" / "triton" / "models"
@@ -191,7 +191,8 @@ class LocalTriton:
         self._log_file = self._log_path.open("ab")
         try:
             self._process = subprocess.Popen(
-                command,
+                # Must not outlive the launcher, even one killed with SIGKILL.
+                dying_with_parent(command),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log_file,
                 stderr=subprocess.STDOUT,
@@ -199,8 +200,6 @@ class LocalTriton:
                 cwd=self._workspace,
                 # Own process group: stop() signals the server *and* its python backend stubs together.
                 start_new_session=True,
-                # And it must not outlive the launcher, even one killed with SIGKILL.
-                preexec_fn=die_with_parent,
             )
         except BaseException:
             self.stop()

@@ -17,6 +17,8 @@ from services.scanner.ports import MediaFacts
 _KINDS = {
     frames_pb2.MEDIA_KIND_IMAGE: "image",
     frames_pb2.MEDIA_KIND_ANIMATED_GIF: "animated_gif",
+    # APNG and animated WebP: the scanner's contract has one kind for animated images.
+    frames_pb2.MEDIA_KIND_ANIMATED_IMAGE: "animated_gif",
     frames_pb2.MEDIA_KIND_VIDEO: "video",
 }
 

@@ -21,7 +21,7 @@ class ScanRow(SQLModel, table=True):
     __tablename__ = "scanner_scans"
 
     id: str = Field(primary_key=True, max_length=64)
-    state: str = Field(max_length=16)
+    state: str = Field(max_length=32)
     media_type: str = Field(max_length=32)
     content_type: str = Field(max_length=200)
     size_bytes: int

@@ -19,6 +19,10 @@ def _time(name: str, nullable: bool = False, index: bool = False) -> sa.Column:
 
 
 def upgrade() -> None:
+    # 0001 gave scanner_scans.state 16 characters, but the stored names ("SCAN_STATE_SUCCEEDED") have
+    # 20: PostgreSQL refused every finished scan (SQLite does not enforce lengths).
+    with op.batch_alter_table("scanner_scans") as batch:
+        batch.alter_column("state", type_=sa.String(32), existing_type=sa.String(16), existing_nullable=False)
     op.create_table(
         "moderation_decisions",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -105,3 +109,5 @@ def downgrade() -> None:
         "moderation_decisions",
     ):
         op.drop_table(table)
+    with op.batch_alter_table("scanner_scans") as batch:
+        batch.alter_column("state", type_=sa.String(16), existing_type=sa.String(32), existing_nullable=False)
