@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
 import io
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -20,6 +18,7 @@ from clearframe.scanner.v1 import moderation_service_pb2_grpc as pb_grpc
 from clearframe.scanner.v1 import scanner_service_pb2 as scan_pb
 from clearframe.scanner.v1 import types_pb2 as types
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.principal import Principal, PrincipalCodec
 from services.scanner.decision import Policy
 from services.scanner.moderation import domain
@@ -213,42 +212,8 @@ def scan_facts(scan: scan_pb.Scan, *, webhook_delivery: bool) -> ScanFacts:
     )
 
 
-# -- pagination (AIP-158): an offset bound to the filters it was issued for -------------------------
-
-
-def page_size(requested: int, maximum: int, default: int) -> int:
-    if requested < 0 or requested > maximum:
-        raise InvalidArgument(
-            f"page_size must lie between 0 and {maximum}", field="page_size", reason="INVALID_PAGE_SIZE"
-        )
-    return requested or default
-
-
-def _check(filters: Sequence[object]) -> str:
-    return hashlib.sha256(repr(tuple(filters)).encode()).hexdigest()[:12]
-
-
-def page_token(offset: int, filters: Sequence[object]) -> str:
-    return base64.urlsafe_b64encode(f"{offset}:{_check(filters)}".encode()).decode().rstrip("=")
-
-
-def page_offset(token: str, filters: Sequence[object]) -> int:
-    if not token:
-        return 0
-    try:
-        offset_text, check = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")
-        offset = int(offset_text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument(
-            "page_token is not one this service issued", field="page_token", reason="INVALID_PAGE_TOKEN"
-        ) from exc
-    if offset < 0 or check != _check(filters):
-        raise InvalidArgument("page_token belongs to other filters", field="page_token", reason="INVALID_PAGE_TOKEN")
-    return offset
-
-
 def _next_token(items: list[Any], offset: int, size: int, filters: Sequence[object]) -> str:
-    return page_token(offset + size, filters) if len(items) > size else ""
+    return encode_page_token(offset + size, filters) if len(items) > size else ""
 
 
 # -- the scan listener -----------------------------------------------------------------------------
@@ -353,8 +318,8 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             current_only=request.current_only,
             period=_period(request),
         )
-        size = page_size(request.page_size, 1000, 50)
-        offset = page_offset(request.page_token, [where])
+        size = page_size(request.page_size, default=50, maximum=1000)
+        offset = decode_page_token(request.page_token, [where])
         items = await self._store.list_decisions(where, offset, size + 1)
         return pb.ListDecisionsResponse(
             decisions=[decision_message(d) for d in items[:size]],
@@ -374,8 +339,8 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             types.ReviewPriority.Name(request.priority).removeprefix("REVIEW_PRIORITY_") if request.priority else ""
         )
         where = CaseFilter(state=state, priority=priority, asset_id=request.asset_id)
-        size = page_size(request.page_size, 500, 50)
-        offset = page_offset(request.page_token, [where])
+        size = page_size(request.page_size, default=50, maximum=500)
+        offset = decode_page_token(request.page_token, [where])
         cases, total = await self._store.list_cases(where, offset, size + 1)
         return pb.ListReviewCasesResponse(
             cases=[await self._case_message(c) for c in cases[:size]],
@@ -416,8 +381,8 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             action=action,
             period=_period(request),
         )
-        size = page_size(request.page_size, 1000, 100)
-        offset = page_offset(request.page_token, [where])
+        size = page_size(request.page_size, default=100, maximum=1000)
+        offset = decode_page_token(request.page_token, [where])
         entries = await self._store.list_audit(where, offset, size + 1)
         return pb.ListAuditEntriesResponse(
             entries=[audit_message(e) for e in entries[:size]],
@@ -503,8 +468,8 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
 
     async def ListWebhooks(self, request: pb.ListWebhooksRequest, context: grpc.aio.ServicerContext):
         self._require(context, WEBHOOKS)
-        size = page_size(request.page_size, 100, 50)
-        offset = page_offset(request.page_token, ["webhooks"])
+        size = page_size(request.page_size, default=50, maximum=100)
+        offset = decode_page_token(request.page_token, ["webhooks"])
         hooks = await self._store.list_webhooks(offset, size + 1)
         return pb.ListWebhooksResponse(
             webhooks=[webhook_message(h) for h in hooks[:size]],
@@ -548,8 +513,8 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             raise InvalidArgument("unknown delivery state", field="state", reason="INVALID_FILTER")
         state = pb.DeliveryState.Name(request.state).removeprefix("DELIVERY_STATE_") if request.state else ""
         filters = [request.webhook_id, state]
-        size = page_size(request.page_size, 1000, 50)
-        offset = page_offset(request.page_token, filters)
+        size = page_size(request.page_size, default=50, maximum=1000)
+        offset = decode_page_token(request.page_token, filters)
         items = await self._store.list_deliveries(request.webhook_id, state, offset, size + 1)
         return pb.ListWebhookDeliveriesResponse(
             deliveries=[delivery_message(d) for d in items[:size]],
