@@ -39,6 +39,8 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ASSET_RE = re.compile(r"^[0-9a-f]{16}$")
 #: Seed-000 core modules, in the order /check answers them; every other analyzer follows as its own key.
 LEGACY_CORE = ("nsfw_scanner", "tagging", "deepdanbooru_tags", "statistics", "image_storage")
+#: What seed 000's /batch needs: the five NSFW classes and the tags (see legacy.py).
+LEGACY_BATCH_ANALYZERS = frozenset({NUDENET, "opennsfw"})
 VERDICTS = {
     decisions.APPROVED: types.VERDICT_APPROVED,
     decisions.FLAGGED: types.VERDICT_FLAGGED,
@@ -638,6 +640,8 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
                 video_step=step,
                 max_frames=settings.scanner_max_frames,
                 metadata=_forwarded(context),
+                # The seed's /batch ran only the NSFW and tagging modules; its answer needs nothing else.
+                only=LEGACY_BATCH_ANALYZERS,
             )
         except InvalidArgument as exc:
             return await self._legacy_reply(context, *_legacy_body(400, {"error": f"invalid media: {exc.message}"}))

@@ -135,11 +135,14 @@ class ScanPipeline:
         self._batch_size = batch_size
         self._hard_limit = hard_limit
 
-    def _current(self) -> tuple[list[Analyzer], list[Analyzer], dict[str, AnalyzerRun]]:
-        active = self._analyzers.analyzers()
+    def _current(
+        self, only: frozenset[str] | None = None
+    ) -> tuple[list[Analyzer], list[Analyzer], dict[str, AnalyzerRun]]:
+        active = [a for a in self._analyzers.analyzers() if only is None or a.name in only]
         runs = {a.name: AnalyzerRun(a.name, a.version) for a in active}
-        for name, error in self._analyzers.failures().items():
-            runs.setdefault(name, AnalyzerRun(name, "", error=f"not loaded: {error}"))
+        if only is None:
+            for name, error in self._analyzers.failures().items():
+                runs.setdefault(name, AnalyzerRun(name, "", error=f"not loaded: {error}"))
         frame_scoped = [a for a in active if a.scope == "frame"]
         media_scoped = [a for a in active if a.scope == "media"]
         return frame_scoped, media_scoped, runs
@@ -214,8 +217,10 @@ class ScanPipeline:
         video_step: int,
         max_frames: int,
         metadata: tuple[tuple[str, str], ...] = (),
+        only: frozenset[str] | None = None,
     ) -> ScanOutcome:
-        frame_scoped, media_scoped, runs = self._current()
+        """Scan a GIF or video; ``only`` limits the analyzers to those named (None: all configured)."""
+        frame_scoped, media_scoped, runs = self._current(only)
         media_task = asyncio.create_task(self._run_media_scoped(media_scoped, context, runs))
         queue: asyncio.Queue[Frame | None] = asyncio.Queue()
         facts: list[MediaFacts] = []
