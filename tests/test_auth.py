@@ -266,3 +266,17 @@ def test_legacy_allow_list_is_rate_limited_and_cannot_revoke_others(http: httpx.
     limited = http.get("/token", params={"email": LEGACY_SUBJECT})
     assert limited.status_code == 429
     assert limited.json() == {"error": "rate limited"}
+
+
+def test_failed_attempts_are_logged_with_address_and_reason_never_the_secret(http: httpx.Client, mesh) -> None:
+    secret = "f" * 32
+    http.get("/v1/caller", headers={"Authorization": f"Bearer {secret}"})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        denials = [line for line in mesh.log_tail("auth", 400).splitlines() if '"auth.denied"' in line]
+        if any('"reason": "unknown credential"' in line for line in denials):
+            break
+        time.sleep(0.1)
+    line = next(line for line in denials if '"reason": "unknown credential"' in line)
+    assert '"client_ip": "127.0.0.1"' in line and '"path": "/v1/caller"' in line
+    assert secret not in mesh.log_tail("auth", 400)

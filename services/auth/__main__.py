@@ -42,11 +42,11 @@ async def main() -> None:
         admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
         generated = await authority.bootstrap_admin_key(admin_key)
         if generated:
-            # Shown once, on the console only (never in the structured logs that get shipped elsewhere).
+            # Shown once, on stdout (the console under `make run`), never in the structured logs on stderr.
             print(
                 f"\nauth: no API key existed, so an admin key was created. Keep it now, it is not shown again:\n"
                 f"  {generated}\n",
-                file=sys.stderr,
+                file=sys.stdout,
                 flush=True,
             )
 

@@ -6,19 +6,32 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
-from clearframe_runtime.mesh.launcher import SERVICES, Mesh, MeshError, MeshOptions
+from clearframe_runtime.mesh.launcher import REPO_ROOT, SERVICES, Mesh, MeshError, MeshOptions
+
+
+def options_from_environment() -> MeshOptions:
+    """`make run`'s layout; CLEARFRAME_MESH_DIR moves its state, CLEARFRAME_MESH_FREE_PORTS=1 runs a second
+    mesh beside the first on free ports, CLEARFRAME_GATEWAY_PORT moves Envoy."""
+    directory = os.environ.get("CLEARFRAME_MESH_DIR")
+    if os.environ.get("CLEARFRAME_MESH_FREE_PORTS") == "1":
+        options = MeshOptions.free(Path(directory) if directory else REPO_ROOT / "var" / "mesh-free")
+    elif directory:
+        options = MeshOptions(workdir=Path(directory), data_dir=Path(directory) / "data")
+    else:
+        options = MeshOptions()
+    options.database_url = os.environ.get("DATABASE_URL") or None
+    options.internal_secret = os.environ.get("CLEARFRAME_INTERNAL_SECRET", "")
+    options.otlp_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    options.console_services = ("auth",)
+    if port := os.environ.get("CLEARFRAME_GATEWAY_PORT"):
+        options.envoy_port = int(port)
+    return options
 
 
 def main() -> int:
-    options = MeshOptions(
-        database_url=os.environ.get("DATABASE_URL") or None,
-        internal_secret=os.environ.get("CLEARFRAME_INTERNAL_SECRET", ""),
-        otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
-        console_services=("auth",),
-    )
-    if port := os.environ.get("CLEARFRAME_GATEWAY_PORT"):
-        options.envoy_port = int(port)
+    options = options_from_environment()
     mesh = Mesh(options)
     stopping = False
 
