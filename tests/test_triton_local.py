@@ -21,27 +21,8 @@ from PIL import Image
 from skimage import data as skdata
 
 from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts, onnx_model_paths
+from clearframe_runtime.vocabulary import NUDENET_LABELS
 
-NUDENET_LABELS = [
-    "FEMALE_GENITALIA_COVERED",
-    "FACE_FEMALE",
-    "BUTTOCKS_EXPOSED",
-    "FEMALE_BREAST_EXPOSED",
-    "FEMALE_GENITALIA_EXPOSED",
-    "MALE_BREAST_EXPOSED",
-    "ANUS_EXPOSED",
-    "FEET_EXPOSED",
-    "BELLY_COVERED",
-    "FEET_COVERED",
-    "ARMPITS_COVERED",
-    "ARMPITS_EXPOSED",
-    "FACE_MALE",
-    "BELLY_EXPOSED",
-    "MALE_GENITALIA_EXPOSED",
-    "ANUS_COVERED",
-    "FEMALE_BREAST_COVERED",
-    "BUTTOCKS_COVERED",
-]
 NUDENET_SIZE = 320
 OPENNSFW_MEAN_BGR = np.array([104, 117, 123], dtype=np.float32)
 

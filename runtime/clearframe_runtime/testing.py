@@ -12,6 +12,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
 
 
 class PostgresRequired(RuntimeError):
@@ -45,3 +48,20 @@ def temporary_postgres_database(server_url: str) -> Iterator[str]:
         yield f"{plain.rsplit('/', 1)[0]}/{name}"
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database URL: a SQLite file, then a PostgreSQL database (skipped locally without the server,
+    failing in CI). Offered to every test by the repository's conftest.py."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    try:
+        url = postgres_url()
+    except PostgresRequired as exc:
+        pytest.fail(str(exc))
+    if url is None:
+        pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
+    with temporary_postgres_database(url) as database_url:
+        yield database_url

@@ -20,6 +20,7 @@ from typing import Any
 
 from clearframe_runtime.errors import InvalidArgument, NotFound, ResourceExhausted
 from clearframe_runtime.pagination import decode_page_token, encode_page_token
+from clearframe_runtime.vocabulary import NUDENET_LABELS as NUDENET_CLASSES
 from services.config.ports import Actor, AuditRecord, Change, ConfigStore, Document, StoredConfig
 
 USAGE_INTENTS = ("public_site", "paysite", "store", "private")
@@ -28,28 +29,7 @@ MODEL_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RESERVED_MODEL_IDS = frozenset({"audit"})
 
 #: The 18 classes of the NudeNet 320n detector.
-NUDENET_LABELS = frozenset(
-    {
-        "FEMALE_GENITALIA_COVERED",
-        "FACE_FEMALE",
-        "BUTTOCKS_EXPOSED",
-        "FEMALE_BREAST_EXPOSED",
-        "FEMALE_GENITALIA_EXPOSED",
-        "MALE_BREAST_EXPOSED",
-        "ANUS_EXPOSED",
-        "FEET_EXPOSED",
-        "BELLY_COVERED",
-        "FEET_COVERED",
-        "ARMPITS_COVERED",
-        "ARMPITS_EXPOSED",
-        "FACE_MALE",
-        "BELLY_EXPOSED",
-        "MALE_GENITALIA_EXPOSED",
-        "ANUS_COVERED",
-        "FEMALE_BREAST_COVERED",
-        "BUTTOCKS_COVERED",
-    }
-)
+NUDENET_LABELS = frozenset(NUDENET_CLASSES)
 #: MuseNest's label mapping: these raw labels are weighted under the mapped name.
 LABEL_MAP = {
     "FEMALE_GENITALIA_EXPOSED": "GENITALIA",

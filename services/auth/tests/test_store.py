@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,26 +11,10 @@ import pytest
 from clearframe_runtime import db
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.principal import KIND_ANONYMOUS, Principal
-from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary_postgres_database
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.domain import AuthFailure, Authority, LegacyTokenPolicy, TokenBucket
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'auth.db'}"
-        return
-    try:
-        url = postgres_url()
-    except PostgresRequired as exc:
-        pytest.fail(str(exc))
-    if url is None:
-        pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
-    with temporary_postgres_database(url) as database_url:
-        yield database_url
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from clearframe_runtime import db
 from clearframe_runtime.errors import InvalidArgument, NotFound
-from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary_postgres_database
 from services.config.adapters.sql import SqlConfigStore
 from services.config.domain import (
     ChangeFeed,
@@ -25,21 +24,6 @@ from services.config.ports import Actor
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 ME = Actor(changed_by="k_test", source_ip="192.0.2.10", user_agent="pytest/1")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'config.db'}"
-        return
-    try:
-        url = postgres_url()
-    except PostgresRequired as exc:
-        pytest.fail(str(exc))
-    if url is None:
-        pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
-    with temporary_postgres_database(url) as database_url:
-        yield database_url
 
 
 @pytest.fixture

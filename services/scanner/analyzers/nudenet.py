@@ -21,32 +21,14 @@ from typing import ClassVar, Literal
 import cv2
 import numpy as np
 
+from clearframe_runtime.vocabulary import NUDENET_LABELS
 from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers._common import call_timeout, chunks
 from services.scanner.analyzers.base import AnalysisContext, Box, Detection, Frame, FrameOutput
 from services.scanner.analyzers.settings import AnalyzerSettings
 
-#: Class order of the 320n model's output rows 4..21 (nudenet/nudenet.py).
-LABELS: tuple[str, ...] = (
-    "FEMALE_GENITALIA_COVERED",
-    "FACE_FEMALE",
-    "BUTTOCKS_EXPOSED",
-    "FEMALE_BREAST_EXPOSED",
-    "FEMALE_GENITALIA_EXPOSED",
-    "MALE_BREAST_EXPOSED",
-    "ANUS_EXPOSED",
-    "FEET_EXPOSED",
-    "BELLY_COVERED",
-    "FEET_COVERED",
-    "ARMPITS_COVERED",
-    "ARMPITS_EXPOSED",
-    "FACE_MALE",
-    "BELLY_EXPOSED",
-    "MALE_GENITALIA_EXPOSED",
-    "ANUS_COVERED",
-    "FEMALE_BREAST_COVERED",
-    "BUTTOCKS_COVERED",
-)
+#: Class order of the 320n model's output rows 4..21.
+LABELS = NUDENET_LABELS
 INPUT_SIZE = 320
 MIN_SCORE = 0.2
 NMS_SCORE = 0.25

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,6 @@ import pytest
 
 from clearframe_runtime import db
 from clearframe_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument
-from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary_postgres_database
 from services.scanner.moderation.adapters.sql import SqlModerationStore
 from services.scanner.moderation.domain import (
     CASE_CLOSED,
@@ -31,21 +30,6 @@ from services.scanner.moderation.domain import (
 from services.scanner.moderation.webhooks import DeliveryWorker
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'scanner.db'}"
-        return
-    try:
-        url = postgres_url()
-    except PostgresRequired as exc:
-        pytest.fail(str(exc))
-    if url is None:
-        pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
-    with temporary_postgres_database(url) as database_url:
-        yield database_url
 
 
 @pytest.fixture
