@@ -265,3 +265,26 @@ def test_idempotent_request_id(http, admin_headers) -> None:
     assert first["scan_id"] == second["scan_id"]
     taken = http.post("/v1/scans", params={"scan_id": first["scan_id"]}, headers=headers, content=encoded("coffee"))
     assert taken.status_code == 409
+
+
+def test_return_immediately_answers_202_and_the_scan_completes(http, admin_headers) -> None:
+    import time
+
+    key = make_key(http, admin_headers, "scans.create", "moderation.read")
+    response = http.post(
+        "/v1/scans",
+        params={"return_immediately": "true"},
+        headers={"X-API-Key": key, "content-type": "image/png"},
+        content=encoded("rocket"),
+    )
+    assert response.status_code == 202, response.text
+    scan_id = response.json()["scan"]["scan_id"]
+    assert response.json()["scan"]["state"] == "SCAN_STATE_RUNNING"
+    deadline = time.monotonic() + 30
+    while True:
+        scan = http.get(f"/v1/scans/{scan_id}", headers={"X-API-Key": key}).json()["scan"]
+        if scan["state"] == "SCAN_STATE_SUCCEEDED":
+            break
+        assert time.monotonic() < deadline, scan
+        time.sleep(0.2)
+    assert scan["result"]["verdict"] in ("VERDICT_APPROVED", "VERDICT_FLAGGED")

@@ -385,21 +385,18 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
         )
         text = TextInput(title=request.title, description=request.description, tags=tuple(request.tags))
         metadata = _forwarded(context)
-        await context.send_initial_metadata(
-            (
-                ("x-http-status", "202" if request.return_immediately else "201"),
-                ("location", f"/v1/scans/{scan.scan_id}"),
-            )
-        )
+        location = ("location", f"/v1/scans/{scan.scan_id}")
         if request.return_immediately:
             await self._save(scan)
             task = asyncio.create_task(self._complete(scan, data, content_type, text, metadata))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+            await context.send_initial_metadata((("x-http-status", "202"), location))
             return pb.CreateScanResponse(scan=scan)
-        return pb.CreateScanResponse(
-            scan=await self._complete(scan, data, content_type, text, metadata, raise_errors=True)
-        )
+        completed = await self._complete(scan, data, content_type, text, metadata, raise_errors=True)
+        # Headers only once the scan succeeded: a failure answers its own status, never a 201.
+        await context.send_initial_metadata((("x-http-status", "201"), location))
+        return pb.CreateScanResponse(scan=completed)
 
     async def _complete(
         self,
