@@ -2,8 +2,9 @@
 
 The auth service authenticates each request for Envoy (ext_authz) and hands back two headers that
 Envoy sets on the upstream request, overwriting any a client sent: the principal (base64url JSON)
-and its HMAC-SHA256 signature under ``CLEARFRAME_INTERNAL_SECRET``. Services verify the signature and
-the age of the assertion, then check the permission each RPC needs.
+and its HMAC-SHA256 signature under ``CLEARFRAME_INTERNAL_SECRET``. Every service verifies the signature
+and the age of the assertion, and checks the permission each RPC needs, in one place:
+:class:`clearframe_runtime.access.AccessInterceptor` applies the table :data:`clearframe_runtime.access.RULES`.
 """
 
 from __future__ import annotations
@@ -125,7 +126,11 @@ class PrincipalCodec:
         return principal or Principal(subject="", kind=KIND_ANONYMOUS)
 
     def require(self, context: grpc.aio.ServicerContext, permission: str) -> Principal:
-        """The verified caller, who must hold ``permission``."""
+        """The verified caller, who must hold ``permission``.
+
+        Superseded by the access table, which checks every RPC before its servicer runs; kept only until
+        the last servicer that still calls it (the scanner's) drops the call.
+        """
         principal = self.caller(context)
         if not principal.authenticated:
             raise Unauthenticated("credentials are required", reason="MISSING_CREDENTIALS")

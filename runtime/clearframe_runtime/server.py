@@ -21,8 +21,10 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from clearframe_runtime.access import AccessInterceptor
 from clearframe_runtime.errors import ErrorInterceptor, Unimplemented
 from clearframe_runtime.observability import configure_logging, configure_tracing
+from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -92,7 +94,9 @@ async def serve(
     if on_start is not None:
         await on_start()
 
-    server = grpc.aio.server(interceptors=[ErrorInterceptor()], options=server_options(settings))
+    # Errors outermost, so the access check's refusals get their status; then the one permission check.
+    access = AccessInterceptor(PrincipalCodec(settings.internal_secret.get_secret_value()))
+    server = grpc.aio.server(interceptors=[ErrorInterceptor(), access], options=server_options(settings))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.descriptor.full_name for s in servicers]

@@ -13,6 +13,7 @@ from google.protobuf import timestamp_pb2
 from google.rpc import code_pb2, status_pb2
 
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
+from clearframe_runtime.access import Dialect, RestRouter, Rule, rest_routes, rule_for
 from clearframe_runtime.principal import (
     KIND_ANONYMOUS,
     KIND_API_KEY,
@@ -28,12 +29,7 @@ from services.auth.ports import ApiKeyRecord, TokenRecord
 
 log = structlog.get_logger(__name__)
 
-#: The seed-000 routes keep the original's answers: 403 {"error":"forbidden"} for missing or bad tokens.
-LEGACY_PATHS = frozenset({"/token", "/check", "/batch", "/stats"})
-#: Seed-004 routes answer with MuseNest's error envelope and codes.
-CONFIG_PREFIX = "/api/v1/analysis/config"
-#: Routes that admit a caller without credentials; the service behind decides what it may do.
-ANONYMOUS_PATHS = frozenset({"/token"})
+ERROR_INFO = "google.rpc.ErrorInfo"
 HEADERS_TO_STRIP = ("authorization", "x-api-key")
 
 _KINDS = {
@@ -89,14 +85,20 @@ def caller_message(principal: Principal) -> auth_pb2.Caller:
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    """Tokens, API keys, the caller, and the seed's `GET /token`."""
+    """Tokens, API keys, the caller, and the seed's `GET /token`.
+
+    Who may call what is decided before these methods run (:mod:`clearframe_runtime.access`); they
+    read the verified caller only to record who acted.
+    """
 
     def __init__(self, authority: Authority, codec: PrincipalCodec):
         self._authority = authority
         self._codec = codec
 
-    async def IssueToken(self, request: auth_pb2.IssueTokenRequest, context: grpc.aio.ServicerContext):
-        caller = self._codec.require(context, "tokens.issue")
+    async def IssueToken(
+        self, request: auth_pb2.IssueTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.IssueTokenResponse:
+        caller = self._codec.caller(context)
         ttl = request.ttl.ToTimedelta() if request.HasField("ttl") else None
         secret, record = await self._authority.issue_token(
             request.subject, issued_by=caller.subject, ttl=ttl, replace_existing=request.replace_existing
@@ -104,8 +106,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         log.info("token.issued", subject=record.subject, token_id=record.token_id, by=caller.subject)
         return auth_pb2.IssueTokenResponse(token=secret, token_info=token_message(record))
 
-    async def ListTokens(self, request: auth_pb2.ListTokensRequest, context: grpc.aio.ServicerContext):
-        self._codec.require(context, "tokens.issue")
+    async def ListTokens(
+        self, request: auth_pb2.ListTokensRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.ListTokensResponse:
         records, next_token = await self._authority.list_tokens(
             subject=request.subject,
             show_inactive=request.show_inactive,
@@ -114,27 +117,35 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         )
         return auth_pb2.ListTokensResponse(tokens=[token_message(r) for r in records], next_page_token=next_token)
 
-    async def RevokeToken(self, request: auth_pb2.RevokeTokenRequest, context: grpc.aio.ServicerContext):
-        caller = self._codec.require(context, "tokens.issue")
+    async def RevokeToken(
+        self, request: auth_pb2.RevokeTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.RevokeTokenResponse:
+        caller = self._codec.caller(context)
         record = await self._authority.revoke_token(request.token_id)
         log.info("token.revoked", token_id=record.token_id, by=caller.subject)
         return auth_pb2.RevokeTokenResponse(token=token_message(record))
 
-    async def RenewToken(self, request: auth_pb2.RenewTokenRequest, context: grpc.aio.ServicerContext):
-        caller = self._codec.require(context, "tokens.issue")
+    async def RenewToken(
+        self, request: auth_pb2.RenewTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.RenewTokenResponse:
+        caller = self._codec.caller(context)
         secret, record = await self._authority.renew_token(request.token_id, issued_by=caller.subject)
         log.info("token.renewed", old_token_id=request.token_id, token_id=record.token_id, by=caller.subject)
         return auth_pb2.RenewTokenResponse(token=secret, token_info=token_message(record))
 
-    async def ValidateToken(self, request: auth_pb2.ValidateTokenRequest, context: grpc.aio.ServicerContext):
-        caller = self._codec.require(context, "tokens.issue")
+    async def ValidateToken(
+        self, request: auth_pb2.ValidateTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.ValidateTokenResponse:
+        caller = self._codec.caller(context)
         result = await self._authority.authenticate(request.secret, caller.client_ip)
         if isinstance(result, AuthFailure):
             return auth_pb2.ValidateTokenResponse(valid=False)
         return auth_pb2.ValidateTokenResponse(valid=True, caller=caller_message(result))
 
-    async def CreateApiKey(self, request: auth_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext):
-        caller = self._codec.require(context, "admin")
+    async def CreateApiKey(
+        self, request: auth_pb2.CreateApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.CreateApiKeyResponse:
+        caller = self._codec.caller(context)
         key = request.api_key
         expires = key.expire_time.ToDatetime(tzinfo=UTC) if key.HasField("expire_time") else None
         secret, record = await self._authority.create_api_key(
@@ -143,34 +154,43 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         log.info("api_key.created", key_id=record.key_id, permissions=sorted(record.permissions), by=caller.subject)
         return auth_pb2.CreateApiKeyResponse(secret=secret, api_key=api_key_message(record))
 
-    async def GetApiKey(self, request: auth_pb2.GetApiKeyRequest, context: grpc.aio.ServicerContext):
-        self._codec.require(context, "admin")
+    async def GetApiKey(
+        self, request: auth_pb2.GetApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.GetApiKeyResponse:
         return auth_pb2.GetApiKeyResponse(api_key=api_key_message(await self._authority.get_api_key(request.key_id)))
 
-    async def ListApiKeys(self, request: auth_pb2.ListApiKeysRequest, context: grpc.aio.ServicerContext):
-        self._codec.require(context, "admin")
+    async def ListApiKeys(
+        self, request: auth_pb2.ListApiKeysRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.ListApiKeysResponse:
         records, next_token = await self._authority.list_api_keys(
             show_inactive=request.show_inactive, page_token=request.page_token, size=request.page_size
         )
         return auth_pb2.ListApiKeysResponse(api_keys=[api_key_message(r) for r in records], next_page_token=next_token)
 
-    async def RevokeApiKey(self, request: auth_pb2.RevokeApiKeyRequest, context: grpc.aio.ServicerContext):
-        caller = self._codec.require(context, "admin")
+    async def RevokeApiKey(
+        self, request: auth_pb2.RevokeApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.RevokeApiKeyResponse:
+        caller = self._codec.caller(context)
         record = await self._authority.revoke_api_key(request.key_id)
         log.info("api_key.revoked", key_id=record.key_id, by=caller.subject)
         return auth_pb2.RevokeApiKeyResponse(api_key=api_key_message(record))
 
-    async def RotateApiKey(self, request: auth_pb2.RotateApiKeyRequest, context: grpc.aio.ServicerContext):
-        caller = self._codec.require(context, "admin")
+    async def RotateApiKey(
+        self, request: auth_pb2.RotateApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.RotateApiKeyResponse:
+        caller = self._codec.caller(context)
         secret, record = await self._authority.rotate_api_key(request.key_id)
         log.info("api_key.rotated", key_id=record.key_id, by=caller.subject)
         return auth_pb2.RotateApiKeyResponse(secret=secret, api_key=api_key_message(record))
 
-    async def GetCaller(self, request: auth_pb2.GetCallerRequest, context: grpc.aio.ServicerContext):
-        caller = self._codec.caller(context)
-        return auth_pb2.GetCallerResponse(caller=caller_message(caller))
+    async def GetCaller(
+        self, request: auth_pb2.GetCallerRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.GetCallerResponse:
+        return auth_pb2.GetCallerResponse(caller=caller_message(self._codec.caller(context)))
 
-    async def LegacyGetToken(self, request: auth_pb2.LegacyGetTokenRequest, context: grpc.aio.ServicerContext):
+    async def LegacyGetToken(
+        self, request: auth_pb2.LegacyGetTokenRequest, context: grpc.aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
         caller = self._codec.caller(context)
         answer = await self._authority.legacy_token(request.email, _asks_renewal(request, context), caller)
         if answer.status == 200:
@@ -203,25 +223,22 @@ def _header(key: str, value: str) -> ext_authz_pb2.CompatHeaderValueOption:
     )
 
 
-def _denial(path: str, grpc_call: bool, *, status: int, reason: str, message: str) -> ext_authz_pb2.CheckResponse:
-    """A denial in the dialect of the route: seed 000, seed 004, or Clearframe's own."""
-    route = path.split("?", 1)[0]
-    body: dict[str, object]
-    if route in LEGACY_PATHS and not grpc_call:
+def _denial(rule: Rule | None, grpc_call: bool, *, reason: str, message: str) -> ext_authz_pb2.CheckResponse:
+    """A 401 in the dialect of the route (its access rule says which): seed 000, MuseNest or Clearframe's."""
+    status, body = 401, dict[str, object]()
+    dialect = rule.dialect if rule is not None else Dialect.CLEARFRAME
+    if dialect is Dialect.SEED_000 and not grpc_call:
+        # The bot renews its token on a 403, SuperVisOr retries with `Bearer` on 401/403: the seed's 403.
         status, body = 403, {"error": "forbidden"}
-    elif route.startswith(CONFIG_PREFIX):
+    elif dialect is Dialect.MUSENEST and not grpc_call:
         code = {"MISSING_CREDENTIALS": "MISSING_API_KEY", "INVALID_CREDENTIALS": "INVALID_API_KEY"}.get(reason, reason)
         body = {"success": False, "error": message, "code": code}
     else:
         body = {
-            "code": code_pb2.UNAUTHENTICATED if status == 401 else code_pb2.PERMISSION_DENIED,
+            "code": code_pb2.UNAUTHENTICATED,
             "message": message,
             "details": [
-                {
-                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                    "reason": reason,
-                    "domain": "clearframe",
-                }
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "clearframe"}
             ],
         }
     grpc_code = code_pb2.UNAUTHENTICATED if status == 401 else code_pb2.PERMISSION_DENIED
@@ -236,28 +253,45 @@ def _denial(path: str, grpc_call: bool, *, status: int, reason: str, message: st
 
 
 class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
-    """Envoy's ext_authz: authenticate, then forward a signed principal; 401/403 otherwise."""
+    """Envoy's ext_authz: authenticate, then forward a signed principal; 401/403 otherwise.
 
-    def __init__(self, authority: Authority, codec: PrincipalCodec):
+    Which RPC a request is for, and so whether it is public and in which dialect it is refused, comes
+    from the access table and the contracts' HTTP bindings (:mod:`clearframe_runtime.access`). A REST
+    request that matches no binding is let through unauthenticated, without looking at its
+    credentials: the gateway then answers 404 ``{"error":"not found"}`` as for any unknown path, and
+    nothing is reached that way — every service checks the principal again.
+    """
+
+    def __init__(self, authority: Authority, codec: PrincipalCodec, router: RestRouter | None = None):
         self._authority = authority
         self._codec = codec
+        self._router = router or RestRouter(rest_routes())
 
-    async def Check(self, request: ext_authz_pb2.CheckRequest, context: grpc.aio.ServicerContext):
+    async def Check(
+        self, request: ext_authz_pb2.CheckRequest, context: grpc.aio.ServicerContext
+    ) -> ext_authz_pb2.CheckResponse:
         http = request.attributes.request.http
         headers = dict(http.headers)
         client_ip = request.attributes.source.address.socket_address.address
         path, _, query = http.path.partition("?")
         grpc_call = headers.get("content-type", "").startswith("application/grpc")
-        credential = parse_credential(headers, query)
+        anonymous = Principal("", KIND_ANONYMOUS, frozenset(), client_ip)
+        if grpc_call:
+            rule = rule_for(path)
+        else:
+            route = self._router.match(http.method, path)
+            if route is None:
+                return self._allow(anonymous)
+            rule = route.rule
 
+        credential = parse_credential(headers, query)
         if credential is None:
-            if path in ANONYMOUS_PATHS:
-                return self._allow(Principal("", KIND_ANONYMOUS, frozenset(), client_ip))
+            if rule is not None and rule.public:
+                return self._allow(anonymous)
             log.warning("auth.denied", reason="no credentials", client_ip=client_ip, path=path, method=http.method)
             return _denial(
-                http.path,
+                rule,
                 grpc_call,
-                status=401,
                 reason="MISSING_CREDENTIALS",
                 message="credentials are required: Authorization: Bearer <token or key> or X-API-Key",
             )
@@ -273,11 +307,7 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
                 method=http.method,
             )
             return _denial(
-                http.path,
-                grpc_call,
-                status=401,
-                reason="INVALID_CREDENTIALS",
-                message="the credentials are invalid, expired or revoked",
+                rule, grpc_call, reason="INVALID_CREDENTIALS", message="the credentials are invalid, expired or revoked"
             )
         return self._allow(result)
 

@@ -10,8 +10,8 @@ import hmac
 import ipaddress
 import re
 import secrets
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -27,6 +27,10 @@ API_KEY_PREFIX = "cfk_"
 MIN_ADMIN_KEY_LENGTH = 24
 
 
+#: Where the domain reads the time; the service passes :func:`utcnow`, tests a clock they move.
+Clock = Callable[[], datetime]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -40,9 +44,25 @@ def same_digest(stored: str, presented: str) -> bool:
     return hmac.compare_digest(stored.encode(), presented.encode())
 
 
-def new_token_secret() -> str:
-    """32 lower-case hex characters, as the seed's bots expect."""
-    return secrets.token_hex(16)
+#: Domain separation for the two uses of HMAC below.
+_TOKEN_LABEL = "clearframe-auth-token:v1:"
+_TOKEN_KEY_LABEL = b"clearframe-auth-token-key:v1"
+MIN_TOKEN_KEY_BYTES = 16
+
+
+def derive_token_key(internal_secret: str) -> bytes:
+    """The token key when none is configured: derived from the mesh's internal secret (never stored)."""
+    return hmac.new(internal_secret.encode(), _TOKEN_KEY_LABEL, hashlib.sha256).digest()
+
+
+def token_secret(key: bytes, token_id: str) -> str:
+    """A token's secret: HMAC-SHA256(key, token id) as 32 lower-case hex characters (the seed's shape).
+
+    The database holds the token id and the SHA-256 of this secret, never the secret: without the key,
+    which lives outside the database, neither reveals it. With the key the service recomputes the
+    secret on demand, which is how `GET /token` returns the subject's current token again.
+    """
+    return hmac.new(key, (_TOKEN_LABEL + token_id).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def new_api_key_secret() -> str:
@@ -138,9 +158,11 @@ class TokenBucket:
     window_s: float
     _state: dict[str, tuple[float, float]] = field(default_factory=dict)
 
-    def take(self, client: str, now: float | None = None) -> float:
-        """0.0 when allowed (one token taken), else the seconds to wait for the next token."""
-        now = time.monotonic() if now is None else now
+    def take(self, client: str, now: float) -> float:
+        """0.0 when allowed (one token taken), else the seconds to wait for the next token.
+
+        ``now`` is in seconds on any clock that does not go backwards between calls.
+        """
         tokens, last = self._state.get(client, (float(self.capacity), now))
         rate = self.capacity / self.window_s
         tokens = min(float(self.capacity), tokens + (now - last) * rate)
@@ -212,10 +234,16 @@ class Authority:
         store: CredentialStore,
         *,
         token_ttl: timedelta,
+        token_key: bytes,
         legacy_policy: LegacyTokenPolicy,
         legacy_bucket: TokenBucket,
+        clock: Clock = utcnow,
     ):
+        if len(token_key) < MIN_TOKEN_KEY_BYTES:
+            raise ValueError(f"the token key must have at least {MIN_TOKEN_KEY_BYTES} bytes")
         self._store = store
+        self._token_key = token_key
+        self._clock = clock
         self._token_ttl = token_ttl
         self._legacy_policy = legacy_policy
         self._legacy_bucket = legacy_bucket
@@ -233,7 +261,7 @@ class Authority:
             key_id=new_key_id(),
             display_name="bootstrap admin",
             permissions=frozenset({"admin"}),
-            created_at=utcnow(),
+            created_at=self._clock(),
             expires_at=None,
             revoked_at=None,
             rotated_at=None,
@@ -247,7 +275,7 @@ class Authority:
     # authentication -------------------------------------------------------------------------------------
 
     async def authenticate(self, secret: str, client_ip: str) -> Principal | AuthFailure:
-        now = utcnow()
+        now = self._clock()
         secret_digest = digest(secret)
         key = await self._store.api_key_by_digest(secret_digest)
         if key is not None:
@@ -286,8 +314,7 @@ class Authority:
         ttl = ttl or self._token_ttl
         if not timedelta(seconds=1) <= ttl <= MAX_TTL:
             raise InvalidArgument("ttl must lie between 1 second and 365 days", field="ttl", reason="INVALID_TTL")
-        now = utcnow()
-        secret = new_token_secret()
+        now = self._clock()
         record = TokenRecord(
             token_id=new_token_id(),
             subject=subject,
@@ -299,10 +326,48 @@ class Authority:
             last_used_at=None,
             last_used_ip="",
         )
+        secret = token_secret(self._token_key, record.token_id)
         if replace_existing:
             await self._store.revoke_tokens(subject=subject, at=now, issued_to_ip=revoke_only_issued_to)
         await self._store.add_token(record, digest(secret))
         return secret, record
+
+    async def current_token(self, subject: str, *, issued_by: str) -> tuple[str, TokenRecord] | None:
+        """The newest valid token this issuer gave this subject, its secret recomputed from the key.
+
+        None when there is none, or when it cannot be recomputed (issued under another key, or before
+        tokens were derived): the caller then issues a new one and the old one simply runs out.
+        """
+        found = await self._store.current_token(
+            subject=check_subject(subject), issued_by=issued_by, active_at=self._clock()
+        )
+        if found is None:
+            return None
+        record, stored_digest = found
+        secret = token_secret(self._token_key, record.token_id)
+        return (secret, record) if same_digest(stored_digest, digest(secret)) else None
+
+    async def current_or_new_token(
+        self,
+        subject: str,
+        *,
+        issued_by: str,
+        renew: bool,
+        issued_to_ip: str = "",
+        revoke_only_issued_to: str | None = None,
+    ) -> tuple[str, TokenRecord]:
+        """Seed 000's `/token`: the same token while it is valid; `renew` replaces it."""
+        if not renew:
+            current = await self.current_token(subject, issued_by=issued_by)
+            if current is not None:
+                return current
+        return await self.issue_token(
+            subject,
+            issued_by=issued_by,
+            replace_existing=renew,
+            issued_to_ip=issued_to_ip,
+            revoke_only_issued_to=revoke_only_issued_to,
+        )
 
     async def list_tokens(
         self, *, subject: str, show_inactive: bool, page_token: str, size: int
@@ -310,7 +375,7 @@ class Authority:
         offset, limit = decode_page_token(page_token), auth_page_size(size)
         rows = await self._store.list_tokens(
             subject=subject or None,
-            active_at=None if show_inactive else utcnow(),
+            active_at=None if show_inactive else self._clock(),
             offset=offset,
             limit=limit + 1,
         )
@@ -322,7 +387,7 @@ class Authority:
             raise NotFound(f"token {token_id!r} does not exist", reason="TOKEN_NOT_FOUND")
         if existing.revoked_at is not None:
             raise FailedPrecondition(f"token {token_id!r} is already revoked", reason="ALREADY_REVOKED")
-        revoked = await self._store.revoke_token(token_id, utcnow())
+        revoked = await self._store.revoke_token(token_id, self._clock())
         assert revoked is not None
         return revoked
 
@@ -337,7 +402,7 @@ class Authority:
     ) -> tuple[str, ApiKeyRecord]:
         name = check_display_name(display_name)
         perms = check_permissions(permissions)
-        now = utcnow()
+        now = self._clock()
         if expires_at is not None and expires_at <= now:
             raise InvalidArgument("expire_time must lie in the future", field="api_key.expire_time")
         secret = new_api_key_secret()
@@ -365,7 +430,7 @@ class Authority:
     async def list_api_keys(self, *, show_inactive: bool, page_token: str, size: int) -> tuple[list[ApiKeyRecord], str]:
         offset, limit = decode_page_token(page_token), auth_page_size(size)
         rows = await self._store.list_api_keys(
-            active_at=None if show_inactive else utcnow(), offset=offset, limit=limit + 1
+            active_at=None if show_inactive else self._clock(), offset=offset, limit=limit + 1
         )
         return rows[:limit], encode_page_token(offset + limit) if len(rows) > limit else ""
 
@@ -373,7 +438,7 @@ class Authority:
         existing = await self.get_api_key(key_id)
         if existing.revoked_at is not None:
             raise FailedPrecondition(f"api key {key_id!r} is already revoked", reason="ALREADY_REVOKED")
-        revoked = await self._store.revoke_api_key(key_id, utcnow())
+        revoked = await self._store.revoke_api_key(key_id, self._clock())
         assert revoked is not None
         return revoked
 
@@ -382,7 +447,7 @@ class Authority:
         if existing.revoked_at is not None:
             raise FailedPrecondition(f"api key {key_id!r} is revoked", reason="ALREADY_REVOKED")
         secret = new_api_key_secret()
-        rotated = await self._store.rotate_api_key(key_id, digest(secret), utcnow())
+        rotated = await self._store.rotate_api_key(key_id, digest(secret), self._clock())
         assert rotated is not None
         return secret, rotated
 
@@ -394,20 +459,20 @@ class Authority:
             return LegacyAnswer(400, '{"error":"missing email"}')
         if caller.has("tokens.issue"):
             try:
-                secret, _ = await self.issue_token(email, issued_by=caller.subject, replace_existing=renew)
+                secret, _ = await self.current_or_new_token(email, issued_by=caller.subject, renew=renew)
             except InvalidArgument:
                 return LegacyAnswer(400, '{"error":"invalid email"}')
             return LegacyAnswer(200, secret, "text/plain; charset=utf-8")
         if not self._legacy_policy.admits(email, caller.client_ip):
             return LegacyAnswer(403, '{"error":"forbidden"}')
-        if self._legacy_bucket.take(caller.client_ip or "unknown") > 0:
+        if self._legacy_bucket.take(caller.client_ip or "unknown", self._clock().timestamp()) > 0:
             return LegacyAnswer(429, '{"error":"rate limited"}')
         try:
-            secret, _ = await self.issue_token(
+            secret, _ = await self.current_or_new_token(
                 email,
                 issued_by=f"legacy:{caller.client_ip}",
+                renew=renew,
                 issued_to_ip=caller.client_ip,
-                replace_existing=renew,
                 # An unauthenticated caller can only replace tokens handed to its own address.
                 revoke_only_issued_to=caller.client_ip,
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from clearframe_runtime.settings import ServiceSettings
 
@@ -13,6 +13,10 @@ class AuthSettings(ServiceSettings):
     token_ttl_days: float = 30.0
     #: Becomes the first admin key when no API key is stored yet; otherwise one is generated and printed.
     admin_key: SecretStr | None = None
+    #: Key of the token HMAC (token = HMAC(key, token id); the database holds only ids and digests).
+    #: Unset: derived from CLEARFRAME_INTERNAL_SECRET. Changing it makes `GET /token` issue new tokens;
+    #: tokens already handed out keep working until they expire.
+    auth_token_key: SecretStr | None = Field(default=None, min_length=16)
     #: Migration setting for seed-000 bots: subjects that may get tokens from GET /token without a key.
     auth_legacy_token_subjects: str = ""
     #: Same, for client networks (CIDR list, e.g. "10.0.0.0/8,127.0.0.1/32").

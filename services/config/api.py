@@ -30,7 +30,6 @@ from services.config.ports import Actor, AuditRecord, Document, StoredConfig
 
 log = structlog.get_logger(__name__)
 
-READ, WRITE, DELETE = "config.read", "config.write", "config.delete"
 _SOURCES = {
     Source.MODEL_OVERRIDE: pb.CONFIG_SOURCE_MODEL_OVERRIDE,
     Source.INTENT_GLOBAL: pb.CONFIG_SOURCE_INTENT_GLOBAL,
@@ -151,14 +150,13 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
         self._heartbeat_s = heartbeat_s
 
     async def GetAnalysisConfig(self, request: pb.GetAnalysisConfigRequest, context: grpc.aio.ServicerContext):
-        self._codec.require(context, READ)
         config, cache = await self._configs.get(request.usage_intent, request.model_id)
         return pb.GetAnalysisConfigResponse(
             success=True, data=config_message(config), cache_status=cache_message(cache)
         )
 
     async def UpdateAnalysisConfig(self, request: pb.UpdateAnalysisConfigRequest, context: grpc.aio.ServicerContext):
-        principal = self._codec.require(context, WRITE)
+        principal = self._codec.caller(context)
         config = await self._configs.put(
             request.usage_intent,
             request.model_id,
@@ -178,7 +176,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
         )
 
     async def DeleteAnalysisConfig(self, request: pb.DeleteAnalysisConfigRequest, context: grpc.aio.ServicerContext):
-        principal = self._codec.require(context, DELETE)
+        principal = self._codec.caller(context)
         config = await self._configs.delete(request.usage_intent, request.model_id, actor(principal, context))
         log.info(
             "config.deactivated",
@@ -194,7 +192,6 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
     async def ListAnalysisConfigAudit(
         self, request: pb.ListAnalysisConfigAuditRequest, context: grpc.aio.ServicerContext
     ):
-        self._codec.require(context, READ)
         page = await self._configs.audit(
             request.usage_intent,
             request.model_id,
@@ -213,7 +210,6 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
     async def ValidateAnalysisConfig(
         self, request: pb.ValidateAnalysisConfigRequest, context: grpc.aio.ServicerContext
     ):
-        self._codec.require(context, READ)
         report = self._configs.validate(request_body(request))
         return pb.ValidateAnalysisConfigResponse(
             success=True,
@@ -226,7 +222,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
     async def ClearAnalysisConfigCache(
         self, request: pb.ClearAnalysisConfigCacheRequest, context: grpc.aio.ServicerContext
     ):
-        principal = self._codec.require(context, WRITE)
+        principal = self._codec.caller(context)
         cleared = self._configs.clear_cache(request.scope.usage_intent, request.scope.model_id)
         log.info("config.cache_cleared", entries=cleared, by=principal.subject)
         return pb.ClearAnalysisConfigCacheResponse(
@@ -234,14 +230,12 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
         )
 
     async def ResolveAnalysisConfig(self, request: pb.ResolveAnalysisConfigRequest, context: grpc.aio.ServicerContext):
-        self._codec.require(context, READ)
         resolved, _ = await self._configs.resolve(request.usage_intent, request.model_id)
         return resolved_message(resolved, await self._configs.revision())
 
     async def WatchAnalysisConfigs(
         self, request: pb.WatchAnalysisConfigsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchAnalysisConfigsResponse]:
-        self._codec.require(context, READ)
         intent, model = self._configs.watch_scope(request.usage_intent, request.model_id)
         # Subscribe before reading the snapshot or the replay, so that no change falls between them.
         subscription = self._configs.feed.subscribe(intent, model)

@@ -28,7 +28,6 @@ from services.frames.ports import ImageFormat
 
 log = structlog.get_logger(__name__)
 
-PERMISSION = "scans.create"
 
 _KINDS = {
     MediaKind.IMAGE: pb.MEDIA_KIND_IMAGE,
@@ -139,7 +138,6 @@ class FramesServicer(frames_service_pb2_grpc.FramesServiceServicer):
     async def ProbeMedia(
         self, request: pb.ProbeMediaRequest, context: grpc.aio.ServicerContext
     ) -> pb.ProbeMediaResponse:
-        self._codec.require(context, PERMISSION)
         limits = limits_from(request.limits, self._service.policy.limits)
         info = await self._service.probe(request.body.data, limits, time_remaining=_time_remaining(context))
         return pb.ProbeMediaResponse(media=media_message(info))
@@ -147,7 +145,6 @@ class FramesServicer(frames_service_pb2_grpc.FramesServiceServicer):
     async def ExtractFrames(
         self, request: pb.ExtractFramesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ExtractFramesResponse]:
-        self._codec.require(context, PERMISSION)
         extraction = self._service.extract(
             ExtractRequest(
                 data=request.body.data,

@@ -103,6 +103,24 @@ class SqlCredentialStore:
             row = await session.get(TokenRow, token_id)
             return row.record() if row else None
 
+    async def current_token(
+        self, *, subject: str, issued_by: str, active_at: datetime
+    ) -> tuple[TokenRecord, str] | None:
+        query = (
+            select(TokenRow)
+            .where(
+                TokenRow.subject == subject,
+                TokenRow.issued_by == issued_by,
+                col(TokenRow.revoked_at).is_(None),
+                TokenRow.expires_at > active_at,
+            )
+            .order_by(col(TokenRow.created_at).desc(), col(TokenRow.id))
+            .limit(1)
+        )
+        async with self._sessions() as session:
+            row = (await session.exec(query)).first()
+            return (row.record(), row.secret_digest) if row else None
+
     async def list_tokens(
         self, *, subject: str | None, active_at: datetime | None, offset: int, limit: int
     ) -> list[TokenRecord]:
@@ -128,7 +146,7 @@ class SqlCredentialStore:
         if except_id is not None:
             statement = statement.where(col(TokenRow.id) != except_id)
         async with self._sessions() as session:
-            result = await session.exec(statement)  # type: ignore[call-overload]
+            result = await session.exec(statement)
             await session.commit()
             return int(result.rowcount or 0)
 
@@ -145,7 +163,7 @@ class SqlCredentialStore:
 
     async def touch_token(self, token_id: str, at: datetime, ip: str) -> None:
         async with self._sessions() as session:
-            await session.exec(  # type: ignore[call-overload]
+            await session.exec(
                 update(TokenRow).where(col(TokenRow.id) == token_id).values(last_used_at=at, last_used_ip=ip)
             )
             await session.commit()
@@ -214,7 +232,7 @@ class SqlCredentialStore:
 
     async def touch_api_key(self, key_id: str, at: datetime, ip: str) -> None:
         async with self._sessions() as session:
-            await session.exec(  # type: ignore[call-overload]
+            await session.exec(
                 update(ApiKeyRow).where(col(ApiKeyRow.id) == key_id).values(last_used_at=at, last_used_ip=ip)
             )
             await session.commit()
