@@ -204,6 +204,8 @@ class LegacyTokenPolicy:
 
 MAX_TTL = timedelta(days=365)
 TOUCH_INTERVAL = timedelta(seconds=60)
+#: How many of a subject's newest tokens `/token` looks at for one it can recompute.
+CURRENT_TOKEN_CANDIDATES = 10
 
 
 @dataclass(frozen=True)
@@ -335,17 +337,17 @@ class Authority:
     async def current_token(self, subject: str, *, issued_by: str) -> tuple[str, TokenRecord] | None:
         """The newest valid token this issuer gave this subject, its secret recomputed from the key.
 
-        None when there is none, or when it cannot be recomputed (issued under another key, or before
-        tokens were derived): the caller then issues a new one and the old one simply runs out.
+        None when there is none that can be recomputed (issued under another key, or before tokens were
+        derived): the caller then issues a new one, and the old ones simply run out.
         """
-        found = await self._store.current_token(
-            subject=check_subject(subject), issued_by=issued_by, active_at=self._clock()
+        candidates = await self._store.current_tokens(
+            subject=check_subject(subject), issued_by=issued_by, active_at=self._clock(), limit=CURRENT_TOKEN_CANDIDATES
         )
-        if found is None:
-            return None
-        record, stored_digest = found
-        secret = token_secret(self._token_key, record.token_id)
-        return (secret, record) if same_digest(stored_digest, digest(secret)) else None
+        for record, stored_digest in candidates:
+            secret = token_secret(self._token_key, record.token_id)
+            if same_digest(stored_digest, digest(secret)):
+                return secret, record
+        return None
 
     async def current_or_new_token(
         self,

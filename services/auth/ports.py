@@ -40,10 +40,10 @@ class CredentialStore(Protocol):
     async def add_token(self, record: TokenRecord, secret_digest: str) -> None: ...
     async def token_by_digest(self, secret_digest: str) -> TokenRecord | None: ...
     async def token_by_id(self, token_id: str) -> TokenRecord | None: ...
-    async def current_token(
-        self, *, subject: str, issued_by: str, active_at: datetime
-    ) -> tuple[TokenRecord, str] | None:
-        """The newest token of ``subject`` from ``issued_by`` valid at ``active_at``, with its digest."""
+    async def current_tokens(
+        self, *, subject: str, issued_by: str, active_at: datetime, limit: int
+    ) -> list[tuple[TokenRecord, str]]:
+        """The newest tokens of ``subject`` from ``issued_by`` valid at ``active_at``, with their digests."""
         ...
 
     async def list_tokens(

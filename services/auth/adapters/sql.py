@@ -103,9 +103,9 @@ class SqlCredentialStore:
             row = await session.get(TokenRow, token_id)
             return row.record() if row else None
 
-    async def current_token(
-        self, *, subject: str, issued_by: str, active_at: datetime
-    ) -> tuple[TokenRecord, str] | None:
+    async def current_tokens(
+        self, *, subject: str, issued_by: str, active_at: datetime, limit: int
+    ) -> list[tuple[TokenRecord, str]]:
         query = (
             select(TokenRow)
             .where(
@@ -115,11 +115,10 @@ class SqlCredentialStore:
                 TokenRow.expires_at > active_at,
             )
             .order_by(col(TokenRow.created_at).desc(), col(TokenRow.id))
-            .limit(1)
+            .limit(limit)
         )
         async with self._sessions() as session:
-            row = (await session.exec(query)).first()
-            return (row.record(), row.secret_digest) if row else None
+            return [(row.record(), row.secret_digest) for row in (await session.exec(query)).all()]
 
     async def list_tokens(
         self, *, subject: str | None, active_at: datetime | None, offset: int, limit: int

@@ -7,32 +7,73 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clearframe_runtime import db
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.principal import KIND_ANONYMOUS, Principal
 from services.auth.adapters.sql import SqlCredentialStore
-from services.auth.domain import AuthFailure, Authority, LegacyTokenPolicy, TokenBucket
+from services.auth.domain import AuthFailure, Authority, LegacyTokenPolicy, TokenBucket, digest
+from services.auth.tests.fakes import FakeClock
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 @pytest.fixture
-async def authority(database: str) -> AsyncIterator[Authority]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def engine(database: str) -> AsyncIterator[AsyncEngine]:
     await db.migrate(database, MIGRATIONS)
     engine = db.create_engine(database)
-    yield Authority(
-        SqlCredentialStore(db.session_factory(engine)),
-        token_ttl=timedelta(days=30),
-        legacy_policy=LegacyTokenPolicy.parse("bot@legacy.test", "10.0.0.0/8"),
-        legacy_bucket=TokenBucket(2, 3600),
-    )
+    yield engine
     await engine.dispose()
 
 
-async def test_migrations_are_idempotent(database: str) -> None:
+@pytest.fixture
+def authority(engine: AsyncEngine, clock: FakeClock) -> Authority:
+    return Authority(
+        SqlCredentialStore(db.session_factory(engine)),
+        token_ttl=timedelta(days=30),
+        token_key=b"a-test-token-key-of-32-bytes-...",
+        legacy_policy=LegacyTokenPolicy.parse("bot@legacy.test", "10.0.0.0/8"),
+        legacy_bucket=TokenBucket(2, 3600),
+        clock=clock,
+    )
+
+
+async def _tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        return set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+
+
+async def test_migrations_are_idempotent(database: str, engine: AsyncEngine, authority: Authority) -> None:
+    tables = await _tables(engine)
+    assert {"auth_tokens", "auth_api_keys"} <= tables
+    secret, _ = await authority.issue_token("kept@example.org", issued_by="test")
     await db.migrate(database, MIGRATIONS)
-    await db.migrate(database, MIGRATIONS)
+    assert await _tables(engine) == tables
+    assert isinstance(await authority.authenticate(secret, "127.0.0.1"), Principal)
+
+
+async def test_the_stored_row_holds_neither_the_token_nor_anything_it_can_be_read_from(
+    engine: AsyncEngine, authority: Authority
+) -> None:
+    answer = await authority.legacy_token(
+        "row@example.org", False, Principal("apikey:k_x", "api_key", frozenset({"tokens.issue"}), "127.0.0.1")
+    )
+    assert (
+        await authority.legacy_token(
+            "row@example.org", False, Principal("apikey:k_x", "api_key", frozenset({"tokens.issue"}), "127.0.0.1")
+        )
+    ).body == answer.body
+    async with engine.connect() as connection:
+        rows = (await connection.execute(sa.text("SELECT * FROM auth_tokens"))).all()
+    assert len(rows) == 1
+    assert answer.body not in repr(rows) and digest(answer.body) in repr(rows)
 
 
 async def test_bootstrap_admin_key_only_when_store_is_empty(authority: Authority) -> None:
@@ -68,11 +109,10 @@ async def test_token_lifecycle(authority: Authority) -> None:
         await authority.revoke_token("no-such-token")
 
 
-async def test_expired_token(authority: Authority) -> None:
+async def test_expired_token(authority: Authority, clock: FakeClock) -> None:
     secret, _ = await authority.issue_token("brief@example.org", issued_by="test", ttl=timedelta(seconds=1))
-    import asyncio
-
-    await asyncio.sleep(1.1)
+    assert isinstance(await authority.authenticate(secret, "127.0.0.1"), Principal)
+    clock.advance(timedelta(seconds=1))
     assert await authority.authenticate(secret, "127.0.0.1") == AuthFailure("token expired")
 
 
