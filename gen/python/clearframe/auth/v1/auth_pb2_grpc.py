@@ -184,12 +184,15 @@ class AuthServiceServicer:
     def LegacyGetToken(self, request, context):
         """Seed-000 compatible token issuance: `GET /token?email=E[&renew]`.
 
-        200 text/plain: the bare 32-hex-character token. 400 {"error":"missing email"} without `email`.
+        200 text/plain: the bare 32-hex-character token. Without `renew` it is the subject's current token
+        from the same issuer (the calling key, or the client address for the migration allow-list) — the
+        same string on every call while it is valid; a new one only when there is none.
+        400 {"error":"missing email"} without `email`.
         403 {"error":"forbidden"} when the caller may not issue tokens. 429 {"error":"rate limited"} when
         a caller admitted by the migration allow-list asks too often.
         Needs `tokens.issue`, or a subject / client network listed in CLEARFRAME_AUTH_LEGACY_TOKEN_SUBJECTS
-        / CLEARFRAME_AUTH_LEGACY_TOKEN_NETWORKS. With `renew` present (any value) earlier tokens are revoked —
-        for an allow-listed caller only those that were issued to the same client address.
+        / CLEARFRAME_AUTH_LEGACY_TOKEN_NETWORKS. With `renew` present (any value) a new token replaces the
+        earlier ones, which are revoked — for an allow-listed caller only those issued to the same address.
         The HTTP status is carried in the `x-http-status` response header, which the gateway applies.
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
