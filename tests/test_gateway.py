@@ -46,10 +46,46 @@ def test_envoy_config_of_the_mesh_and_of_production_validate(mesh: Mesh, tmp_pat
         assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_unknown_route_is_404_json(http: httpx.Client, admin_headers) -> None:
+MULTIPART = {"content-type": "multipart/form-data; boundary=b"}
+MULTIPART_BODY = b'--b\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\n\r\nx\r\n--b--\r\n'
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body"),
+    [
+        ("GET", "/no/such/route", {}, b""),
+        ("POST", "/no/such/route", {"content-type": "application/json"}, b"{}"),
+        # The original answered this one 403 {"error":"invalid path"}; see the README (The gateway).
+        ("POST", "/scan", MULTIPART, MULTIPART_BODY),
+        ("POST", "/v1/no-such-collection", {"Authorization": "Bearer not-a-real-secret"}, b"{}"),
+        ("DELETE", "/token", {}, b""),
+        ("GET", "/check", {}, b""),
+        ("PUT", "/v1/tokens", {"Authorization": "0" * 32}, b"{}"),
+    ],
+)
+def test_unknown_paths_are_404_whatever_the_credentials(
+    http: httpx.Client, method: str, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    response = http.request(method, path, headers=headers, content=body)
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"] == "not found"
+
+
+def test_unknown_path_with_valid_credentials_is_404_too(http: httpx.Client, admin_headers) -> None:
     response = http.get("/no/such/route", headers=admin_headers)
     assert response.status_code == 404
     assert response.json()["error"] == "not found"
+
+
+def test_known_paths_still_need_credentials(http: httpx.Client) -> None:
+    """Letting unknown paths through to the 404 opens nothing: every bound route is still checked."""
+    caller = http.post("/v1/apikeys", json={"display_name": "x", "permissions": ["admin"]})
+    assert caller.status_code == 401 and caller.json()["details"][0]["reason"] == "MISSING_CREDENTIALS"
+    check = http.post("/check", headers=MULTIPART, content=MULTIPART_BODY)
+    assert check.status_code == 403 and check.json() == {"error": "forbidden"}
+    config = http.delete("/api/v1/analysis/config/paysite/some-model")
+    assert config.status_code == 401 and config.json()["code"] == "MISSING_API_KEY"
 
 
 def test_unknown_query_parameter_is_400(http: httpx.Client, admin_headers) -> None:
@@ -143,7 +179,8 @@ def test_legacy_upload_without_multipart_is_refused_before_auth(http: httpx.Clie
 def test_gateway_error_bodies_are_json(http: httpx.Client) -> None:
     response = http.get("/v1/caller")
     assert response.status_code == 401
-    json.loads(response.text)
+    body = json.loads(response.text)
+    assert body["code"] == 16 and body["details"][0]["reason"] == "MISSING_CREDENTIALS" and body["message"]
 
 
 def test_musenest_routes_get_musenest_error_envelopes(http: httpx.Client, admin_headers) -> None:
