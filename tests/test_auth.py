@@ -57,7 +57,7 @@ def test_bad_credentials_are_401(http: httpx.Client, headers: dict[str, str]) ->
     assert response.json()["details"][0]["reason"] == "INVALID_CREDENTIALS"
 
 
-def test_every_way_of_presenting_a_key_works(http: httpx.Client, admin_headers) -> None:
+def test_every_way_of_presenting_a_key_works(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     key = make_key(http, admin_headers, "config.read")
     for headers in ({"Authorization": f"Bearer {key}"}, {"Authorization": key}, {"X-API-Key": key}):
         caller = caller_of(http, headers)
@@ -65,7 +65,7 @@ def test_every_way_of_presenting_a_key_works(http: httpx.Client, admin_headers) 
         assert caller["permissions"] == ["config.read"] and caller["kind"] == "CREDENTIAL_KIND_API_KEY"
 
 
-def test_revoked_token_is_refused(http: httpx.Client, admin_headers) -> None:
+def test_revoked_token_is_refused(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     issued = make_token(http, admin_headers, "revoked@example.org")
     token_id = issued["token_info"]["token_id"]
     assert caller_of(http, {"Authorization": issued["token"]}) == {
@@ -84,7 +84,7 @@ def test_revoked_token_is_refused(http: httpx.Client, admin_headers) -> None:
     assert again.json()["details"][0]["reason"] == "ALREADY_REVOKED"
 
 
-def test_wrong_permission_is_403(http: httpx.Client, admin_headers) -> None:
+def test_wrong_permission_is_403(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     key = make_key(http, admin_headers, "config.read")
     response = http.post(
         "/v1/apikeys", headers={"X-API-Key": key}, json={"display_name": "escalation", "permissions": ["admin"]}
@@ -93,7 +93,7 @@ def test_wrong_permission_is_403(http: httpx.Client, admin_headers) -> None:
     assert response.json()["details"][0]["reason"] == "INSUFFICIENT_PERMISSIONS"
 
 
-def test_forged_principal_headers_are_stripped(http: httpx.Client, admin_headers, mesh) -> None:
+def test_forged_principal_headers_are_stripped(http: httpx.Client, admin_headers: dict[str, str], mesh: Mesh) -> None:
     forged_value, forged_signature = PrincipalCodec("attacker-guessed-secret!").encode(
         Principal("evil", "api_key", frozenset({"admin"}), "1.2.3.4")
     )
@@ -115,7 +115,7 @@ def test_forged_principal_headers_are_stripped(http: httpx.Client, admin_headers
     assert response.status_code == 403
 
 
-def test_native_grpc_auth_through_the_gateway(gateway_channel, admin_headers) -> None:
+def test_native_grpc_auth_through_the_gateway(gateway_channel: grpc.Channel, admin_headers: dict[str, str]) -> None:
     stub = auth_pb2_grpc.AuthServiceStub(gateway_channel)
     with pytest.raises(grpc.RpcError) as failure:
         stub.GetCaller(auth_pb2.GetCallerRequest(), timeout=5)
@@ -127,7 +127,7 @@ def test_native_grpc_auth_through_the_gateway(gateway_channel, admin_headers) ->
     assert "admin" in answer.caller.permissions
 
 
-def test_services_refuse_a_direct_call_without_a_signed_principal(mesh) -> None:
+def test_services_refuse_a_direct_call_without_a_signed_principal(mesh: Mesh) -> None:
     with grpc.insecure_channel(mesh.service_target("auth")) as channel:
         stub = auth_pb2_grpc.AuthServiceStub(channel)
         with pytest.raises(grpc.RpcError) as failure:
@@ -137,13 +137,14 @@ def test_services_refuse_a_direct_call_without_a_signed_principal(mesh) -> None:
                 timeout=5,
             )
         assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        assert error_info(failure.value).reason == "MISSING_CREDENTIALS"
+        info = error_info(failure.value)
+        assert info is not None and info.reason == "MISSING_CREDENTIALS"
 
 
 # --- API keys -----------------------------------------------------------------------------------------
 
 
-def test_api_key_lifecycle(http: httpx.Client, admin_headers) -> None:
+def test_api_key_lifecycle(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     created = http.post(
         "/v1/apikeys",
         headers=admin_headers,
@@ -178,7 +179,7 @@ def test_api_key_lifecycle(http: httpx.Client, admin_headers) -> None:
     assert caller_of(http, {"X-API-Key": rotated["secret"]}) == 401
 
 
-def test_api_key_validation_names_the_field(http: httpx.Client, admin_headers) -> None:
+def test_api_key_validation_names_the_field(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     response = http.post(
         "/v1/apikeys", headers=admin_headers, json={"display_name": "x", "permissions": ["config.read", "root"]}
     )
@@ -190,7 +191,7 @@ def test_api_key_validation_names_the_field(http: httpx.Client, admin_headers) -
     assert missing.json()["details"][0]["metadata"]["field"] == "api_key.display_name"
 
 
-def test_unknown_api_key_is_404(http: httpx.Client, admin_headers) -> None:
+def test_unknown_api_key_is_404(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     response = http.get("/v1/apikeys/k_doesnotexist", headers=admin_headers)
     assert response.status_code == 404
     assert response.json()["details"][0]["reason"] == "API_KEY_NOT_FOUND"
@@ -199,7 +200,7 @@ def test_unknown_api_key_is_404(http: httpx.Client, admin_headers) -> None:
 # --- tokens -------------------------------------------------------------------------------------------
 
 
-def test_tokens_are_listed_paginated_without_secrets(http: httpx.Client, admin_headers) -> None:
+def test_tokens_are_listed_paginated_without_secrets(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     subject = "paged@example.org"
     secrets_issued = {make_token(http, admin_headers, subject)["token"] for _ in range(3)}
     seen, page_token = [], ""
@@ -218,7 +219,7 @@ def test_tokens_are_listed_paginated_without_secrets(http: httpx.Client, admin_h
     assert bad.status_code == 400
 
 
-def test_token_defaults_to_thirty_days(http: httpx.Client, admin_headers) -> None:
+def test_token_defaults_to_thirty_days(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     info = make_token(http, admin_headers, "thirty@example.org")["token_info"]
     from datetime import datetime
 
@@ -227,7 +228,7 @@ def test_token_defaults_to_thirty_days(http: httpx.Client, admin_headers) -> Non
     assert abs((expires - created).total_seconds() - 30 * 86400) < 2
 
 
-def test_renew_replaces_the_token(http: httpx.Client, admin_headers) -> None:
+def test_renew_replaces_the_token(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     first = make_token(http, admin_headers, "renew@example.org")
     renewed = http.post(f"/v1/tokens/{first['token_info']['token_id']}:renew", headers=admin_headers, json={}).json()
     assert HEX32.match(renewed["token"])
@@ -236,7 +237,7 @@ def test_renew_replaces_the_token(http: httpx.Client, admin_headers) -> None:
     assert caller["subject"] == "renew@example.org" and caller["kind"] == "CREDENTIAL_KIND_TOKEN"
 
 
-def test_validate_token(http: httpx.Client, admin_headers) -> None:
+def test_validate_token(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     token = make_token(http, admin_headers, "validate@example.org")["token"]
     good = http.post("/v1/tokens:validate", headers=admin_headers, json={"secret": token}).json()
     assert good["valid"] and good["caller"]["subject"] == "validate@example.org"
@@ -253,13 +254,13 @@ def test_legacy_token_needs_a_key_by_default(http: httpx.Client) -> None:
     assert response.json() == {"error": "forbidden"}
 
 
-def test_legacy_token_missing_email(http: httpx.Client, admin_headers) -> None:
+def test_legacy_token_missing_email(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     response = http.get("/token", headers=admin_headers)
     assert response.status_code == 400
     assert response.json() == {"error": "missing email"}
 
 
-def test_legacy_token_with_key_is_bare_text(http: httpx.Client, admin_headers) -> None:
+def test_legacy_token_with_key_is_bare_text(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     response = http.get("/token", params={"email": "bot@example.org"}, headers=admin_headers)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
@@ -268,7 +269,9 @@ def test_legacy_token_with_key_is_bare_text(http: httpx.Client, admin_headers) -
     assert isinstance(caller, dict) and caller["subject"] == "bot@example.org"
 
 
-def test_repeated_token_calls_give_the_same_token_until_renew(http: httpx.Client, admin_headers) -> None:
+def test_repeated_token_calls_give_the_same_token_until_renew(
+    http: httpx.Client, admin_headers: dict[str, str]
+) -> None:
     """The Discord bot re-fetches /token every 10 minutes: it must not pile up live tokens."""
     subject = "repeat-bot@example.org"
     answers = {http.get("/token", params={"email": subject}, headers=admin_headers).text for _ in range(5)}
@@ -287,7 +290,9 @@ def test_repeated_token_calls_give_the_same_token_until_renew(http: httpx.Client
     assert http.get("/token", params={"email": subject}, headers=admin_headers).text == renewed.text
 
 
-def test_a_token_is_not_returned_for_another_subject_or_issuer(http: httpx.Client, admin_headers) -> None:
+def test_a_token_is_not_returned_for_another_subject_or_issuer(
+    http: httpx.Client, admin_headers: dict[str, str]
+) -> None:
     other_key = make_key(http, admin_headers, "tokens.issue")
     mine = http.get("/token", params={"email": "issuer-bot@example.org"}, headers=admin_headers).text
     other_subject = http.get("/token", params={"email": "issuer-bot-2@example.org"}, headers=admin_headers).text
@@ -316,7 +321,9 @@ async def _token_rows(database_url: str, subject: str) -> list[sa.Row[tuple[obje
         await engine.dispose()
 
 
-def test_the_stored_row_does_not_contain_the_token(http: httpx.Client, admin_headers, mesh: Mesh) -> None:
+def test_the_stored_row_does_not_contain_the_token(
+    http: httpx.Client, admin_headers: dict[str, str], mesh: Mesh
+) -> None:
     subject = "stored-bot@example.org"
     token = http.get("/token", params={"email": subject}, headers=admin_headers).text
     assert HEX32.match(token)
@@ -332,7 +339,9 @@ def test_legacy_routes_answer_403_forbidden_for_bad_tokens(http: httpx.Client) -
         assert response.json() == {"error": "forbidden"}
 
 
-def test_legacy_allow_list_is_rate_limited_and_cannot_revoke_others(http: httpx.Client, admin_headers) -> None:
+def test_legacy_allow_list_is_rate_limited_and_cannot_revoke_others(
+    http: httpx.Client, admin_headers: dict[str, str]
+) -> None:
     # A token handed out by a key holder …
     official = http.get("/token", params={"email": LEGACY_SUBJECT}, headers=admin_headers).text
     assert HEX32.match(official)
@@ -349,7 +358,7 @@ def test_legacy_allow_list_is_rate_limited_and_cannot_revoke_others(http: httpx.
     assert limited.json() == {"error": "rate limited"}
 
 
-def test_failed_attempts_are_logged_with_address_and_reason_never_the_secret(http: httpx.Client, mesh) -> None:
+def test_failed_attempts_are_logged_with_address_and_reason_never_the_secret(http: httpx.Client, mesh: Mesh) -> None:
     secret = "f" * 32
     http.get("/v1/caller", headers={"Authorization": f"Bearer {secret}"})
     deadline = time.monotonic() + 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import envoy
 import grpc
@@ -27,7 +28,7 @@ def test_healthz_reports_every_service_and_triton(http: httpx.Client) -> None:
     assert statuses == {name: "SERVING" for name in [*SERVICES, "triton"] if name != "gateway"}
 
 
-def test_envoy_config_of_the_mesh_and_of_production_validate(mesh: Mesh, tmp_path) -> None:
+def test_envoy_config_of_the_mesh_and_of_production_validate(mesh: Mesh, tmp_path: Path) -> None:
     production = write(
         GatewayLayout(
             [Upstream(n, f"clearframe-{n}", 50051) for n in SERVICES],
@@ -72,10 +73,28 @@ def test_unknown_paths_are_404_whatever_the_credentials(
     assert response.json()["error"] == "not found"
 
 
-def test_unknown_path_with_valid_credentials_is_404_too(http: httpx.Client, admin_headers) -> None:
+def test_unknown_path_with_valid_credentials_is_404_too(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     response = http.get("/no/such/route", headers=admin_headers)
     assert response.status_code == 404
     assert response.json()["error"] == "not found"
+
+
+def test_head_matches_no_route_with_or_without_credentials(http: httpx.Client, admin_headers: dict[str, str]) -> None:
+    assert http.head("/stats").status_code == 404
+    assert http.head("/stats", headers=admin_headers).status_code == 404
+
+
+def test_a_trailing_slash_reaches_the_same_route_with_the_same_checks(
+    http: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    caller = http.get("/v1/caller/", headers=admin_headers)
+    assert caller.status_code == 200 and "admin" in caller.json()["caller"]["permissions"]
+    refused = http.get("/v1/caller/")
+    assert refused.status_code == 401 and refused.json()["details"][0]["reason"] == "MISSING_CREDENTIALS"
+    musenest = http.get("/api/v1/analysis/config/paysite/")
+    assert musenest.status_code == 401 and musenest.json()["code"] == "MISSING_API_KEY"
+    stats = http.get("/stats/")
+    assert stats.status_code == 403 and stats.json() == {"error": "forbidden"}
 
 
 def test_known_paths_still_need_credentials(http: httpx.Client) -> None:
@@ -88,13 +107,13 @@ def test_known_paths_still_need_credentials(http: httpx.Client) -> None:
     assert config.status_code == 401 and config.json()["code"] == "MISSING_API_KEY"
 
 
-def test_unknown_query_parameter_is_400(http: httpx.Client, admin_headers) -> None:
+def test_unknown_query_parameter_is_400(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     response = http.get("/v1/caller", params={"bogus": "1"}, headers=admin_headers)
     assert response.status_code == 400
     assert "bogus" in response.json()["message"]
 
 
-def test_malformed_json_body_is_400(http: httpx.Client, admin_headers) -> None:
+def test_malformed_json_body_is_400(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     response = http.post(
         "/v1/tokens", headers={**admin_headers, "content-type": "application/json"}, content=b'{"subject": '
     )
@@ -102,7 +121,7 @@ def test_malformed_json_body_is_400(http: httpx.Client, admin_headers) -> None:
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_unimplemented_rpcs_answer_501_honestly(http: httpx.Client, admin_headers) -> None:
+def test_unimplemented_rpcs_answer_501_honestly(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     response = http.get("/v1/events", headers=admin_headers)
     assert response.status_code == 501
     body = response.json()
@@ -128,7 +147,9 @@ def test_each_service_serves_health_and_reflection_directly(mesh: Mesh) -> None:
             assert "grpc.health.v1.Health" in names, name
 
 
-def test_reflection_through_the_gateway_lists_every_contract(gateway_channel, admin_headers) -> None:
+def test_reflection_through_the_gateway_lists_every_contract(
+    gateway_channel: grpc.Channel, admin_headers: dict[str, str]
+) -> None:
     stub = reflection_pb2_grpc.ServerReflectionStub(gateway_channel)
     metadata = [("authorization", admin_headers["Authorization"])]
     replies = list(
@@ -148,7 +169,9 @@ def test_reflection_through_the_gateway_lists_every_contract(gateway_channel, ad
         assert expected in names
 
 
-def test_native_grpc_unimplemented_carries_error_info(gateway_channel, admin_headers) -> None:
+def test_native_grpc_unimplemented_carries_error_info(
+    gateway_channel: grpc.Channel, admin_headers: dict[str, str]
+) -> None:
     stub = analytics_service_pb2_grpc.AnalyticsServiceStub(gateway_channel)
     with pytest.raises(grpc.RpcError) as failure:
         stub.ListEvents(
@@ -183,7 +206,7 @@ def test_gateway_error_bodies_are_json(http: httpx.Client) -> None:
     assert body["code"] == 16 and body["details"][0]["reason"] == "MISSING_CREDENTIALS" and body["message"]
 
 
-def test_musenest_routes_get_musenest_error_envelopes(http: httpx.Client, admin_headers) -> None:
+def test_musenest_routes_get_musenest_error_envelopes(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     response = http.get("/api/v1/analysis/config/paysite", params={"bogus": "1"}, headers=admin_headers)
     assert response.status_code == 400
     body = response.json()

@@ -270,7 +270,8 @@ def template_pattern(template: str) -> re.Pattern[str]:
         out.append(".+" if sub and "**" in sub else "[^/]+")
         position = match.end()
     out.append(_literal(template[position:]))
-    return re.compile("^" + "".join(out) + "$")
+    # The transcoder also accepts the path with one trailing slash (`/v1/caller/`).
+    return re.compile("^" + "".join(out) + "/?$")
 
 
 def _literal(text: str) -> str:
@@ -308,7 +309,8 @@ class RestRouter:
         self._routes = list(routes)
 
     def match(self, verb: str, path: str) -> RestRoute | None:
-        verb = "GET" if verb.upper() == "HEAD" else verb.upper()
+        """The binding for this method and (normalized, query-less) path; HEAD matches nothing, as there."""
+        verb = verb.upper()
         return next((r for r in self._routes if r.verb == verb and r.pattern.match(path)), None)
 
 

@@ -24,7 +24,7 @@ from clearframe_runtime.principal import (
     PrincipalCodec,
 )
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
-from services.auth.domain import AuthFailure, Authority, parse_credential
+from services.auth.domain import AuthFailure, Authority, PresentedCredential, parse_credential
 from services.auth.ports import ApiKeyRecord, TokenRecord
 
 log = structlog.get_logger(__name__)
@@ -257,9 +257,9 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
 
     Which RPC a request is for, and so whether it is public and in which dialect it is refused, comes
     from the access table and the contracts' HTTP bindings (:mod:`clearframe_runtime.access`). A REST
-    request that matches no binding is let through unauthenticated, without looking at its
-    credentials: the gateway then answers 404 ``{"error":"not found"}`` as for any unknown path, and
-    nothing is reached that way — every service checks the principal again.
+    request that matches no binding is never refused here, whatever its credentials: the gateway then
+    answers 404 ``{"error":"not found"}`` as for any unknown path, and nothing is reached that way —
+    every service checks the principal again.
     """
 
     def __init__(self, authority: Authority, codec: PrincipalCodec, router: RestRouter | None = None):
@@ -276,15 +276,15 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
         path, _, query = http.path.partition("?")
         grpc_call = headers.get("content-type", "").startswith("application/grpc")
         anonymous = Principal("", KIND_ANONYMOUS, frozenset(), client_ip)
+        credential = parse_credential(headers, query)
         if grpc_call:
             rule = rule_for(path)
         else:
             route = self._router.match(http.method, path)
             if route is None:
-                return self._allow(anonymous)
+                return await self._unbound(credential, anonymous, path, http.method)
             rule = route.rule
 
-        credential = parse_credential(headers, query)
         if credential is None:
             if rule is not None and rule.public:
                 return self._allow(anonymous)
@@ -309,6 +309,29 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
             return _denial(
                 rule, grpc_call, reason="INVALID_CREDENTIALS", message="the credentials are invalid, expired or revoked"
             )
+        return self._allow(result)
+
+    async def _unbound(
+        self, credential: PresentedCredential | None, anonymous: Principal, path: str, method: str
+    ) -> ext_authz_pb2.CheckResponse:
+        """A REST path no binding matches: never refused here, so the gateway answers its 404.
+
+        Valid credentials still travel on as the caller's principal, in case the transcoder maps a
+        spelling this router does not know onto an RPC; that RPC's own check then decides.
+        """
+        if credential is None:
+            return self._allow(anonymous)
+        result = await self._authority.authenticate(credential.secret, anonymous.client_ip)
+        if isinstance(result, AuthFailure):
+            log.warning(
+                "auth.unrecognized",
+                reason=result.reason,
+                source=credential.source.value,
+                client_ip=anonymous.client_ip,
+                path=path,
+                method=method,
+            )
+            return self._allow(anonymous)
         return self._allow(result)
 
     def _allow(self, principal: Principal) -> ext_authz_pb2.CheckResponse:
