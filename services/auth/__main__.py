@@ -17,7 +17,7 @@ from clearframe_runtime.settings import DatabaseSettings, describe_missing
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.api import AuthServicer, ExtAuthzServicer
-from services.auth.domain import Authority, LegacyTokenPolicy, TokenBucket, derive_token_key
+from services.auth.domain import Authority, LegacyTokenPolicy, TokenBucket
 from services.auth.settings import AuthSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,21 +28,15 @@ async def main() -> None:
         settings, database = AuthSettings(), DatabaseSettings()
     except ValidationError as exc:
         raise SystemExit(f"auth: {describe_missing(exc)}") from exc
-    internal_secret = settings.internal_secret.get_secret_value()
-    token_key = (
-        settings.auth_token_key.get_secret_value().encode()
-        if settings.auth_token_key
-        else derive_token_key(internal_secret)
-    )
     engine = db.create_engine(database.database_url)
     authority = Authority(
         SqlCredentialStore(db.session_factory(engine)),
         token_ttl=timedelta(days=settings.token_ttl_days),
-        token_key=token_key,
+        token_key=settings.token_key(),
         legacy_policy=LegacyTokenPolicy.parse(settings.auth_legacy_token_subjects, settings.auth_legacy_token_networks),
         legacy_bucket=TokenBucket(settings.auth_legacy_token_burst, settings.auth_legacy_token_window_s),
     )
-    codec = PrincipalCodec(internal_secret)
+    codec = PrincipalCodec(settings.internal_secret.get_secret_value())
 
     async def start() -> None:
         await db.migrate(database.database_url, MIGRATIONS)

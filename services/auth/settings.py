@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from clearframe_runtime.settings import ServiceSettings
+from services.auth.domain import derive_token_key
 
 
 class AuthSettings(ServiceSettings):
@@ -24,3 +25,9 @@ class AuthSettings(ServiceSettings):
     #: How many keyless /token calls a client address may make per window.
     auth_legacy_token_burst: int = 5
     auth_legacy_token_window_s: float = 60.0
+
+    def token_key(self) -> bytes:
+        """The configured token key, else one derived from the internal secret."""
+        if self.auth_token_key is not None:
+            return self.auth_token_key.get_secret_value().encode()
+        return derive_token_key(self.internal_secret.get_secret_value())
