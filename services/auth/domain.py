@@ -161,11 +161,11 @@ class TokenBucket:
     def take(self, client: str, now: float) -> float:
         """0.0 when allowed (one token taken), else the seconds to wait for the next token.
 
-        ``now`` is in seconds on any clock that does not go backwards between calls.
+        ``now`` is in seconds; a clock that steps back refills nothing (and takes nothing back).
         """
         tokens, last = self._state.get(client, (float(self.capacity), now))
         rate = self.capacity / self.window_s
-        tokens = min(float(self.capacity), tokens + (now - last) * rate)
+        tokens = min(float(self.capacity), tokens + max(0.0, now - last) * rate)
         if tokens >= 1.0:
             self._state[client] = (tokens - 1.0, now)
             return 0.0

@@ -258,3 +258,12 @@ async def test_a_token_carries_only_scans_create(store: MemoryCredentialStore, c
 def test_parse_credential(headers: dict[str, str], query: str, expected: tuple[str, CredentialSource] | None) -> None:
     found = parse_credential(headers, query)
     assert (None if found is None else (found.secret, found.source)) == expected
+
+
+def test_token_bucket_starts_full_refills_and_ignores_a_clock_stepping_back() -> None:
+    bucket = TokenBucket(2, 60)
+    assert [bucket.take("a", 1000.0), bucket.take("a", 1000.0)] == [0.0, 0.0]
+    assert bucket.take("a", 1000.0) == pytest.approx(30.0)  # one token per 30 s
+    assert bucket.take("b", 1000.0) == 0.0  # per client
+    assert bucket.take("a", 900.0) > 0  # stepping back refills nothing
+    assert bucket.take("a", 930.0) == 0.0
