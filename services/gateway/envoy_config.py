@@ -7,8 +7,9 @@ why:
    so no client can forge them, on every route including those that skip authentication;
 2. lua refuses seed-000 uploads that are not multipart (before authentication, as the seed did),
    turns a service's ``x-http-status`` response header into the HTTP status (201, 206, 302, 403 …) of
-   transcoded responses, and gives errors on MuseNest's routes MuseNest's envelope — responses pass
-   filters in reverse, so it sees the transcoder's output;
+   transcoded responses, and gives errors on MuseNest's routes MuseNest's envelope (with its
+   ``validation_errors`` and ``valid_options`` arrays) and a global ``model_id`` as ``null`` there —
+   responses pass filters in reverse, so it sees the transcoder's output;
 3. ext_authz asks the auth service about every request except health and public delivery routes; it
    runs before the transcoder so it sees REST paths (seed routes answer in their own dialect);
 4. grpc_json_transcoder maps REST onto gRPC methods and rejects unknown paths and query parameters;
