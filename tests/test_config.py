@@ -140,7 +140,7 @@ def put(http: httpx.Client, key: str, path: str, body: Any, **headers: str) -> h
 def error_field(body: dict[str, Any]) -> str:
     """metadata.field of the ErrorInfo, whether the gateway wraps the status in MuseNest's envelope or not."""
     status = body.get("status", body)
-    return status["details"][0]["metadata"]["field"]
+    return str(status["details"][0]["metadata"]["field"])
 
 
 def test_seed_examples_round_trip(http: httpx.Client, keys: dict[str, str]) -> None:
@@ -533,7 +533,9 @@ def test_watch_subscriber_gets_a_put_within_a_second(
     assert event.revision > 0
 
 
-def test_watch_needs_config_read(http: httpx.Client, admin_headers: dict[str, str], gateway_channel) -> None:
+def test_watch_needs_config_read(
+    http: httpx.Client, admin_headers: dict[str, str], gateway_channel: grpc.Channel
+) -> None:
     key = make_key(http, admin_headers, "scans.create")
     stub = config_service_pb2_grpc.AnalysisConfigServiceStub(gateway_channel)
     with pytest.raises(grpc.RpcError) as failure:
