@@ -16,7 +16,10 @@ import pytest
 
 from clearframe.config.v1 import config_service_pb2 as pb
 from clearframe.config.v1 import config_service_pb2_grpc
+from services.config.domain import READ_ONLY_FIELDS
+from services.config.tests.musenest_shipped import SHIPPED_INTENTS, UNPRODUCED, shipped
 from tests.conftest import make_key
+from tests.media_samples import encoded
 
 BASE = "/api/v1/analysis/config"
 
@@ -137,7 +140,7 @@ def put(http: httpx.Client, key: str, path: str, body: Any, **headers: str) -> h
 def error_field(body: dict[str, Any]) -> str:
     """metadata.field of the ErrorInfo, whether the gateway wraps the status in MuseNest's envelope or not."""
     status = body.get("status", body)
-    return status["details"][0]["metadata"]["field"]
+    return str(status["details"][0]["metadata"]["field"])
 
 
 def test_seed_examples_round_trip(http: httpx.Client, keys: dict[str, str]) -> None:
@@ -219,9 +222,8 @@ def _drop(body: dict[str, Any], path: str) -> dict[str, Any]:
         ("detection_config.nudenet_components.breast_detection", "yes"),
         ("scoring_config.detection_weights.GENITALIA", 120),
         ("scoring_config.detection_weights.GENITALIA", "85"),
-        ("scoring_config.detection_weights.PENIS", 10),
+        ("scoring_config.detection_weights.has space", 10),
         ("scoring_config.thresholds.auto_reject_over", 101),
-        ("scoring_config.thresholds.auto_flag_over", 5),  # below auto_approve_under (10): unordered
         ("scoring_config.risk_multipliers.underage_detected", -1),
         ("blip_config.child_detection_keywords", ["child", ""]),
         ("blip_config.age_estimation_threshold", 12.5),
@@ -239,10 +241,12 @@ def test_every_validation_rule_answers_400_naming_the_field(
     assert response.status_code == 400, response.text
     answer = response.json()
     expected = "blip_config.child_detection_keywords[1]" if path.endswith("keywords") else path
-    if path == "scoring_config.thresholds.auto_flag_over":
-        expected = "scoring_config.thresholds.auto_approve_under"
     assert error_field(answer) == expected
-    assert answer.get("code", "VALIDATION_ERROR") == "VALIDATION_ERROR"
+    # MuseNest's envelope: the code, and every error in the validation_errors list.
+    assert answer["success"] is False and answer["code"] == "VALIDATION_ERROR"
+    assert answer["error"].startswith("Invalid configuration data")
+    assert isinstance(answer["validation_errors"], list) and len(answer["validation_errors"]) == 1
+    assert expected in answer["validation_errors"][0]
     # Nothing was stored.
     after = http.get(f"{BASE}/private/{model}", headers=bearer(keys["read"]))
     assert after.status_code == 404 or after.json()["data"].get("model_id") != model
@@ -261,7 +265,129 @@ def test_unknown_usage_intent_is_refused(http: httpx.Client, keys: dict[str, str
     ):
         assert response.status_code == 400, response.text
         assert error_field(response.json()) == "usage_intent"
-        assert "public_site" in response.text
+        answer = response.json()
+        assert answer["code"] == "INVALID_USAGE_INTENT"
+        assert answer["valid_options"] == ["public_site", "paysite", "store", "private"]
+        assert "validation_errors" not in answer
+
+
+def test_several_errors_are_all_listed_in_validation_errors(http: httpx.Client, keys: dict[str, str]) -> None:
+    body = _set(copy.deepcopy(PUBLIC_SITE_EXAMPLE), "scoring_config.detection_weights.GENITALIA", 300)
+    _set(body, "blip_config.age_estimation_threshold", 'quote " and \\ backslash')
+    del body["detection_config"]
+    response = put(http, keys["write"], f"private/{new_model()}", body)
+    assert response.status_code == 400, response.text
+    assert response.json()["validation_errors"] == [
+        "Missing required field: detection_config",
+        "scoring_config.detection_weights.GENITALIA must be number 0-100, got number 300",
+        "blip_config.age_estimation_threshold must be a whole number 1-80, got string 'quote \" and \\\\ backslash'",
+    ]
+
+
+def test_get_data_put_back_with_one_threshold_changed_is_stored_with_a_warning(
+    http: httpx.Client, keys: dict[str, str]
+) -> None:
+    """MuseNest's scripts/test_api_endpoints.js test 3: PUT back the GET's `data`, auto_approve_under 95 -> 99
+    (above auto_flag_over 98)."""
+    assert put(http, keys["write"], "private", shipped("private")).status_code == 200
+    original = http.get(f"{BASE}/private", headers=bearer(keys["read"])).json()["data"]
+    assert set(original) >= READ_ONLY_FIELDS  # every row field is printed, so every one comes back
+    assert original["model_id"] is None  # printed, as null, for a global configuration
+
+    modified = copy.deepcopy(original)
+    modified["scoring_config"]["thresholds"]["auto_approve_under"] = 99
+    response = put(http, keys["write"], "private", modified)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    warning = (
+        "scoring_config.thresholds.auto_approve_under (99) is above auto_flag_over (98): "
+        "approval is checked first, so scores up to 99 are approved"
+    )
+    assert warning in answer["warnings"] and warning in answer["data"]["warnings"]
+    assert answer["data"]["scoring_config"]["thresholds"]["auto_approve_under"] == 99
+    # The read-only fields sent back were ignored, not applied.
+    assert answer["data"]["version"] == original["version"] + 1 and answer["data"]["id"] != original["id"]
+    assert answer["data"]["model_id"] is None
+
+    verify = http.get(f"{BASE}/private", headers=bearer(keys["read"])).json()["data"]
+    assert verify["scoring_config"]["thresholds"]["auto_approve_under"] == 99 and warning in verify["warnings"]
+    checked = http.post(f"{BASE}/validate", headers=bearer(keys["read"]), json=modified).json()
+    assert checked["valid"] is True and warning in checked["warnings"]
+    audit = http.get(f"{BASE}/private/audit", params={"limit": 1}, headers=bearer(keys["read"])).json()["data"]
+    assert audit[0]["model_id"] is None and audit[0]["previous_values"]["model_id"] is None
+
+
+def test_an_unknown_key_beside_the_read_only_fields_is_still_refused(http: httpx.Client, keys: dict[str, str]) -> None:
+    model = new_model()
+    assert put(http, keys["write"], f"paysite/{model}", PAYSITE_EXAMPLE).status_code == 200
+    data = http.get(f"{BASE}/paysite/{model}", headers=bearer(keys["read"])).json()["data"]
+    assert data["model_id"] == model
+    response = put(http, keys["write"], f"paysite/{model}", {**data, "cache_status": {"cached": False}})
+    assert response.status_code == 400, response.text
+    assert error_field(response.json()) == "cache_status"
+    assert response.json()["validation_errors"] == [
+        "cache_status is not a known field (expected one of detection_config, scoring_config, blip_config)"
+    ]
+    assert http.get(f"{BASE}/paysite/{model}", headers=bearer(keys["read"])).json()["data"]["version"] == 1
+
+
+@pytest.mark.parametrize("intent", SHIPPED_INTENTS)
+def test_musenests_shipped_configurations_are_kept_and_their_unknown_weights_reported(
+    http: httpx.Client, keys: dict[str, str], intent: str
+) -> None:
+    model = new_model()
+    response = put(http, keys["write"], f"{intent}/{model}", shipped(intent))
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["scoring_config"]["detection_weights"] == shipped(intent)["scoring_config"]["detection_weights"]
+    reported = {
+        item["field"].rsplit(".", 1)[1]: item["reason"]
+        for item in data["not_run"]
+        if item["field"].startswith("scoring_config.detection_weights.")
+    }
+    assert set(reported) == UNPRODUCED[intent]
+    assert all("no Clearframe analyzer produces the label" in reason for reason in reported.values())
+    for label in UNPRODUCED[intent]:
+        assert any(w.startswith(f"scoring_config.detection_weights.{label} has no effect") for w in data["warnings"])
+    got = http.get(f"{BASE}/{intent}/{model}", headers=bearer(keys["read"])).json()["data"]
+    assert got["scoring_config"]["detection_weights"] == data["scoring_config"]["detection_weights"]
+    assert got["warnings"] == data["warnings"]
+
+
+def test_a_scan_under_a_configuration_says_its_warnings(
+    http: httpx.Client, keys: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    model = new_model()
+    assert put(http, keys["write"], f"store/{model}", shipped("store")).status_code == 200
+    scanner_key = make_key(http, admin_headers, "scans.create")
+    response = http.post(
+        "/v1/scans",
+        params={"usage_intent": "store", "model_id": model},
+        headers={"X-API-Key": scanner_key, "content-type": "image/jpeg"},
+        content=encoded("coffee", "JPEG", quality=90),
+    )
+    assert response.status_code == 201, response.text
+    result = response.json()["scan"]["result"]
+    assert result["reasons"]["model_id"] == model and result["reasons"]["config_version"] == 1
+    stated = [w for w in result["warnings"] if w.startswith("scoring_config.detection_weights.")]
+    assert sorted(w.split(" ", 1)[0] for w in stated) == [
+        "scoring_config.detection_weights.ILLEGAL_CONTENT",
+        "scoring_config.detection_weights.VIOLENCE",
+    ]
+    assert all("no Clearframe analyzer produces the label" in w for w in stated)
+
+    # A configuration without such keys says nothing.
+    other = new_model()
+    plain = _set(copy.deepcopy(PUBLIC_SITE_EXAMPLE), "blip_config.description_analysis", False)
+    assert put(http, keys["write"], f"store/{other}", plain).status_code == 200
+    clean = http.post(
+        "/v1/scans",
+        params={"usage_intent": "store", "model_id": other},
+        headers={"X-API-Key": scanner_key, "content-type": "image/jpeg"},
+        content=encoded("coffee", "JPEG", quality=90),
+    )
+    assert clean.status_code == 201, clean.text
+    assert clean.json()["scan"]["result"]["warnings"] == []
 
 
 def test_audit_records_principal_ip_and_user_agent(http: httpx.Client, keys: dict[str, str]) -> None:
@@ -407,7 +533,9 @@ def test_watch_subscriber_gets_a_put_within_a_second(
     assert event.revision > 0
 
 
-def test_watch_needs_config_read(http: httpx.Client, admin_headers: dict[str, str], gateway_channel) -> None:
+def test_watch_needs_config_read(
+    http: httpx.Client, admin_headers: dict[str, str], gateway_channel: grpc.Channel
+) -> None:
     key = make_key(http, admin_headers, "scans.create")
     stub = config_service_pb2_grpc.AnalysisConfigServiceStub(gateway_channel)
     with pytest.raises(grpc.RpcError) as failure:

@@ -23,8 +23,8 @@ from services.config.domain import (
     EventType,
     Resolved,
     Source,
+    assess,
     describe_error,
-    not_run,
 )
 from services.config.ports import Actor, AuditRecord, Document, StoredConfig
 
@@ -47,11 +47,14 @@ def _timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 
 def body_message(document: Document) -> pb.ConfigBody:
-    return json_format.ParseDict(document, pb.ConfigBody())
+    message = pb.ConfigBody()
+    json_format.ParseDict(document, message)
+    return message
 
 
 def config_message(config: StoredConfig) -> pb.AnalysisConfig:
     body = body_message(config.document)
+    warnings, skipped = assess(config.document)
     return pb.AnalysisConfig(
         id=config.id,
         usage_intent=config.usage_intent,
@@ -64,7 +67,8 @@ def config_message(config: StoredConfig) -> pb.AnalysisConfig:
         created_by=config.created_by,
         created_at=_timestamp(config.created_at),
         updated_at=_timestamp(config.updated_at),
-        not_run=[pb.NotRunComponent(field=n.field, reason=n.reason) for n in not_run(config.document)],
+        not_run=[pb.NotRunComponent(field=n.field, reason=n.reason) for n in skipped],
+        warnings=warnings,
     )
 
 
@@ -149,13 +153,17 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
         self._codec = codec
         self._heartbeat_s = heartbeat_s
 
-    async def GetAnalysisConfig(self, request: pb.GetAnalysisConfigRequest, context: grpc.aio.ServicerContext):
+    async def GetAnalysisConfig(
+        self, request: pb.GetAnalysisConfigRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetAnalysisConfigResponse:
         config, cache = await self._configs.get(request.usage_intent, request.model_id)
         return pb.GetAnalysisConfigResponse(
             success=True, data=config_message(config), cache_status=cache_message(cache)
         )
 
-    async def UpdateAnalysisConfig(self, request: pb.UpdateAnalysisConfigRequest, context: grpc.aio.ServicerContext):
+    async def UpdateAnalysisConfig(
+        self, request: pb.UpdateAnalysisConfigRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateAnalysisConfigResponse:
         principal = self._codec.caller(context)
         config = await self._configs.put(
             request.usage_intent,
@@ -171,11 +179,14 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
             version=config.version,
             by=principal.subject,
         )
+        data = config_message(config)
         return pb.UpdateAnalysisConfigResponse(
-            success=True, data=config_message(config), message="Configuration updated successfully"
+            success=True, data=data, message="Configuration updated successfully", warnings=data.warnings
         )
 
-    async def DeleteAnalysisConfig(self, request: pb.DeleteAnalysisConfigRequest, context: grpc.aio.ServicerContext):
+    async def DeleteAnalysisConfig(
+        self, request: pb.DeleteAnalysisConfigRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteAnalysisConfigResponse:
         principal = self._codec.caller(context)
         config = await self._configs.delete(request.usage_intent, request.model_id, actor(principal, context))
         log.info(
@@ -191,7 +202,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
 
     async def ListAnalysisConfigAudit(
         self, request: pb.ListAnalysisConfigAuditRequest, context: grpc.aio.ServicerContext
-    ):
+    ) -> pb.ListAnalysisConfigAuditResponse:
         page = await self._configs.audit(
             request.usage_intent,
             request.model_id,
@@ -209,7 +220,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
 
     async def ValidateAnalysisConfig(
         self, request: pb.ValidateAnalysisConfigRequest, context: grpc.aio.ServicerContext
-    ):
+    ) -> pb.ValidateAnalysisConfigResponse:
         report = self._configs.validate(request_body(request))
         return pb.ValidateAnalysisConfigResponse(
             success=True,
@@ -221,7 +232,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
 
     async def ClearAnalysisConfigCache(
         self, request: pb.ClearAnalysisConfigCacheRequest, context: grpc.aio.ServicerContext
-    ):
+    ) -> pb.ClearAnalysisConfigCacheResponse:
         principal = self._codec.caller(context)
         cleared = self._configs.clear_cache(request.scope.usage_intent, request.scope.model_id)
         log.info("config.cache_cleared", entries=cleared, by=principal.subject)
@@ -229,7 +240,9 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
             success=True, message="Configuration cache cleared", cleared_entries=cleared
         )
 
-    async def ResolveAnalysisConfig(self, request: pb.ResolveAnalysisConfigRequest, context: grpc.aio.ServicerContext):
+    async def ResolveAnalysisConfig(
+        self, request: pb.ResolveAnalysisConfigRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResolveAnalysisConfigResponse:
         resolved, _ = await self._configs.resolve(request.usage_intent, request.model_id)
         return resolved_message(resolved, await self._configs.revision())
 

@@ -2,6 +2,11 @@
 (model override > intent global > built-in default), the resolved-configuration cache and the in-process
 change feed behind WatchAnalysisConfigs.
 
+What MuseNest's own clients send is accepted as MuseNest accepted it (docs/legacy/musenest.md): the
+read-only row fields of our own answers are ignored on PUT, thresholds out of order and weights for labels
+no analyzer produces are stored with a warning. Everything else unknown or malformed is refused, naming
+the field.
+
 Nothing here imports grpc or generated code; the servicer translates between this and the wire.
 """
 
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import math
 import re
 import time
@@ -20,35 +26,38 @@ from typing import Any
 
 from clearframe_runtime.errors import InvalidArgument, NotFound, ResourceExhausted
 from clearframe_runtime.pagination import decode_page_token, encode_page_token
-from clearframe_runtime.vocabulary import NUDENET_LABELS as NUDENET_CLASSES
+from clearframe_runtime.vocabulary import COMPONENT_OF, LABEL_MAP, NUDENET_LABELS, PRODUCED_LABELS, USAGE_INTENTS
 from services.config.ports import Actor, AuditRecord, Change, ConfigStore, Document, StoredConfig
 
-USAGE_INTENTS = ("public_site", "paysite", "store", "private")
+__all__ = ["LABEL_MAP", "NUDENET_LABELS", "USAGE_INTENTS"]  # re-exported: the vocabulary this module checks
+
 MODEL_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: `/{usage_intent}/audit` is the audit route, so "audit" can never be a model id.
 RESERVED_MODEL_IDS = frozenset({"audit"})
 
-#: The 18 classes of the NudeNet 320n detector.
-NUDENET_LABELS = frozenset(NUDENET_CLASSES)
-#: MuseNest's label mapping: these raw labels are weighted under the mapped name.
-LABEL_MAP = {
-    "FEMALE_GENITALIA_EXPOSED": "GENITALIA",
-    "MALE_GENITALIA_EXPOSED": "GENITALIA",
-    "FEMALE_BREAST_EXPOSED": "BREAST_EXPOSED",
-    "MALE_BREAST_EXPOSED": "BREAST_EXPOSED",
-    "FACE_FEMALE": "FACE_DETECTED",
-    "FACE_MALE": "FACE_DETECTED",
-}
-WEIGHT_LABELS = NUDENET_LABELS | frozenset(LABEL_MAP.values())
-#: Which nudenet_components switch governs a weighted label (for the "weight has no effect" warning).
-LABEL_SWITCH = {
-    "GENITALIA": "genitalia_detection",
-    "BREAST_EXPOSED": "breast_detection",
-    "BUTTOCKS_EXPOSED": "buttocks_detection",
-    "ANUS_EXPOSED": "anus_detection",
-    "FACE_DETECTED": "face_detection",
-}
+#: Keys of `detection_weights`: MuseNest accepted any; here any label-like name (no dots: they separate
+#: update_mask paths), at most MAX_WEIGHTS of them. Keys outside PRODUCED_LABELS are kept and reported.
+WEIGHT_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_WEIGHTS = 64
+#: Row fields our own answers put beside the three objects (AnalysisConfig minus the body): a client that
+#: PUTs back the `data` of a GET (MuseNest's scripts/test_api_endpoints.js does) has them ignored.
+READ_ONLY_FIELDS = frozenset(
+    {
+        "id",
+        "usage_intent",
+        "model_id",
+        "version",
+        "is_active",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "not_run",
+        "warnings",
+    }
+)
 MAX_KEYWORDS = 200
+#: At most this many errors are listed in `validation_errors` (the message lists 10 and counts the rest).
+MAX_LISTED_ERRORS = 100
 MAX_KEYWORD_LENGTH = 64
 
 #: Switches whose analysis needs a model that does not ship offline; stored, reported in `not_run`.
@@ -203,18 +212,19 @@ def _weights(path: str, value: Any, errors: list[FieldError]) -> Any:
     if not isinstance(value, dict):
         errors.append(FieldError(path, f"must be an object, got {_describe(value)}"))
         return value
+    if len(value) > MAX_WEIGHTS:
+        errors.append(FieldError(path, f"must hold at most {MAX_WEIGHTS} weights, got {len(value)}"))
     normalised = {}
     for label, weight in value.items():
-        label_path = f"{path}.{label}"
-        if label not in WEIGHT_LABELS:
+        if not WEIGHT_KEY_RE.match(label):
             errors.append(
                 FieldError(
-                    label_path,
-                    "is not a NudeNet label nor one of the mapped labels GENITALIA, BREAST_EXPOSED, FACE_DETECTED",
+                    f"{path}.{label[:64]}",
+                    "is not a label name (1-64 characters of A-Z, a-z, 0-9, '_' or '-')",
                 )
             )
             continue
-        normalised[label] = _percent(label_path, weight, errors)
+        normalised[label] = _percent(f"{path}.{label}", weight, errors)
     return normalised
 
 
@@ -262,6 +272,8 @@ def _walk(schema: dict[str, Any], value: Any, path: str, errors: list[FieldError
         return value
     prefix = f"{path}." if path else ""
     for key in value:
+        if not path and key in READ_ONLY_FIELDS:
+            continue  # the row fields of our own answers, PUT back with the body: ignored
         if key not in schema:
             errors.append(FieldError(prefix + key, f"is not a known field (expected one of {', '.join(schema)})"))
     normalised: dict[str, Any] = {}
@@ -284,8 +296,16 @@ def describe_error(error: FieldError) -> str:
     return error.problem if error.problem.startswith("Missing required field") else str(error)
 
 
+def unproduced_weights(document: Document) -> list[str]:
+    """Weighted labels of a (valid) document that no Clearframe analyzer produces (e.g. MuseNest's
+    ILLEGAL_CONTENT, SEXUAL_ACTIVITY, VIOLENCE, COVERED, CLOTHED): stored, never part of a score."""
+    weights = document.get("scoring_config", {}).get("detection_weights", {})
+    return [label for label in weights if label not in PRODUCED_LABELS]
+
+
 def not_run(document: Document) -> list[NotRun]:
-    """The switched-on components of a (valid) document that have no model here."""
+    """What a (valid) document asks for that will not happen here: switched-on components with no model,
+    and weights of labels no analyzer produces."""
     out = []
     blip_on = bool(document.get("blip_config", {}).get("enabled", True))
     for path, reason in UNAVAILABLE_COMPONENTS.items():
@@ -294,52 +314,72 @@ def not_run(document: Document) -> list[NotRun]:
             node = node.get(key) if isinstance(node, dict) else None
         if node is True and blip_on:
             out.append(NotRun(".".join(path), reason))
+    for label in unproduced_weights(document):
+        out.append(
+            NotRun(
+                f"scoring_config.detection_weights.{label}",
+                f"no Clearframe analyzer produces the label {label}; the weight is stored but never adds to a score",
+            )
+        )
     return out
+
+
+def _threshold_warnings(thresholds: dict[str, float]) -> list[str]:
+    """Thresholds out of order are kept (MuseNest only warned); the decision checks approve, then reject,
+    then flag, so say what that means for these values."""
+    approve, flag, reject = (
+        thresholds["auto_approve_under"],
+        thresholds["auto_flag_over"],
+        thresholds["auto_reject_over"],
+    )
+    prefix = "scoring_config.thresholds"
+    out = []
+    if approve >= reject:
+        out.append(
+            f"{prefix}.auto_approve_under ({approve:g}) is not below auto_reject_over ({reject:g}): "
+            f"approval is checked first, so every score up to {approve:g} is approved"
+        )
+    elif approve > flag:
+        out.append(
+            f"{prefix}.auto_approve_under ({approve:g}) is above auto_flag_over ({flag:g}): "
+            f"approval is checked first, so scores up to {approve:g} are approved"
+        )
+    if flag > reject:
+        out.append(
+            f"{prefix}.auto_flag_over ({flag:g}) is above auto_reject_over ({reject:g}): "
+            f"rejection is checked before flagging, so scores from {reject:g} are rejected"
+        )
+    if approve == flag:
+        out.append("auto_approve_under equals auto_flag_over: no score between them is flagged")
+    return out
+
+
+def assess(document: Document) -> tuple[list[str], list[NotRun]]:
+    """Warnings and not-run items of a valid document: said when it is validated or stored, in every answer
+    that carries it, and in every scan that applies it."""
+    warnings = _threshold_warnings(document["scoring_config"]["thresholds"])
+    switches = document["detection_config"]["nudenet_components"]
+    for label, weight in document["scoring_config"]["detection_weights"].items():
+        switch = COMPONENT_OF.get(LABEL_MAP.get(label, label))
+        if switch and weight > 0 and not switches.get(switch, True):
+            warnings.append(
+                f"scoring_config.detection_weights.{label} has no effect: "
+                f"detection_config.nudenet_components.{switch} is off"
+            )
+    skipped = not_run(document)
+    for item in skipped:
+        verb = "has no effect" if item.field.startswith("scoring_config.detection_weights.") else "will not run"
+        warnings.append(f"{item.field} {verb}: {item.reason}")
+    return warnings, skipped
 
 
 def validate(body: Any) -> ValidationReport:
     """Check a configuration body; every error names its field."""
     errors: list[FieldError] = []
     document = _walk(SCHEMA, body, "", errors)
-    if not errors:
-        thresholds = document["scoring_config"]["thresholds"]
-        approve, flag, reject = (
-            thresholds["auto_approve_under"],
-            thresholds["auto_flag_over"],
-            thresholds["auto_reject_over"],
-        )
-        if approve > flag:
-            errors.append(
-                FieldError(
-                    "scoring_config.thresholds.auto_approve_under",
-                    f"must be <= auto_flag_over ({flag:g}), got {approve:g}",
-                )
-            )
-        if flag > reject:
-            errors.append(
-                FieldError(
-                    "scoring_config.thresholds.auto_flag_over",
-                    f"must be <= auto_reject_over ({reject:g}), got {flag:g}",
-                )
-            )
     if errors:
         return ValidationReport(errors, [], [], None)
-    warnings = []
-    if (
-        document["scoring_config"]["thresholds"]["auto_approve_under"]
-        == document["scoring_config"]["thresholds"]["auto_flag_over"]
-    ):
-        warnings.append("auto_approve_under equals auto_flag_over: no score between them is flagged")
-    switches = document["detection_config"]["nudenet_components"]
-    for label, weight in document["scoring_config"]["detection_weights"].items():
-        switch = LABEL_SWITCH.get(label)
-        if switch and weight > 0 and not switches[switch]:
-            warnings.append(
-                f"scoring_config.detection_weights.{label} has no effect: "
-                f"detection_config.nudenet_components.{switch} is off"
-            )
-    skipped = not_run(document)
-    warnings += [f"{item.field} will not run: {item.reason}" for item in skipped]
+    warnings, skipped = assess(document)
     return ValidationReport([], warnings, skipped, document)
 
 
@@ -355,7 +395,13 @@ def require_valid(body: Any) -> Document:
         f"Invalid configuration data: {listed}{more}",
         field=first.field,
         reason="VALIDATION_ERROR",
-        metadata={"problem": first.problem, "errors": str(len(report.errors))},
+        metadata={
+            "problem": first.problem,
+            "errors": str(len(report.errors)),
+            # MuseNest's `validation_errors` list (the gateway lifts it into its envelope), as JSON text:
+            # ErrorInfo metadata holds strings only.
+            "validation_errors": json.dumps([describe_error(e) for e in report.errors[:MAX_LISTED_ERRORS]]),
+        },
     )
 
 
@@ -369,7 +415,7 @@ def apply_update_mask(base: Document, patch: Any, paths: Iterable[str]) -> Any:
         keys = path.split(".")
         schema: Any = SCHEMA
         for index, key in enumerate(keys):
-            if schema is _weights and index == len(keys) - 1 and key in WEIGHT_LABELS:
+            if schema is _weights and index == len(keys) - 1 and WEIGHT_KEY_RE.match(key):
                 break
             if not isinstance(schema, dict) or key not in schema:
                 raise InvalidArgument(

@@ -7,8 +7,9 @@ why:
    so no client can forge them, on every route including those that skip authentication;
 2. lua refuses seed-000 uploads that are not multipart (before authentication, as the seed did),
    turns a service's ``x-http-status`` response header into the HTTP status (201, 206, 302, 403 …) of
-   transcoded responses, and gives errors on MuseNest's routes MuseNest's envelope — responses pass
-   filters in reverse, so it sees the transcoder's output;
+   transcoded responses, and gives errors on MuseNest's routes MuseNest's envelope (with its
+   ``validation_errors`` and ``valid_options`` arrays) and a global ``model_id`` as ``null`` there —
+   responses pass filters in reverse, so it sees the transcoder's output;
 3. ext_authz asks the auth service about every request except health and public delivery routes; it
    runs before the transcoder so it sees REST paths (seed routes answer in their own dialect);
 4. grpc_json_transcoder maps REST onto gRPC methods and rejects unknown paths and query parameters;
@@ -57,7 +58,9 @@ local function json_string_at(text, i)
   return nil
 end
 
--- MuseNest reads {"success": false, "error", "code"}; keep the google.rpc.Status under "status".
+-- MuseNest reads {"success": false, "error", "code", "validation_errors", "valid_options"}; keep the
+-- google.rpc.Status under "status". The config service puts validation_errors in the ErrorInfo metadata
+-- as JSON text (metadata holds strings), so one level of string escaping is undone here.
 local function musenest_error(body)
   local message = '""'
   local start = string.find(body, '"message":"', 1, true)
@@ -65,8 +68,34 @@ local function musenest_error(body)
     message = json_string_at(body, start + 10) or '""'
   end
   local reason = string.match(body, '"reason":"([A-Z0-9_]+)"') or "ERROR"
+  local extra = ""
+  local listed = string.find(body, '"validation_errors":"', 1, true)
+  if listed ~= nil then
+    local literal = json_string_at(body, listed + 20)
+    if literal ~= nil then
+      local inner = string.gsub(string.sub(literal, 2, -2), "\\(.)", function(c)
+        if c == '"' or c == "\\" then return c end
+        return "\\" .. c
+      end)
+      extra = extra .. ',"validation_errors":' .. inner
+    end
+  end
+  local options = string.match(body, '"valid_options":"([a-z_,]*)"')
+  if options ~= nil then
+    local quoted = {}
+    for option in string.gmatch(options, "[a-z_]+") do quoted[#quoted + 1] = '"' .. option .. '"' end
+    extra = extra .. ',"valid_options":[' .. table.concat(quoted, ",") .. ']'
+  end
   return '{"success":false,"error":' .. message .. ',"message":' .. message .. ',"code":"' .. reason ..
-         '","status":' .. body .. '}'
+         '"' .. extra .. ',"status":' .. body .. '}'
+end
+
+-- MuseNest printed "model_id": null for a global configuration; proto3 leaves the unset field out. On
+-- MuseNest's routes every object with a usage_intent (configuration rows, audit rows) has model_id next.
+local function musenest_null_model_ids(text)
+  local out = string.gsub(text, '("usage_intent":"[a-z_]+",)', '%1"model_id":null,')
+  out = string.gsub(out, '"model_id":null,"model_id":', '"model_id":')
+  return out
 end
 
 function envoy_on_request(handle)
@@ -99,16 +128,21 @@ function envoy_on_response(handle)
       headers:replace(":status", status)
     end
   end
-  -- Errors on MuseNest's routes get MuseNest's envelope.
+  -- Errors on MuseNest's routes get MuseNest's envelope; its answers print a global model_id as null.
   local meta = handle:streamInfo():dynamicMetadata():get("clearframe")
   local code = tonumber(headers:get(":status")) or 200
-  if meta ~= nil and meta["musenest"] == "1" and code >= 400
+  if meta ~= nil and meta["musenest"] == "1"
      and string.find(content_type, "application/json", 1, true) ~= nil then
     local body = handle:body()
     if body ~= nil and body:length() > 0 then
       local text = body:getBytes(0, body:length())
-      if string.sub(text, 1, 11) ~= '{"success":' then
-        local replaced = musenest_error(text)
+      local replaced = nil
+      if code >= 400 and string.sub(text, 1, 11) ~= '{"success":' then
+        replaced = musenest_error(text)
+      elseif code < 300 then
+        replaced = musenest_null_model_ids(text)
+      end
+      if replaced ~= nil and replaced ~= text then
         body:setBytes(replaced)
         headers:replace("content-length", tostring(#replaced))
       end

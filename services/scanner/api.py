@@ -200,6 +200,8 @@ def build_result(outcome: ScanOutcome, policy: decisions.Policy, text: TextInput
         )
         if run.error:
             entry.error.CopyFrom(status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message=run.error))
+    # What the config service says about the applied configuration (weights no analyzer produces, …).
+    result.warnings.extend(policy.config_warnings)
     if policy.image_description or policy.description_analysis:
         # No captioning model ships offline: say so instead of ignoring the setting.
         entry = result.analyzers["image_description"]

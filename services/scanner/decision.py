@@ -69,6 +69,8 @@ class Policy:
     age_threshold: int
     description_analysis: bool
     webhook_delivery: bool
+    #: The config service's warnings about this configuration, repeated in every scan's result.
+    config_warnings: tuple[str, ...] = ()
 
     def weight(self, label: str) -> float:
         mapped = map_label(label)

@@ -205,7 +205,7 @@ class SqlConfigStore:
                 )
             ).one()
             previous_record = previous.record() if previous else None
-            await session.exec(  # type: ignore[call-overload]
+            await session.exec(
                 update(ConfigRow)
                 .where(
                     col(ConfigRow.usage_intent) == usage_intent,
@@ -252,7 +252,7 @@ class SqlConfigStore:
             if row is None:
                 return None
             before = row.record()
-            await session.exec(  # type: ignore[call-overload]
+            await session.exec(
                 update(ConfigRow)
                 .where(
                     col(ConfigRow.usage_intent) == usage_intent,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
 from clearframe_runtime.errors import InvalidArgument
+from clearframe_runtime.vocabulary import PRODUCED_LABELS
 from services.config.domain import (
+    MAX_WEIGHTS,
+    READ_ONLY_FIELDS,
     USAGE_INTENTS,
     ChangeFeed,
     ConfigEvent,
@@ -27,6 +31,7 @@ from services.config.domain import (
     validate,
 )
 from services.config.ports import StoredConfig
+from services.config.tests.musenest_shipped import SHIPPED_INTENTS, UNPRODUCED, shipped
 
 
 def body() -> dict[str, Any]:
@@ -73,7 +78,6 @@ def test_builtin_defaults_are_valid_for_every_intent() -> None:
         ("scoring_config.detection_weights.GENITALIA", -1),
         ("scoring_config.detection_weights.GENITALIA", "85"),
         ("scoring_config.detection_weights.GENITALIA", True),
-        ("scoring_config.detection_weights.GENITALS", 10),
         ("scoring_config.thresholds.auto_approve_under", 101),
         ("scoring_config.thresholds.auto_flag_over", -5),
         ("scoring_config.thresholds.auto_reject_over", None),
@@ -136,15 +140,40 @@ def test_body_must_be_an_object() -> None:
     assert not validate(None).valid
 
 
-def test_thresholds_must_be_ordered() -> None:
-    document = set_path(body(), "scoring_config.thresholds", {
-        "auto_approve_under": 50, "auto_flag_over": 40, "auto_reject_over": 90
+def thresholds(approve: float, flag: float, reject: float) -> dict[str, Any]:
+    return set_path(body(), "scoring_config.thresholds", {
+        "auto_approve_under": approve, "auto_flag_over": flag, "auto_reject_over": reject
     })  # fmt: skip
-    assert first_field(document) == "scoring_config.thresholds.auto_approve_under"
-    document = set_path(body(), "scoring_config.thresholds", {
-        "auto_approve_under": 10, "auto_flag_over": 95, "auto_reject_over": 90
-    })  # fmt: skip
-    assert first_field(document) == "scoring_config.thresholds.auto_flag_over"
+
+
+def test_thresholds_out_of_order_are_kept_with_a_warning_saying_what_applies() -> None:
+    # MuseNest's test 3: private 95/98/100 with auto_approve_under raised to 99.
+    report = validate(thresholds(99, 98, 100))
+    assert report.valid and report.document is not None
+    assert report.document["scoring_config"]["thresholds"]["auto_approve_under"] == 99.0
+    assert report.warnings == [
+        "scoring_config.thresholds.auto_approve_under (99) is above auto_flag_over (98): "
+        "approval is checked first, so scores up to 99 are approved"
+    ]
+    report = validate(thresholds(10, 95, 90))
+    assert report.valid
+    assert report.warnings == [
+        "scoring_config.thresholds.auto_flag_over (95) is above auto_reject_over (90): "
+        "rejection is checked before flagging, so scores from 90 are rejected"
+    ]
+    report = validate(thresholds(92, 40, 90))
+    assert report.valid
+    assert report.warnings == [
+        "scoring_config.thresholds.auto_approve_under (92) is not below auto_reject_over (90): "
+        "approval is checked first, so every score up to 92 is approved"
+    ]
+    # Ordered thresholds say nothing.
+    assert validate(thresholds(10, 20, 60)).warnings == []
+    # Out-of-range thresholds are still errors.
+    assert first_field(thresholds(99, 98, 101)) == "scoring_config.thresholds.auto_reject_over"
+
+
+def test_equal_thresholds() -> None:
     # Equal thresholds are allowed (the seed's paysite example: 95 / 100 / 100), with a warning when nothing
     # can be flagged between approval and the flag threshold.
     document = set_path(body(), "scoring_config.thresholds", {
@@ -167,6 +196,96 @@ def test_every_error_is_reported_and_the_message_lists_them() -> None:
     assert "GENITALIA must be number 0-100, got number 300" in failure.value.message
     assert "age_estimation_threshold" in failure.value.message
     assert failure.value.metadata["errors"] == "2"
+
+
+def test_read_only_fields_of_our_own_answers_are_ignored() -> None:
+    """MuseNest's test 3 PUTs back the `data` of a GET: the row fields beside the body are dropped."""
+    sent = body()
+    sent.update(
+        id=12,
+        usage_intent="private",
+        model_id=None,
+        version=3,
+        is_active=True,
+        created_by="k_0123456789ab",
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+        not_run=[],
+        warnings=["old"],
+    )
+    assert set(sent) - set(body()) == READ_ONLY_FIELDS
+    document = require_valid(sent)
+    assert set(document) == {"detection_config", "scoring_config", "blip_config"}
+    assert document == require_valid(body())
+
+
+@pytest.mark.parametrize("key", ["success", "cache_status", "data", "Version"])
+def test_other_unknown_top_level_keys_are_still_refused_by_name(key: str) -> None:
+    document = body()
+    document[key] = 1
+    assert first_field(document) == key
+    with pytest.raises(InvalidArgument, match=f"{key} is not a known field"):
+        require_valid(document)
+
+
+def test_read_only_names_are_only_ignored_at_the_top() -> None:
+    assert first_field(set_path(body(), "scoring_config.version", 1)) == "scoring_config.version"
+
+
+@pytest.mark.parametrize("intent", SHIPPED_INTENTS)
+def test_musenest_shipped_configurations_are_valid_and_their_unknown_weights_reported(intent: str) -> None:
+    report = validate(shipped(intent))
+    assert report.valid, report.errors
+    assert report.document is not None
+    # Kept as sent.
+    assert report.document["scoring_config"]["detection_weights"] == {
+        k: float(v) for k, v in shipped(intent)["scoring_config"]["detection_weights"].items()
+    }
+    weights = {n.field.rsplit(".", 1)[1]: n.reason for n in report.not_run if ".detection_weights." in n.field}
+    assert set(weights) == UNPRODUCED[intent]
+    assert all("no Clearframe analyzer produces the label" in reason for reason in weights.values())
+    for label in UNPRODUCED[intent]:
+        assert any(w.startswith(f"scoring_config.detection_weights.{label} has no effect: ") for w in report.warnings)
+
+
+def test_any_label_name_is_a_weight_key_but_not_any_string() -> None:
+    document = set_path(body(), "scoring_config.detection_weights.custom-label_2", 50)
+    assert validate(document).valid
+    assert [n.field for n in validate(document).not_run] == ["scoring_config.detection_weights.custom-label_2"]
+    for bad in ("has space", "dotted.name", "", "x" * 65):
+        document = body()
+        document["scoring_config"]["detection_weights"][bad] = 1
+        assert first_field(document).startswith("scoring_config.detection_weights.")
+    document = body()
+    document["scoring_config"]["detection_weights"] = {f"L{i}": 1 for i in range(MAX_WEIGHTS + 1)}
+    assert first_field(document) == "scoring_config.detection_weights"
+    # Values are still numbers 0-100 under any key.
+    assert first_field(set_path(body(), "scoring_config.detection_weights.VIOLENCE", 101)) == (
+        "scoring_config.detection_weights.VIOLENCE"
+    )
+
+
+def test_labels_the_analyzers_produce_are_not_reported() -> None:
+    document = body()
+    document["scoring_config"]["detection_weights"] = dict.fromkeys(PRODUCED_LABELS, 10)
+    assert validate(document).not_run == []
+
+
+def test_validation_errors_are_listed_for_musenests_envelope() -> None:
+    document = set_path(body(), "scoring_config.detection_weights.GENITALIA", 300)
+    drop_path(document, "blip_config")
+    with pytest.raises(InvalidArgument) as failure:
+        require_valid(document)
+    assert json.loads(failure.value.metadata["validation_errors"]) == [
+        "scoring_config.detection_weights.GENITALIA must be number 0-100, got number 300",
+        "Missing required field: blip_config",
+    ]
+
+
+def test_unknown_intent_names_the_valid_options() -> None:
+    with pytest.raises(InvalidArgument) as failure:
+        check_usage_intent("adult_site")
+    assert failure.value.metadata["valid_options"].split(",") == list(USAGE_INTENTS)
 
 
 def test_raw_nudenet_labels_can_be_weighted() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ async def configs(database: str) -> AsyncIterator[Configurations]:
     await engine.dispose()
 
 
-def document(approve: float = 10) -> dict:
+def document(approve: float = 10) -> dict[str, Any]:
     body = copy.deepcopy(builtin_document("public_site"))
     body["scoring_config"]["thresholds"]["auto_approve_under"] = approve
     return body

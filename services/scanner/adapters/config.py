@@ -69,6 +69,7 @@ class GrpcPolicySource:
             age_threshold=config.blip_config.age_estimation_threshold or 18,
             description_analysis=config.blip_config.description_analysis,
             webhook_delivery=config.blip_config.webhook_delivery,
+            config_warnings=tuple(config.warnings),
         )
 
     async def close(self) -> None:

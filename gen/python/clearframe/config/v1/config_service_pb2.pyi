@@ -132,7 +132,7 @@ class ConfigBody(_message.Message):
     def __init__(self, detection_config: _Optional[_Union[DetectionConfig, _Mapping]] = ..., scoring_config: _Optional[_Union[ScoringConfig, _Mapping]] = ..., blip_config: _Optional[_Union[BlipConfig, _Mapping]] = ...) -> None: ...
 
 class AnalysisConfig(_message.Message):
-    __slots__ = ("id", "usage_intent", "model_id", "detection_config", "scoring_config", "blip_config", "version", "is_active", "created_by", "created_at", "updated_at", "not_run")
+    __slots__ = ("id", "usage_intent", "model_id", "detection_config", "scoring_config", "blip_config", "version", "is_active", "created_by", "created_at", "updated_at", "not_run", "warnings")
     ID_FIELD_NUMBER: _ClassVar[int]
     USAGE_INTENT_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +145,7 @@ class AnalysisConfig(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     NOT_RUN_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     id: int
     usage_intent: str
     model_id: str
@@ -157,7 +158,8 @@ class AnalysisConfig(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     not_run: _containers.RepeatedCompositeFieldContainer[NotRunComponent]
-    def __init__(self, id: _Optional[int] = ..., usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., detection_config: _Optional[_Union[DetectionConfig, _Mapping]] = ..., scoring_config: _Optional[_Union[ScoringConfig, _Mapping]] = ..., blip_config: _Optional[_Union[BlipConfig, _Mapping]] = ..., version: _Optional[int] = ..., is_active: _Optional[bool] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_run: _Optional[_Iterable[_Union[NotRunComponent, _Mapping]]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[int] = ..., usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., detection_config: _Optional[_Union[DetectionConfig, _Mapping]] = ..., scoring_config: _Optional[_Union[ScoringConfig, _Mapping]] = ..., blip_config: _Optional[_Union[BlipConfig, _Mapping]] = ..., version: _Optional[int] = ..., is_active: _Optional[bool] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_run: _Optional[_Iterable[_Union[NotRunComponent, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class NotRunComponent(_message.Message):
     __slots__ = ("field", "reason")
@@ -216,16 +218,18 @@ class UpdateAnalysisConfigRequest(_message.Message):
     def __init__(self, usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., config: _Optional[_Union[ConfigBody, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., api_key: _Optional[str] = ..., config_json: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class UpdateAnalysisConfigResponse(_message.Message):
-    __slots__ = ("success", "data", "message", "cache_status")
+    __slots__ = ("success", "data", "message", "cache_status", "warnings")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     CACHE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     success: bool
     data: AnalysisConfig
     message: str
     cache_status: CacheStatus
-    def __init__(self, success: _Optional[bool] = ..., data: _Optional[_Union[AnalysisConfig, _Mapping]] = ..., message: _Optional[str] = ..., cache_status: _Optional[_Union[CacheStatus, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, success: _Optional[bool] = ..., data: _Optional[_Union[AnalysisConfig, _Mapping]] = ..., message: _Optional[str] = ..., cache_status: _Optional[_Union[CacheStatus, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeleteAnalysisConfigRequest(_message.Message):
     __slots__ = ("usage_intent", "model_id", "api_key")

@@ -97,7 +97,8 @@ class AnalysisConfigServiceServicer:
         scoring_config, blip_config}`: stores a new version (creates the configuration when none exists)
         and makes it active. Needs `config.write`. Validation as ValidateAnalysisConfig; any error is
         INVALID_ARGUMENT (VALIDATION_ERROR) whose ErrorInfo `field` names the first offending field (the
-        message lists them all), and nothing is stored. With `update_mask`
+        message lists them, `validation_errors` has every one), and nothing is stored. Warnings about the
+        stored configuration are in `warnings`. With `update_mask`
         (AIP-134, e.g. `?update_mask=scoring_config.thresholds`) only the named fields are taken from the
         body and the rest is kept from the active version; without it the whole configuration is replaced
         (seed behaviour) and all three objects are required. Answers `{success: true, data: {…},
@@ -131,9 +132,10 @@ class AnalysisConfigServiceServicer:
         """`POST /api/v1/analysis/config/validate` with body `{detection_config, scoring_config,
         blip_config}`: checks a configuration without storing it. Needs `config.read`. An invalid
         configuration is not an error: it answers 200 `{success: true, valid: false, errors: […],
-        warnings: […]}`. Checks: as described at the top of this file. Warnings (not errors): a weight for
-        a detection that is switched off, auto_approve_under equal to auto_flag_over (nothing is flagged
-        below the flag threshold), components that will not run.
+        warnings: […]}`. Checks: as described at the top of this file. Warnings (not errors): thresholds
+        out of order, a weight for a detection that is switched off or for a label no analyzer produces,
+        auto_approve_under equal to auto_flag_over (nothing is flagged below the flag threshold), components
+        that will not run.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -288,7 +288,7 @@ class StatementOfReasons(_message.Message):
     def __init__(self, automated: _Optional[bool] = ..., rules: _Optional[_Iterable[_Union[ReasonRule, _Mapping]]] = ..., thresholds: _Optional[_Union[AppliedThresholds, _Mapping]] = ..., usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., config_version: _Optional[int] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class ScanResult(_message.Message):
-    __slots__ = ("verdict", "nudity_score", "risk_score", "risk_level", "human_review_required", "review_priority", "analyzers", "frames", "legacy", "text", "age", "hash_matches", "reasons", "tags", "frames_total", "frames_analyzed", "pdq_hash", "analysis_version", "complete_time")
+    __slots__ = ("verdict", "nudity_score", "risk_score", "risk_level", "human_review_required", "review_priority", "analyzers", "frames", "legacy", "text", "age", "hash_matches", "reasons", "tags", "frames_total", "frames_analyzed", "pdq_hash", "analysis_version", "complete_time", "warnings")
     class AnalyzersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -315,6 +315,7 @@ class ScanResult(_message.Message):
     PDQ_HASH_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_VERSION_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     verdict: Verdict
     nudity_score: float
     risk_score: float
@@ -334,4 +335,5 @@ class ScanResult(_message.Message):
     pdq_hash: str
     analysis_version: str
     complete_time: _timestamp_pb2.Timestamp
-    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., nudity_score: _Optional[float] = ..., risk_score: _Optional[float] = ..., risk_level: _Optional[_Union[RiskLevel, str]] = ..., human_review_required: _Optional[bool] = ..., review_priority: _Optional[_Union[ReviewPriority, str]] = ..., analyzers: _Optional[_Mapping[str, AnalyzerResult]] = ..., frames: _Optional[_Iterable[_Union[FrameEvidence, _Mapping]]] = ..., legacy: _Optional[_Union[LegacyScores, _Mapping]] = ..., text: _Optional[_Union[TextModeration, _Mapping]] = ..., age: _Optional[_Union[AgeSignal, _Mapping]] = ..., hash_matches: _Optional[_Iterable[_Union[HashMatch, _Mapping]]] = ..., reasons: _Optional[_Union[StatementOfReasons, _Mapping]] = ..., tags: _Optional[_Iterable[str]] = ..., frames_total: _Optional[int] = ..., frames_analyzed: _Optional[int] = ..., pdq_hash: _Optional[str] = ..., analysis_version: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., nudity_score: _Optional[float] = ..., risk_score: _Optional[float] = ..., risk_level: _Optional[_Union[RiskLevel, str]] = ..., human_review_required: _Optional[bool] = ..., review_priority: _Optional[_Union[ReviewPriority, str]] = ..., analyzers: _Optional[_Mapping[str, AnalyzerResult]] = ..., frames: _Optional[_Iterable[_Union[FrameEvidence, _Mapping]]] = ..., legacy: _Optional[_Union[LegacyScores, _Mapping]] = ..., text: _Optional[_Union[TextModeration, _Mapping]] = ..., age: _Optional[_Union[AgeSignal, _Mapping]] = ..., hash_matches: _Optional[_Iterable[_Union[HashMatch, _Mapping]]] = ..., reasons: _Optional[_Union[StatementOfReasons, _Mapping]] = ..., tags: _Optional[_Iterable[str]] = ..., frames_total: _Optional[int] = ..., frames_analyzed: _Optional[int] = ..., pdq_hash: _Optional[str] = ..., analysis_version: _Optional[str] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
