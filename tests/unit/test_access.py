@@ -12,6 +12,8 @@ import pytest
 from google.api import httpbody_pb2
 
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
+from clearframe.frames.v1 import frames_service_pb2 as frames_pb2
+from clearframe.frames.v1 import frames_service_pb2_grpc as frames_grpc
 from clearframe.scanner.v1 import scanner_service_pb2 as scanner_pb2
 from clearframe.scanner.v1 import scanner_service_pb2_grpc as scanner_grpc
 from clearframe_runtime.access import AccessInterceptor, RestRouter, rest_routes, template_pattern
@@ -42,6 +44,15 @@ class SeedScanner(scanner_grpc.ScannerServiceServicer):
         return httpbody_pb2.HttpBody(content_type="application/json", data=b'{"count":0,"top_tags":[]}')
 
 
+class OneFrame(frames_grpc.FramesServiceServicer):
+    """A server stream with no permission check of its own."""
+
+    async def ExtractFrames(
+        self, request: frames_pb2.ExtractFramesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[frames_pb2.ExtractFramesResponse]:
+        yield frames_pb2.ExtractFramesResponse()
+
+
 def _unruled(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
     return b"served"
 
@@ -59,6 +70,7 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
     server = grpc.aio.server(interceptors=[ErrorInterceptor(), AccessInterceptor(CODEC)])
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(authority, CODEC), server)
     scanner_grpc.add_ScannerServiceServicer_to_server(SeedScanner(), server)
+    frames_grpc.add_FramesServiceServicer_to_server(OneFrame(), server)
     server.add_generic_rpc_handlers(
         [
             grpc.method_handlers_generic_handler(
@@ -140,6 +152,16 @@ async def test_seed_000_refusals_are_the_rpc_s_own_403_answer(channel: grpc.aio.
     for metadata in (signed("scans.create", kind=KIND_TOKEN), signed("moderation.read")):
         call = stub.LegacyStats(scanner_pb2.LegacyStatsRequest(), metadata=metadata)
         assert json.loads((await call).data) == {"count": 0, "top_tags": []}
+
+
+async def test_server_streams_are_checked_before_the_first_message(channel: grpc.aio.Channel) -> None:
+    stub = frames_grpc.FramesServiceStub(channel)
+    for metadata, code in ((signed(), grpc.StatusCode.PERMISSION_DENIED), ([], grpc.StatusCode.UNAUTHENTICATED)):
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            [m async for m in stub.ExtractFrames(frames_pb2.ExtractFramesRequest(), metadata=metadata)]
+        assert failure.value.code() == code
+    frames = [m async for m in stub.ExtractFrames(frames_pb2.ExtractFramesRequest(), metadata=signed("scans.create"))]
+    assert len(frames) == 1
 
 
 async def test_a_method_without_a_rule_is_refused(channel: grpc.aio.Channel) -> None:
