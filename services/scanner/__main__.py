@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -26,17 +28,16 @@ from clearframe_runtime.server import Servicer, serve
 from clearframe_runtime.settings import DatabaseSettings, describe_missing
 from services.scanner.adapters.config import GrpcPolicySource
 from services.scanner.adapters.frames import GrpcFrameSource
+from services.scanner.adapters.images import FilesystemImageStore
 from services.scanner.adapters.sql import SqlScanStore
 from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers.registry import AnalyzerRegistry
 from services.scanner.analyzers.settings import AnalyzerSettings
-from services.scanner.api import Scanner, ScannerServicer
-from services.scanner.moderation.adapters.sql import SqlModerationStore
-from services.scanner.moderation.api import ModerationServicer, ScanListener
-from services.scanner.moderation.domain import Moderation, UrlPolicy
-from services.scanner.moderation.settings import ModerationSettings
-from services.scanner.moderation.webhooks import DeliveryWorker
-from services.scanner.pipeline import ScanPipeline
+from services.scanner.api import ScannerServicer
+from services.scanner.domain.pipeline import ScanPipeline
+from services.scanner.domain.scans import Scanner
+from services.scanner.moderation.api import ModerationServicer
+from services.scanner.moderation.wiring import moderation_parts
 from services.scanner.settings import ScannerSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -45,59 +46,52 @@ log = structlog.get_logger(__name__)
 
 async def main() -> None:
     try:
-        settings, database, moderation_settings = ScannerSettings(), DatabaseSettings(), ModerationSettings()
+        settings, database = ScannerSettings(), DatabaseSettings()
     except ValidationError as exc:
         raise SystemExit(f"scanner: {describe_missing(exc)}") from exc
     engine = db.create_engine(database.database_url)
+    sessions = db.session_factory(engine)
     triton = TritonInference(
         settings.triton_url,
         timeout_s=settings.triton_timeout_s,
         retries=settings.triton_retries,
         backoff_s=settings.triton_backoff_s,
     )
-    registry = AnalyzerRegistry(
-        settings.scanner_modules_cfg,
-        AnalyzerSettings(inference_timeout_s=settings.triton_timeout_s, hash_bank_dir=settings.scanner_hash_banks),
-        triton,
+    analyzer_settings = AnalyzerSettings(
+        inference_timeout_s=settings.triton_timeout_s, hash_bank_dir=settings.scanner_hash_banks
     )
+    registry = AnalyzerRegistry(settings.scanner_modules_cfg, analyzer_settings, triton)
     frames = GrpcFrameSource(settings.frames_url, settings.max_message_bytes)
     codec = PrincipalCodec(settings.internal_secret.get_secret_value())
     policies = GrpcPolicySource(settings.config_url, codec)
     pipeline = ScanPipeline(
         registry, frames, batch_size=settings.scanner_batch_size, hard_limit=settings.scanner_hard_limit
     )
-    scans = SqlScanStore(db.session_factory(engine))
-    scanner = Scanner(settings, pipeline, scans, policies)
-    moderation_store = SqlModerationStore(db.session_factory(engine))
+    scans = SqlScanStore(sessions)
+    images = FilesystemImageStore(settings.scanner_image_store)
+    scanner = Scanner(
+        settings.limits(),
+        pipeline,
+        scans,
+        policies,
+        images,
+        clock=lambda: datetime.now(UTC),
+        new_id=lambda: uuid.uuid4().hex,
+        runner=settings.instance(),
+    )
     webhook_client = httpx.AsyncClient(follow_redirects=False)
-    deliveries = DeliveryWorker(
-        moderation_store,
-        webhook_client,
-        timeout_s=moderation_settings.webhook_timeout_s,
-        concurrency=moderation_settings.webhook_concurrency,
-        poll_s=moderation_settings.webhook_poll_s,
-    )
-    moderation = Moderation(
-        moderation_store,
-        url_policy=UrlPolicy(
-            allow_loopback=moderation_settings.webhook_allow_loopback,
-            allowed_private_hosts=frozenset(
-                h.strip().lower() for h in moderation_settings.webhook_allowed_private_hosts.split(",") if h.strip()
-            ),
-        ),
-        on_deliveries=deliveries.wake,
-    )
-    scanner.listeners.append(ScanListener(moderation))
+    moderation, deliveries, listener = moderation_parts(sessions, webhook_client)
+    scanner.listeners.append(listener)
     watcher: asyncio.Task[None] | None = None
 
     async def start() -> None:
         nonlocal watcher
         await db.migrate(database.database_url, MIGRATIONS)
+        await scanner.recover()
         await registry.load()
         for name, error in registry.failures().items():
             log.warning("analyzer.not_loaded", analyzer=name, error=error)
-        try:
-            # Serve even when Triton is late: scans answer UNAVAILABLE until it is ready.
+        try:  # serve even when Triton is late: scans answer UNAVAILABLE until it is ready
             await triton.wait_ready(registry.triton_models(), timeout_s=30)
         except Exception as exc:
             log.warning("triton.not_ready", error=str(exc))
@@ -105,6 +99,7 @@ async def main() -> None:
         deliveries.start()
 
     async def stop() -> None:
+        await scanner.drain(settings.shutdown_grace_s)  # background scans, before their clients close
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -119,7 +114,7 @@ async def main() -> None:
         settings,
         [
             Servicer(
-                ScannerServicer(scanner, codec, settings.scanner_image_store),
+                ScannerServicer(scanner, codec),
                 scanner_service_pb2_grpc.add_ScannerServiceServicer_to_server,
                 scanner_service_pb2.DESCRIPTOR.services_by_name["ScannerService"],
             ),

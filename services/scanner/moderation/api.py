@@ -15,12 +15,12 @@ from google.protobuf import json_format, timestamp_pb2
 
 from clearframe.scanner.v1 import moderation_service_pb2 as pb
 from clearframe.scanner.v1 import moderation_service_pb2_grpc as pb_grpc
-from clearframe.scanner.v1 import scanner_service_pb2 as scan_pb
 from clearframe.scanner.v1 import types_pb2 as types
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.principal import Principal, PrincipalCodec
-from services.scanner.decision import Policy
+from services.scanner.domain.decision import Policy
+from services.scanner.domain.model import Scan, ScanState
 from services.scanner.moderation import domain
 from services.scanner.moderation.domain import (
     AuditEntry,
@@ -35,7 +35,8 @@ from services.scanner.moderation.domain import (
     TimeRange,
     Webhook,
 )
-from services.scanner.ports import ScanStore
+from services.scanner.ports import ScanReader
+from services.scanner.wire import reasons_message, result_message
 
 log = structlog.get_logger(__name__)
 
@@ -172,44 +173,11 @@ def _event_type(value: int) -> str:
     return pb.WebhookEventType.Name(value).removeprefix("WEBHOOK_EVENT_TYPE_")
 
 
-def scan_facts(scan: scan_pb.Scan, *, webhook_delivery: bool) -> ScanFacts:
-    """Moderation's view of a finished scan, with MuseNest's callback fields taken from its result."""
-    result = scan.result
-    parts: dict[str, float] = {}
-    faces = 0
-    for frame in result.frames:
-        frame_faces = 0
-        for detection in frame.detections:
-            label = detection.mapped_label or detection.label
-            score = round(detection.score * 100 if detection.score <= 1.0 else detection.score, 2)
-            parts[label] = max(parts.get(label, 0.0), score)
-            frame_faces += label == "FACE_DETECTED"
-        faces = max(faces, frame_faces)
-    risk_level = types.RiskLevel.Name(result.risk_level).removeprefix("RISK_LEVEL_").lower()
-    payload = {
-        "nudity_score": result.nudity_score,
-        "final_risk_score": result.risk_score,
-        "risk_level": "" if risk_level == "unspecified" else risk_level,
-        "detected_parts": parts,
-        "face_analysis": {
-            "faces_detected": max(faces, result.age.faces_checked),
-            "min_estimated_age": result.age.min_estimated_age_years,
-            "underage_detected": result.age.underage_signal,
-        },
-        "analysis_version": result.analysis_version,
-    }
-    return ScanFacts(
-        scan_id=scan.scan_id,
-        asset_id=scan.asset_id,
-        usage_intent=scan.usage_intent,
-        model_id=scan.model_id,
-        verdict=_verdict_name(result.verdict),
-        risk_score=result.risk_score,
-        urgent=result.review_priority == types.REVIEW_PRIORITY_URGENT,
-        reasons=_json(result.reasons),
-        payload=payload,
-        webhook_delivery=webhook_delivery,
-    )
+def scan_facts(scan: Scan, *, webhook_delivery: bool) -> ScanFacts:
+    """Moderation's view of a finished scan; its statement of reasons in the stored (proto JSON) shape."""
+    if scan.result is None:
+        raise FailedPrecondition(f"scan {scan.scan_id!r} has no result yet", reason="SCAN_NOT_FINISHED")
+    return domain.facts_of(scan, _json(reasons_message(scan.result.reasons)), webhook_delivery=webhook_delivery)
 
 
 def _next_token(items: list[Any], offset: int, size: int, filters: Sequence[object]) -> str:
@@ -225,8 +193,8 @@ class ScanListener:
     def __init__(self, moderation: Moderation):
         self._moderation = moderation
 
-    async def __call__(self, scan: scan_pb.Scan, policy: Policy) -> None:
-        if scan.state != scan_pb.SCAN_STATE_SUCCEEDED or not scan.HasField("result"):
+    async def __call__(self, scan: Scan, policy: Policy) -> None:
+        if scan.state != ScanState.SUCCEEDED or scan.result is None:
             return
         decision = await self._moderation.record_automated(scan_facts(scan, webhook_delivery=policy.webhook_delivery))
         log.info("moderation.decided", scan_id=scan.scan_id, decision_id=decision.decision_id, verdict=decision.verdict)
@@ -236,7 +204,7 @@ class ScanListener:
 
 
 class ModerationServicer(pb_grpc.ModerationServiceServicer):
-    def __init__(self, moderation: Moderation, scans: ScanStore, codec: PrincipalCodec):
+    def __init__(self, moderation: Moderation, scans: ScanReader, codec: PrincipalCodec):
         self._moderation = moderation
         self._store = moderation.store
         self._scans = scans
@@ -245,15 +213,15 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
     def _require(self, context: grpc.aio.ServicerContext, permission: str) -> Principal:
         return self._codec.require(context, permission)
 
-    async def _scan(self, scan_id: str) -> scan_pb.Scan:
+    async def _scan(self, scan_id: str) -> Scan:
         domain.check_id(scan_id, "scan_id", "INVALID_SCAN_ID")
-        record = await self._scans.get(scan_id)
-        if record is None:
+        scan = await self._scans.get(scan_id)
+        if scan is None:
             raise NotFound(f"scan {scan_id!r} does not exist", reason="SCAN_NOT_FOUND")
-        return json_format.Parse(record.document, scan_pb.Scan())
+        return scan
 
-    async def _facts(self, scan: scan_pb.Scan) -> ScanFacts:
-        if scan.state != scan_pb.SCAN_STATE_SUCCEEDED or not scan.HasField("result"):
+    async def _facts(self, scan: Scan) -> ScanFacts:
+        if scan.state != ScanState.SUCCEEDED or scan.result is None:
             raise FailedPrecondition(f"scan {scan.scan_id!r} has no result yet", reason="SCAN_NOT_FINISHED")
         current = await self._store.current_decision(scan.scan_id)
         return scan_facts(scan, webhook_delivery=bool(current and current.webhook_delivery))
@@ -272,9 +240,9 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         )
         if case.closed_at is not None:
             message.close_time.CopyFrom(_ts(case.closed_at))
-        record = await self._scans.get(case.scan_id)
-        if record is not None:
-            message.result.CopyFrom(json_format.Parse(record.document, scan_pb.Scan()).result)
+        scan = await self._scans.get(case.scan_id)
+        if scan is not None and scan.result is not None:
+            message.result.CopyFrom(result_message(scan.result))
         return message
 
     @staticmethod

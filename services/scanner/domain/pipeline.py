@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
 from clearframe_runtime.errors import DeadlineExceeded, DomainError, Unavailable
-from services.scanner import legacy
 from services.scanner.analyzers.base import AnalysisContext, Analyzer, Detection, Frame, FrameOutput
+from services.scanner.domain import legacy
 from services.scanner.ports import AnalyzerSource, FrameSource, MediaFacts
 
 log = structlog.get_logger(__name__)
@@ -129,7 +129,9 @@ class ScanPipeline:
         *,
         batch_size: int = 8,
         hard_limit: float = 1.0,
+        clock: Callable[[], float] = time.perf_counter,
     ):
+        self._clock = clock
         self._analyzers = analyzers
         self._frames = frames
         self._batch_size = batch_size
@@ -150,7 +152,7 @@ class ScanPipeline:
     async def _run_one(
         self, analyzer: Analyzer, frames: Sequence[Frame], context: AnalysisContext, run: AnalyzerRun
     ) -> list[FrameOutput] | None:
-        started = time.perf_counter()
+        started = self._clock()
         try:
             outputs = await analyzer.analyze(frames, context)
             if len(outputs) != (len(frames) if analyzer.scope == "frame" else 1):
@@ -164,7 +166,7 @@ class ScanPipeline:
             log.warning("analyzer.failed", analyzer=analyzer.name, error=repr(exc))
             run.error = f"{type(exc).__name__}: {exc}"
         finally:
-            run.latency_s += time.perf_counter() - started
+            run.latency_s += self._clock() - started
         return None
 
     async def _analyze_batch(
