@@ -32,6 +32,11 @@ NO_CAPTIONING = (
 )
 
 
+def _ns(seconds: float) -> float:
+    """Durations to the nanosecond, the resolution they are reported and stored with."""
+    return round(seconds * 1e9) / 1e9
+
+
 def risk_level(score: float) -> str:
     if score >= 90:
         return "CRITICAL"
@@ -80,7 +85,7 @@ def _analyzers(outcome: ScanOutcome, policy: decisions.Policy) -> dict[str, Anal
             analyzer=name,
             model_version=run.version,
             frames_analyzed=run.frames_analyzed,
-            latency_s=run.latency_s,
+            latency_s=_ns(run.latency_s),
             scores={k: float(v) for k, v in run.scores.items()},
             labels=tuple(ScoredLabel(k, v) for k, v in sorted(run.labels.items(), key=lambda kv: -kv[1])),
             error=Failure("INTERNAL", run.error) if run.error else None,
@@ -106,7 +111,7 @@ def _frames(outcome: ScanOutcome, decision: decisions.Decision) -> tuple[FrameEv
         frames.append(
             FrameEvidence(
                 index=report.frame.index,
-                timestamp_s=report.frame.timestamp_s,
+                timestamp_s=_ns(report.frame.timestamp_s),
                 width=report.frame.image.width,
                 height=report.frame.image.height,
                 risk_score=risk.get(report.frame.index, 0.0),
