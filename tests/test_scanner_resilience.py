@@ -23,7 +23,7 @@ from clearframe_runtime.mesh.launcher import Mesh
 from clearframe_runtime.mesh.process import free_port
 from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts
 from clearframe_runtime.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, PrincipalCodec
-from tests.media_samples import animated_gif, encoded
+from tests.media_samples import animated_gif, encoded, video
 
 ECHO_PLUGIN = '''
 """A plug-in analyzer for the hot-reload test: reports the frame sizes it saw."""
@@ -64,7 +64,7 @@ class Scanner:
             "CLEARFRAME_SCANNER_HASH_BANKS": str(workdir / "banks"),
             **env,
         }
-        self.log = (workdir / "scanner.log").open("wb")
+        self.log = (workdir / "scanner.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.scanner"], env=environment, stdout=self.log, stderr=self.log
         )
@@ -80,9 +80,23 @@ class Scanner:
         )
         return [(PRINCIPAL_HEADER, value), (SIGNATURE_HEADER, signature)]
 
-    def scan(self, data: bytes, content_type: str, timeout: float = 60) -> pb.Scan:
-        request = pb.CreateScanRequest(body=httpbody_pb2.HttpBody(content_type=content_type, data=data))
+    def scan(self, data: bytes, content_type: str, timeout: float = 60, background: bool = False) -> pb.Scan:
+        request = pb.CreateScanRequest(
+            body=httpbody_pb2.HttpBody(content_type=content_type, data=data), return_immediately=background
+        )
         return self.stub.CreateScan(request, metadata=self.metadata(), timeout=timeout).scan
+
+    def get(self, scan_id: str) -> pb.Scan:
+        return self.stub.GetScan(pb.GetScanRequest(scan_id=scan_id), metadata=self.metadata(), timeout=10).scan
+
+    def signal_and_wait(self, kill: bool, timeout: float = 90) -> int:
+        """SIGKILL (no chance to drain) or SIGTERM (drain), then wait for the process to end."""
+        self.channel.close()
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        return self.process.wait(timeout=timeout)
 
     def check(self, image: bytes) -> dict:
         import json
@@ -107,6 +121,9 @@ class Scanner:
 
     def stop(self) -> None:
         self.channel.close()
+        if self.process.poll() is not None:
+            self.log.close()
+            return
         self.process.terminate()
         try:
             self.process.wait(timeout=15)
@@ -197,3 +214,49 @@ def test_hot_reload_adds_and_removes_an_analyzer(start_scanner, tmp_path) -> Non
 
     config.write_text("nudenet\nopennsfw\n")
     wait_for(lambda b: "modules.echo" not in b and "modules.broken" not in b)
+
+
+# Background scans and process ends: every frame of the clip analyzed (video step 1) takes seconds, so the
+# signal surely arrives mid-scan. The restarted scanner has the same instance name and database.
+SLOW_VIDEO = {"CLEARFRAME_SCANNER_VIDEO_STEP": "1", "CLEARFRAME_SCANNER_INSTANCE": "resilience-scanner"}
+
+
+def _background_video_scan(scanner: Scanner, tmp_path: Path) -> str:
+    clip = video(tmp_path / "clip.mp4", frames=45)
+    scan = scanner.scan(clip, "video/mp4", background=True)
+    assert scan.state == pb.SCAN_STATE_RUNNING
+    assert scanner.get(scan.scan_id).state == pb.SCAN_STATE_RUNNING
+    return scan.scan_id
+
+
+def test_sigterm_drains_a_background_scan_within_the_grace_period(start_scanner, tmp_path) -> None:
+    scanner = start_scanner(**SLOW_VIDEO, CLEARFRAME_SHUTDOWN_GRACE_S="120")
+    scan_id = _background_video_scan(scanner, tmp_path)
+    assert scanner.signal_and_wait(kill=False) == 0
+    scan = start_scanner(**SLOW_VIDEO).get(scan_id)
+    assert scan.state == pb.SCAN_STATE_SUCCEEDED, scan.error
+    assert scan.result.frames_analyzed == 45 and scan.media_type == pb.MEDIA_TYPE_VIDEO
+
+
+def test_sigterm_past_the_grace_period_finishes_the_scan_failed(start_scanner, tmp_path) -> None:
+    scanner = start_scanner(**SLOW_VIDEO, CLEARFRAME_SHUTDOWN_GRACE_S="0.2")
+    scan_id = _background_video_scan(scanner, tmp_path)
+    assert scanner.signal_and_wait(kill=False) == 0
+    scan = start_scanner(**SLOW_VIDEO).get(scan_id)
+    assert scan.state == pb.SCAN_STATE_FAILED
+    assert scan.error.code == grpc.StatusCode.ABORTED.value[0]
+    assert "shut down before this scan finished" in scan.error.message and "submit it again" in scan.error.message
+
+
+def test_a_killed_scanner_finishes_its_running_scans_failed_on_restart(start_scanner, tmp_path) -> None:
+    scanner = start_scanner(**SLOW_VIDEO)
+    scan_id = _background_video_scan(scanner, tmp_path)
+    assert scanner.signal_and_wait(kill=True) != 0
+    restarted = start_scanner(**SLOW_VIDEO)
+    scan = restarted.get(scan_id)
+    assert scan.state == pb.SCAN_STATE_FAILED
+    assert scan.error.code == grpc.StatusCode.ABORTED.value[0]
+    assert "stopped before this scan finished" in scan.error.message
+    assert scan.HasField("complete_time") and not scan.HasField("result")
+    # The restarted scanner scans as usual.
+    assert restarted.scan(encoded("coffee"), "image/png").state == pb.SCAN_STATE_SUCCEEDED
