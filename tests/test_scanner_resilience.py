@@ -19,6 +19,7 @@ from google.api import httpbody_pb2
 
 from clearframe.scanner.v1 import scanner_service_pb2 as pb
 from clearframe.scanner.v1 import scanner_service_pb2_grpc as pb_grpc
+from clearframe.scanner.v1 import types_pb2 as types
 from clearframe_runtime.mesh.launcher import Mesh
 from clearframe_runtime.mesh.process import free_port
 from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts
@@ -235,7 +236,7 @@ def test_sigterm_drains_a_background_scan_within_the_grace_period(start_scanner,
     assert scanner.signal_and_wait(kill=False) == 0
     scan = start_scanner(**SLOW_VIDEO).get(scan_id)
     assert scan.state == pb.SCAN_STATE_SUCCEEDED, scan.error
-    assert scan.result.frames_analyzed == 45 and scan.media_type == pb.MEDIA_TYPE_VIDEO
+    assert scan.result.frames_analyzed == 45 and scan.media_type == types.MEDIA_TYPE_VIDEO
 
 
 def test_sigterm_past_the_grace_period_finishes_the_scan_failed(start_scanner, tmp_path) -> None:
