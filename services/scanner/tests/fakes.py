@@ -270,10 +270,11 @@ class Images:
 
 
 class Inference:
-    """Inference port: answers fixed outputs and records each call."""
+    """Inference port: answers consecutive rows of fixed outputs, call after call; records each call."""
 
     def __init__(self, answers: Mapping[str, npt.NDArray[Any]]):
         self.answers = dict(answers)
+        self.offset = 0
         self.calls: list[tuple[str, dict[str, tuple[int, ...]], float | None]] = []
 
     async def infer(
@@ -285,4 +286,5 @@ class Inference:
     ) -> dict[str, npt.NDArray[Any]]:
         self.calls.append((model, {k: tuple(v.shape) for k, v in inputs.items()}, timeout_s))
         batch = next(iter(inputs.values())).shape[0]
-        return {name: self.answers[name][:batch] for name in outputs}
+        start, self.offset = self.offset, self.offset + batch
+        return {name: self.answers[name][start : start + batch] for name in outputs}
