@@ -36,7 +36,7 @@ from services.scanner.moderation.domain import (
     Webhook,
 )
 from services.scanner.ports import ScanReader
-from services.scanner.wire import reasons_message, result_message
+from services.scanner.wire import plain, reasons_message, result_message
 
 log = structlog.get_logger(__name__)
 
@@ -87,13 +87,13 @@ def _verdict(name: str) -> Any:
 
 
 def _reasons(value: Mapping[str, Any]) -> types.StatementOfReasons:
-    return json_format.ParseDict(value, types.StatementOfReasons(), ignore_unknown_fields=True)
+    reasons = types.StatementOfReasons()
+    json_format.ParseDict(value, reasons, ignore_unknown_fields=True)
+    return reasons
 
 
 def _json(message: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
+    return plain(message)
 
 
 def decision_message(d: Decision) -> pb.Decision:
@@ -170,7 +170,8 @@ def _event_type(value: int) -> str:
             field="webhook.event_types",
             reason="INVALID_EVENT_TYPE",
         )
-    return pb.WebhookEventType.Name(value).removeprefix("WEBHOOK_EVENT_TYPE_")
+    name: str = pb.WebhookEventType.Name(value)
+    return name.removeprefix("WEBHOOK_EVENT_TYPE_")
 
 
 def scan_facts(scan: Scan, *, webhook_delivery: bool) -> ScanFacts:
@@ -251,7 +252,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
 
     # decisions
 
-    async def CreateDecision(self, request: pb.CreateDecisionRequest, context: grpc.aio.ServicerContext):
+    async def CreateDecision(self, request: pb.CreateDecisionRequest, context: grpc.aio.ServicerContext) -> Any:
         caller = self._require(context, REVIEW)
         scan = await self._scan(request.decision.scan_id)
         verdict = request.decision.verdict
@@ -269,13 +270,13 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         await self._created(context)
         return pb.CreateDecisionResponse(decision=decision_message(decision))
 
-    async def GetDecision(self, request: pb.GetDecisionRequest, context: grpc.aio.ServicerContext):
+    async def GetDecision(self, request: pb.GetDecisionRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, READ)
         return pb.GetDecisionResponse(
             decision=decision_message(await self._moderation.get_decision(request.decision_id))
         )
 
-    async def ListDecisions(self, request: pb.ListDecisionsRequest, context: grpc.aio.ServicerContext):
+    async def ListDecisions(self, request: pb.ListDecisionsRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, READ)
         if request.verdict not in types.Verdict.values():
             raise InvalidArgument("unknown verdict", field="verdict", reason="INVALID_VERDICT")
@@ -296,7 +297,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
 
     # review cases
 
-    async def ListReviewCases(self, request: pb.ListReviewCasesRequest, context: grpc.aio.ServicerContext):
+    async def ListReviewCases(self, request: pb.ListReviewCasesRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, READ)
         if request.state not in pb.ReviewCaseState.values():
             raise InvalidArgument("unknown state", field="state", reason="INVALID_FILTER")
@@ -316,12 +317,12 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             total_size=total,
         )
 
-    async def GetReviewCase(self, request: pb.GetReviewCaseRequest, context: grpc.aio.ServicerContext):
+    async def GetReviewCase(self, request: pb.GetReviewCaseRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, READ)
         case = await self._moderation.get_case(request.case_id)
         return pb.GetReviewCaseResponse(review_case=await self._case_message(case))
 
-    async def DecideReviewCase(self, request: pb.DecideReviewCaseRequest, context: grpc.aio.ServicerContext):
+    async def DecideReviewCase(self, request: pb.DecideReviewCaseRequest, context: grpc.aio.ServicerContext) -> Any:
         caller = self._require(context, REVIEW)
         case = await self._moderation.get_case(request.case_id)
         if request.verdict not in (types.VERDICT_APPROVED, types.VERDICT_REJECTED):
@@ -336,7 +337,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
 
     # audit trail
 
-    async def ListAuditEntries(self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext):
+    async def ListAuditEntries(self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, READ)
         if request.verdict not in types.Verdict.values() or request.action not in pb.AuditAction.values():
             raise InvalidArgument("unknown verdict or action", reason="INVALID_FILTER")
@@ -396,7 +397,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             return
         yield pb.ExportAuditEntriesResponse(summary=summary)
 
-    async def ClearAuditEntries(self, request: pb.ClearAuditEntriesRequest, context: grpc.aio.ServicerContext):
+    async def ClearAuditEntries(self, request: pb.ClearAuditEntriesRequest, context: grpc.aio.ServicerContext) -> Any:
         caller = self._require(context, "admin")
         deleted, record = await self._moderation.clear_audit(
             caller.subject,
@@ -406,7 +407,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         )
         return pb.ClearAuditEntriesResponse(deleted_count=deleted, record=audit_message(record))
 
-    async def GetModerationStats(self, request: pb.GetModerationStatsRequest, context: grpc.aio.ServicerContext):
+    async def GetModerationStats(self, request: pb.GetModerationStatsRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, READ)
         if request.usage_intent and request.usage_intent not in domain.USAGE_INTENTS:
             raise InvalidArgument("unknown usage intent", field="usage_intent", reason="INVALID_FILTER")
@@ -415,7 +416,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
 
     # webhooks
 
-    async def CreateWebhook(self, request: pb.CreateWebhookRequest, context: grpc.aio.ServicerContext):
+    async def CreateWebhook(self, request: pb.CreateWebhookRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, WEBHOOKS)
         given = request.webhook
         hook, generated = await self._moderation.create_webhook(
@@ -430,11 +431,11 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         await self._created(context)
         return pb.CreateWebhookResponse(webhook=webhook_message(hook), secret=generated)
 
-    async def GetWebhook(self, request: pb.GetWebhookRequest, context: grpc.aio.ServicerContext):
+    async def GetWebhook(self, request: pb.GetWebhookRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, WEBHOOKS)
         return pb.GetWebhookResponse(webhook=webhook_message(await self._moderation.get_webhook(request.webhook_id)))
 
-    async def ListWebhooks(self, request: pb.ListWebhooksRequest, context: grpc.aio.ServicerContext):
+    async def ListWebhooks(self, request: pb.ListWebhooksRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, WEBHOOKS)
         size = page_size(request.page_size, default=50, maximum=100)
         offset = decode_page_token(request.page_token, ["webhooks"])
@@ -444,7 +445,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             next_page_token=_next_token(hooks, offset, size, ["webhooks"]),
         )
 
-    async def UpdateWebhook(self, request: pb.UpdateWebhookRequest, context: grpc.aio.ServicerContext):
+    async def UpdateWebhook(self, request: pb.UpdateWebhookRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, WEBHOOKS)
         given = request.webhook
         paths = list(request.update_mask.paths)
@@ -469,12 +470,14 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         hook = await self._moderation.update_webhook(given.webhook_id, changes)
         return pb.UpdateWebhookResponse(webhook=webhook_message(hook))
 
-    async def DeleteWebhook(self, request: pb.DeleteWebhookRequest, context: grpc.aio.ServicerContext):
+    async def DeleteWebhook(self, request: pb.DeleteWebhookRequest, context: grpc.aio.ServicerContext) -> Any:
         self._require(context, WEBHOOKS)
         await self._moderation.delete_webhook(request.webhook_id)
         return pb.DeleteWebhookResponse()
 
-    async def ListWebhookDeliveries(self, request: pb.ListWebhookDeliveriesRequest, context: grpc.aio.ServicerContext):
+    async def ListWebhookDeliveries(
+        self, request: pb.ListWebhookDeliveriesRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         self._require(context, READ)
         await self._moderation.get_webhook(request.webhook_id)
         if request.state not in pb.DeliveryState.values():
@@ -489,7 +492,9 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             next_page_token=_next_token(items, offset, size, filters),
         )
 
-    async def ReplayWebhookDelivery(self, request: pb.ReplayWebhookDeliveryRequest, context: grpc.aio.ServicerContext):
+    async def ReplayWebhookDelivery(
+        self, request: pb.ReplayWebhookDeliveryRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         self._require(context, WEBHOOKS)
         delivery = await self._moderation.replay(request.webhook_id, request.delivery_id)
         await self._created(context)

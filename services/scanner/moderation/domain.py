@@ -328,7 +328,7 @@ def backoff_delay(attempts_made: int) -> float:
     if attempts_made < 1:
         return 0.0
     exponent = min(attempts_made - 1, int(math.log2(BACKOFF_CAP_S)) + 1)
-    return min(BACKOFF_FIRST_S * 2**exponent, BACKOFF_CAP_S)
+    return min(BACKOFF_FIRST_S * float(2**exponent), BACKOFF_CAP_S)
 
 
 def next_attempt(created_at: datetime, attempts_made: int, now: datetime) -> datetime | None:
