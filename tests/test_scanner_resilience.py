@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -50,6 +51,8 @@ def create(settings, triton):
 
 
 class Scanner:
+    """A scanner process of its own, beside the mesh, on a database and folders in the test's tmp_path."""
+
     def __init__(self, mesh: Mesh, workdir: Path, triton_url: str, **env: str):
         self.port = free_port()
         self.codec = PrincipalCodec(mesh.secret)
@@ -72,7 +75,7 @@ class Scanner:
         self.channel = grpc.insecure_channel(
             f"127.0.0.1:{self.port}", options=[("grpc.max_receive_message_length", 64 << 20)]
         )
-        self.stub = pb_grpc.ScannerServiceStub(self.channel)
+        self.stub = pb_grpc.ScannerServiceStub(self.channel)  # type: ignore[no-untyped-call]
         grpc.channel_ready_future(self.channel).result(timeout=60)
 
     def metadata(self) -> list[tuple[str, str]]:
@@ -85,10 +88,12 @@ class Scanner:
         request = pb.CreateScanRequest(
             body=httpbody_pb2.HttpBody(content_type=content_type, data=data), return_immediately=background
         )
-        return self.stub.CreateScan(request, metadata=self.metadata(), timeout=timeout).scan
+        scan: pb.Scan = self.stub.CreateScan(request, metadata=self.metadata(), timeout=timeout).scan
+        return scan
 
     def get(self, scan_id: str) -> pb.Scan:
-        return self.stub.GetScan(pb.GetScanRequest(scan_id=scan_id), metadata=self.metadata(), timeout=10).scan
+        scan: pb.Scan = self.stub.GetScan(pb.GetScanRequest(scan_id=scan_id), metadata=self.metadata(), timeout=10).scan
+        return scan
 
     def signal_and_wait(self, kill: bool, timeout: float = 90) -> int:
         """SIGKILL (no chance to drain) or SIGTERM (drain), then wait for the process to end."""
@@ -99,7 +104,7 @@ class Scanner:
             self.process.terminate()
         return self.process.wait(timeout=timeout)
 
-    def check(self, image: bytes) -> dict:
+    def check(self, image: bytes) -> dict[str, Any]:
         import json
 
         boundary = "clearframe-test-boundary"
@@ -118,7 +123,8 @@ class Scanner:
             metadata=self.metadata(),
             timeout=60,
         )
-        return json.loads(answer.data)
+        body_json: dict[str, Any] = json.loads(answer.data)
+        return body_json
 
     def stop(self) -> None:
         self.channel.close()
@@ -133,8 +139,11 @@ class Scanner:
         self.log.close()
 
 
+StartScanner = Callable[..., Scanner]
+
+
 @pytest.fixture
-def start_scanner(mesh: Mesh, tmp_path: Path) -> Iterator:
+def start_scanner(mesh: Mesh, tmp_path: Path) -> Iterator[StartScanner]:
     started: list[Scanner] = []
 
     def start(triton_url: str | None = None, **env: str) -> Scanner:
@@ -147,7 +156,7 @@ def start_scanner(mesh: Mesh, tmp_path: Path) -> Iterator:
         scanner.stop()
 
 
-def test_early_exit_stops_at_the_hard_limit(start_scanner) -> None:
+def test_early_exit_stops_at_the_hard_limit(start_scanner: StartScanner) -> None:
     # Every frame's risk is ≥ 0, so with the hard limit at 0 the first batch ends the scan.
     scanner = start_scanner(
         CLEARFRAME_SCANNER_HARD_LIMIT="0", CLEARFRAME_SCANNER_GIF_STEP="1", CLEARFRAME_SCANNER_BATCH_SIZE="2"
@@ -159,7 +168,9 @@ def test_early_exit_stops_at_the_hard_limit(start_scanner) -> None:
     assert full.scan(animated_gif(40), "image/gif").result.frames_analyzed == 40
 
 
-def test_triton_down_gives_unavailable_quickly_and_scanning_recovers(start_scanner, tmp_path) -> None:
+def test_triton_down_gives_unavailable_quickly_and_scanning_recovers(
+    start_scanner: StartScanner, tmp_path: Path
+) -> None:
     ports = TritonPorts(free_port(), free_port(), free_port())
     triton = LocalTriton(ports, tmp_path / "triton")
     triton.start()
@@ -188,7 +199,7 @@ def test_triton_down_gives_unavailable_quickly_and_scanning_recovers(start_scann
         triton.stop()
 
 
-def test_hot_reload_adds_and_removes_an_analyzer(start_scanner, tmp_path) -> None:
+def test_hot_reload_adds_and_removes_an_analyzer(start_scanner: StartScanner, tmp_path: Path) -> None:
     config = tmp_path / "modules.cfg"
     config.write_text("nudenet\nopennsfw\n")
     scanner = start_scanner(CLEARFRAME_SCANNER_MODULES_CFG=str(config))
@@ -199,7 +210,7 @@ def test_hot_reload_adds_and_removes_an_analyzer(start_scanner, tmp_path) -> Non
     (tmp_path / "broken.py").write_text("def create(:\n")
     config.write_text("nudenet\nopennsfw\necho.py\nbroken.py\n")
 
-    def wait_for(condition) -> dict:
+    def wait_for(condition: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         deadline = time.monotonic() + 20
         while True:
             body = scanner.check(image)
@@ -230,7 +241,7 @@ def _background_video_scan(scanner: Scanner, tmp_path: Path) -> str:
     return scan.scan_id
 
 
-def test_sigterm_drains_a_background_scan_within_the_grace_period(start_scanner, tmp_path) -> None:
+def test_sigterm_drains_a_background_scan_within_the_grace_period(start_scanner: StartScanner, tmp_path: Path) -> None:
     scanner = start_scanner(**SLOW_VIDEO, CLEARFRAME_SHUTDOWN_GRACE_S="120")
     scan_id = _background_video_scan(scanner, tmp_path)
     assert scanner.signal_and_wait(kill=False) == 0
@@ -239,7 +250,7 @@ def test_sigterm_drains_a_background_scan_within_the_grace_period(start_scanner,
     assert scan.result.frames_analyzed == 45 and scan.media_type == types.MEDIA_TYPE_VIDEO
 
 
-def test_sigterm_past_the_grace_period_finishes_the_scan_failed(start_scanner, tmp_path) -> None:
+def test_sigterm_past_the_grace_period_finishes_the_scan_failed(start_scanner: StartScanner, tmp_path: Path) -> None:
     scanner = start_scanner(**SLOW_VIDEO, CLEARFRAME_SHUTDOWN_GRACE_S="0.2")
     scan_id = _background_video_scan(scanner, tmp_path)
     assert scanner.signal_and_wait(kill=False) == 0
@@ -249,7 +260,9 @@ def test_sigterm_past_the_grace_period_finishes_the_scan_failed(start_scanner, t
     assert "shut down before this scan finished" in scan.error.message and "submit it again" in scan.error.message
 
 
-def test_a_killed_scanner_finishes_its_running_scans_failed_on_restart(start_scanner, tmp_path) -> None:
+def test_a_killed_scanner_finishes_its_running_scans_failed_on_restart(
+    start_scanner: StartScanner, tmp_path: Path
+) -> None:
     scanner = start_scanner(**SLOW_VIDEO)
     scan_id = _background_video_scan(scanner, tmp_path)
     assert scanner.signal_and_wait(kill=True) != 0
