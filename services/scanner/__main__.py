@@ -7,7 +7,6 @@ completed scan reaches moderation through ``Scanner.listeners``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,10 +56,11 @@ async def main() -> None:
         retries=settings.triton_retries,
         backoff_s=settings.triton_backoff_s,
     )
-    analyzer_settings = AnalyzerSettings(
-        inference_timeout_s=settings.triton_timeout_s, hash_bank_dir=settings.scanner_hash_banks
+    registry = AnalyzerRegistry(
+        settings.scanner_modules_cfg,
+        AnalyzerSettings(inference_timeout_s=settings.triton_timeout_s, hash_bank_dir=settings.scanner_hash_banks),
+        triton,
     )
-    registry = AnalyzerRegistry(settings.scanner_modules_cfg, analyzer_settings, triton)
     frames = GrpcFrameSource(settings.frames_url, settings.max_message_bytes)
     codec = PrincipalCodec(settings.internal_secret.get_secret_value())
     policies = GrpcPolicySource(settings.config_url, codec)
@@ -82,28 +82,19 @@ async def main() -> None:
     webhook_client = httpx.AsyncClient(follow_redirects=False)
     moderation, deliveries, listener = moderation_parts(sessions, webhook_client)
     scanner.listeners.append(listener)
-    watcher: asyncio.Task[None] | None = None
 
     async def start() -> None:
-        nonlocal watcher
         await db.migrate(database.database_url, MIGRATIONS)
-        await scanner.recover()
-        await registry.load()
-        for name, error in registry.failures().items():
-            log.warning("analyzer.not_loaded", analyzer=name, error=error)
+        await scanner.recover()  # what a killed predecessor left RUNNING
+        await registry.start()
         try:  # serve even when Triton is late: scans answer UNAVAILABLE until it is ready
             await triton.wait_ready(registry.triton_models(), timeout_s=30)
         except Exception as exc:
             log.warning("triton.not_ready", error=str(exc))
-        watcher = asyncio.create_task(registry.watch())
         deliveries.start()
 
     async def stop() -> None:
         await scanner.drain(settings.shutdown_grace_s)  # background scans, before their clients close
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
         await deliveries.stop()
         await registry.close()
         await asyncio.gather(triton.close(), frames.close(), policies.close(), webhook_client.aclose())

@@ -108,6 +108,7 @@ class AnalyzerRegistry:
         self._plugin_files: set[Path] = set()
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self.generation = 0  # bumped by every load, for callers and tests that wait for a reload
 
@@ -262,9 +263,21 @@ class AnalyzerRegistry:
                 if self.watched_paths() != paths:
                     break  # a plug-in in a new folder: watch again with the new set of folders
 
+    async def start(self) -> None:
+        """Load the configured analyzers (logging those that failed) and watch for changes until closed."""
+        await self.load()
+        for name, error in self.failures().items():
+            log.warning("analyzer.not_loaded", analyzer=name, error=error)
+        self._watcher = asyncio.create_task(self.watch())
+
     async def close(self) -> None:
         """Stop watching and close every analyzer (replaced ones too, without waiting for their grace)."""
         self._stop.set()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         async with self._lock:
             analyzers, self._analyzers = self._analyzers, []
             self._builtins = {}
