@@ -250,38 +250,37 @@ class ScanPipeline:
         reports: list[FrameReport] = []
         early_exit = False
         try:
-            finished = False
-            while not finished:
-                first = await queue.get()
-                if first is None:
-                    break
-                batch = [first]
-                # Take what has already been decoded, up to a batch: inference starts while decoding goes on.
-                while len(batch) < self._batch_size and not queue.empty():
-                    item = queue.get_nowait()
-                    if item is None:
-                        finished = True
-                        break
-                    batch.append(item)
-                reports += await self._analyze_batch(frame_scoped, batch, context, runs)
-                if max(r.risk for r in reports) >= self._hard_limit:
-                    early_exit = True
-                    log.info("scan.early_exit", frames_analyzed=len(reports), risk=reports[-1].risk)
-                    break
-        finally:
-            # Early exit (or a failure) cancels the stream: the frames service stops decoding. A failure of
-            # the stream itself (bad media) re-raises here with its own message.
-            if not producer.done():
-                producer.cancel()
             try:
-                await producer
-            except asyncio.CancelledError:
-                pass
-            except BaseException:
-                media_task.cancel()
+                finished = False
+                while not finished:
+                    first = await queue.get()
+                    if first is None:
+                        break
+                    batch = [first]
+                    # Take what has already been decoded, up to a batch: inference starts while decoding goes on.
+                    while len(batch) < self._batch_size and not queue.empty():
+                        item = queue.get_nowait()
+                        if item is None:
+                            finished = True
+                            break
+                        batch.append(item)
+                    reports += await self._analyze_batch(frame_scoped, batch, context, runs)
+                    if max(r.risk for r in reports) >= self._hard_limit:
+                        early_exit = True
+                        log.info("scan.early_exit", frames_analyzed=len(reports), risk=reports[-1].risk)
+                        break
+            finally:
+                # Early exit (or a failure) cancels the stream: the frames service stops decoding. A failure of
+                # the stream itself (bad media) re-raises here with its own message.
+                if not producer.done():
+                    producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await media_task
-                raise
+                    await producer
+        except BaseException:  # a failed batch, bad media, or this scan cancelled: media analyzers stop too
+            media_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await media_task
+            raise
         await media_task
         total = facts[0].frame_count if facts else len(reports)
         return ScanOutcome(

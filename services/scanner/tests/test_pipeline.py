@@ -3,6 +3,7 @@ limit, a failing analyzer, Triton down, analyzers that need others, media-scoped
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -150,3 +151,21 @@ async def test_latency_is_measured_with_the_injected_clock() -> None:
         Frame(image=image()), CONTEXT
     )
     assert outcome.analyzers["slow"].latency_s == 0.25
+
+
+async def test_a_failing_scan_stops_its_media_scoped_analyzers() -> None:
+    class Waiting(MediaAnalyzer):
+        cancelled = False
+
+        async def analyze(self, frames: Sequence[Frame], context: AnalysisContext) -> list[FrameOutput]:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                Waiting.cancelled = True
+                raise
+            return []
+
+    down = ScriptedAnalyzer(NUDENET, fail=Unavailable("Triton is down"))
+    with pytest.raises(Unavailable):
+        await scan(ScanPipeline(Analyzers(down, Waiting("text", FrameOutput())), Frames(3)))
+    assert Waiting.cancelled
