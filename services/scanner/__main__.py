@@ -82,6 +82,7 @@ async def main() -> None:
     webhook_client = httpx.AsyncClient(follow_redirects=False)
     moderation, deliveries, listener = moderation_parts(sessions, webhook_client)
     scanner.listeners.append(listener)
+    sweeper: list[asyncio.Task[None]] = []
 
     async def start() -> None:
         await db.migrate(database.database_url, MIGRATIONS)
@@ -92,8 +93,11 @@ async def main() -> None:
         except Exception as exc:
             log.warning("triton.not_ready", error=str(exc))
         deliveries.start()
+        sweeper.append(asyncio.create_task(scanner.sweep_orphans(asyncio.sleep)))
 
     async def stop() -> None:
+        for task in sweeper:
+            task.cancel()
         await scanner.drain(settings.shutdown_grace_s)  # background scans, before their clients close
         await deliveries.stop()
         await registry.close()

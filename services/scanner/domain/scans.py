@@ -5,7 +5,8 @@ Background scans (``return_immediately``) run as tasks of this process. The uplo
 stored, so a scan cannot outlive its process: on SIGTERM :meth:`Scanner.drain` lets running scans finish
 within the grace period and marks the rest FAILED (``SCAN_INTERRUPTED``); on start :meth:`Scanner.recover`
 marks FAILED every scan this instance left RUNNING (killed before it could drain), and every other
-instance's RUNNING scan older than ``orphan_after_s``. The client submits the media again.
+instance's RUNNING scan older than ``orphan_after_s`` (and again every half of that, for instances that never
+come back). The client submits the media again.
 """
 
 from __future__ import annotations
@@ -318,16 +319,30 @@ class Scanner:
         return len(cut)
 
     async def recover(self) -> list[str]:
-        """Finish (FAILED) every scan left RUNNING by a process that is gone; returns their ids."""
+        """Finish (FAILED) every scan left RUNNING by a process that is gone; returns their ids. At start
+        that is every scan of this instance; later, only what another instance left past orphan_after_s."""
         orphaned_before = self._clock() - timedelta(seconds=self.limits.orphan_after_s)
+        mine = {scan.scan_id for scan in self._background.values()}
         finished = []
         for scan in await self.store.running():
+            if scan.scan_id in mine:
+                continue
             if scan.runner == self.runner or scan.created_at < orphaned_before:
                 await self.store.save(self._interrupted(scan, "the scanner stopped before this scan finished"))
                 finished.append(scan.scan_id)
         if finished:
             log.warning("scan.recovered_as_failed", scans=finished)
         return finished
+
+    async def sweep_orphans(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """Run :meth:`recover` every ``orphan_after_s / 2`` until cancelled, so scans of an instance that
+        died and never came back (a replaced pod) do not stay RUNNING."""
+        while True:
+            await sleep(self.limits.orphan_after_s / 2)
+            try:
+                await self.recover()
+            except Exception:  # the store is down: try again next round
+                log.exception("scan.sweep_failed")
 
     # --- seed 000 -------------------------------------------------------------------------------------
 

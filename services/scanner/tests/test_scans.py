@@ -292,3 +292,37 @@ async def test_legacy_stats_counts_recorded_tags() -> None:
     service, _, _ = scanner(ScriptedAnalyzer(NUDENET, {0: explicit}), frames=Frames(2, paced=False))
     await service.legacy_batch(b"gif", "image/gif", ())
     assert await service.legacy_stats() == {"count": 2, "top_tags": ["penis", "rating:explicit"]}
+
+
+async def test_a_running_scan_of_this_process_is_never_recovered() -> None:
+    gate = Gate(NUDENET)
+    service, store, clock = scanner(gate, limits=ScanLimits(orphan_after_s=60))
+    scan, _ = await service.create(NewScan(png(), return_immediately=True), "alice", ())
+    await gate.entered.wait()
+    clock.advance(3600)
+    assert await service.recover() == []
+    assert store.scans[scan.scan_id].state == ScanState.RUNNING
+    gate.gate.set()
+    await service.drain(5.0)
+    assert store.scans[scan.scan_id].state == ScanState.SUCCEEDED
+
+
+async def test_the_orphan_sweep_runs_every_half_orphan_period() -> None:
+    service, store, clock = scanner(limits=ScanLimits(orphan_after_s=600))
+    await store.save(
+        Scan("lost", ScanState.RUNNING, "image/png", 1, "0" * 64, "public_site", clock.now(), runner="a-dead-pod")
+    )
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(seconds)
+        if len(waits) == 2:
+            assert store.scans["lost"].state == ScanState.RUNNING  # 300 s old: not yet an orphan
+        if len(waits) == 4:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await service.sweep_orphans(sleep)
+    assert waits == [300.0] * 4
+    assert store.scans["lost"].state == ScanState.FAILED  # more than 600 s old at the third round
