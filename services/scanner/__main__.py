@@ -98,6 +98,7 @@ async def main() -> None:
     async def stop() -> None:
         for task in sweeper:
             task.cancel()
+        await asyncio.gather(*sweeper, return_exceptions=True)
         await scanner.drain(settings.shutdown_grace_s)  # background scans, before their clients close
         await deliveries.stop()
         await registry.close()
