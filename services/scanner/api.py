@@ -57,6 +57,11 @@ def _legacy_body(payload: Mapping[str, Any] | str) -> httpbody_pb2.HttpBody:
     return httpbody_pb2.HttpBody(content_type="application/json", data=data.encode())
 
 
+def _multipart_file(body: httpbody_pb2.HttpBody, name: str) -> media.Part | None:
+    """The named file field of a multipart/form-data body; raises media.MalformedMultipart."""
+    return media.parse_multipart(body.data, body.content_type).get(name)
+
+
 def _refusal_body(refusal: LegacyRefusal) -> tuple[int, httpbody_pb2.HttpBody]:
     return LEGACY_STATUS[refusal.kind], _legacy_body({"error": refusal.message})
 
@@ -138,15 +143,11 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
         caller = self._codec.caller(context)
         return caller if caller.authenticated and caller.has(permission) else None
 
-    async def _multipart_file(self, body: httpbody_pb2.HttpBody, name: str) -> media.Part | None:
-        parts = media.parse_multipart(body.data, body.content_type)
-        return parts.get(name)
-
     async def LegacyCheck(self, request: pb.LegacyCheckRequest, context: grpc.aio.ServicerContext) -> Any:
         if self._legacy_caller(context, "scans.create") is None:
             return await self._legacy_reply(context, 403, _legacy_body(FORBIDDEN))
         try:
-            part = await self._multipart_file(request.body, "image")
+            part = _multipart_file(request.body, "image")
             answer = await self._scanner.legacy_check(part.data if part else None)
         except media.MalformedMultipart as exc:
             return await self._legacy_reply(context, 400, _legacy_body({"error": f"malformed multipart body: {exc}"}))
@@ -158,7 +159,7 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
         if self._legacy_caller(context, "scans.create") is None:
             return await self._legacy_reply(context, 403, _legacy_body(FORBIDDEN))
         try:
-            part = await self._multipart_file(request.body, "file")
+            part = _multipart_file(request.body, "file")
             answer = await self._scanner.legacy_batch(
                 part.data if part else None, part.content_type if part else "", _forwarded(context)
             )
