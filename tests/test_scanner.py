@@ -137,9 +137,18 @@ def test_batch_gif_samples_like_the_seed(http, bot_token) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert set(body) == {"risk", "tags", "frameCount"}
-    assert body["frameCount"] == len(sample_indices(23, 5))
+    # The seed's frameCount is the frames it extracted (all of them, at most 60), not the 6 it sampled.
+    assert body["frameCount"] == 23
     assert body["tags"] == sorted(set(body["tags"])) and len(body["tags"]) <= 200
     assert 0.0 <= body["risk"] < 0.6
+
+
+@pytest.mark.parametrize(("frames", "expected"), [(3, 3), (75, 60)])
+def test_batch_frame_count_is_the_frames_extracted_capped_at_60(http, bot_token, frames, expected) -> None:
+    gif = animated_gif(frames)
+    response = http.post("/batch", headers={"Authorization": bot_token}, files={"file": ("a.gif", gif, "image/gif")})
+    assert response.status_code == 200, response.text
+    assert response.json()["frameCount"] == expected
 
 
 def test_batch_video_uses_the_video_step(http, bot_token, tmp_path) -> None:
@@ -148,7 +157,7 @@ def test_batch_video_uses_the_video_step(http, bot_token, tmp_path) -> None:
         "/batch", headers={"Authorization": bot_token}, files={"file": ("clip.mp4", clip, "video/mp4")}
     )
     assert response.status_code == 200, response.text
-    assert response.json()["frameCount"] == len(sample_indices(45, 20))
+    assert response.json()["frameCount"] == 45  # every frame of the clip, though only 3 were sampled (step 20)
 
 
 def test_batch_errors(http, bot_token) -> None:

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from clearframe_runtime.errors import PermissionDenied, Unauthenticated
-
 PRINCIPAL_HEADER = "x-clearframe-principal"
 SIGNATURE_HEADER = "x-clearframe-principal-signature"
 #: Every header a client must never be able to set itself; the gateway strips them on the way in.
@@ -124,18 +122,3 @@ class PrincipalCodec:
         """The verified caller; anonymous when the gateway forwarded no principal."""
         principal = self.from_metadata(context.invocation_metadata())
         return principal or Principal(subject="", kind=KIND_ANONYMOUS)
-
-    def require(self, context: grpc.aio.ServicerContext, permission: str) -> Principal:
-        """The verified caller, who must hold ``permission``.
-
-        Superseded by the access table, which checks every RPC before its servicer runs; kept only until
-        the last servicer that still calls it (the scanner's) drops the call.
-        """
-        principal = self.caller(context)
-        if not principal.authenticated:
-            raise Unauthenticated("credentials are required", reason="MISSING_CREDENTIALS")
-        if not principal.has(permission):
-            raise PermissionDenied(
-                f"the caller lacks the permission {permission!r}", metadata={"permission": permission}
-            )
-        return principal

@@ -7,7 +7,8 @@ completed scan reaches moderation through ``Scanner.listeners``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -26,17 +27,16 @@ from clearframe_runtime.server import Servicer, serve
 from clearframe_runtime.settings import DatabaseSettings, describe_missing
 from services.scanner.adapters.config import GrpcPolicySource
 from services.scanner.adapters.frames import GrpcFrameSource
+from services.scanner.adapters.images import FilesystemImageStore
 from services.scanner.adapters.sql import SqlScanStore
 from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers.registry import AnalyzerRegistry
 from services.scanner.analyzers.settings import AnalyzerSettings
-from services.scanner.api import Scanner, ScannerServicer
-from services.scanner.moderation.adapters.sql import SqlModerationStore
-from services.scanner.moderation.api import ModerationServicer, ScanListener
-from services.scanner.moderation.domain import Moderation, UrlPolicy
-from services.scanner.moderation.settings import ModerationSettings
-from services.scanner.moderation.webhooks import DeliveryWorker
-from services.scanner.pipeline import ScanPipeline
+from services.scanner.api import ScannerServicer
+from services.scanner.domain.pipeline import ScanPipeline
+from services.scanner.domain.scans import Scanner
+from services.scanner.moderation.api import ModerationServicer
+from services.scanner.moderation.wiring import moderation_parts
 from services.scanner.settings import ScannerSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -45,10 +45,11 @@ log = structlog.get_logger(__name__)
 
 async def main() -> None:
     try:
-        settings, database, moderation_settings = ScannerSettings(), DatabaseSettings(), ModerationSettings()
+        settings, database = ScannerSettings(), DatabaseSettings()
     except ValidationError as exc:
         raise SystemExit(f"scanner: {describe_missing(exc)}") from exc
     engine = db.create_engine(database.database_url)
+    sessions = db.session_factory(engine)
     triton = TritonInference(
         settings.triton_url,
         timeout_s=settings.triton_timeout_s,
@@ -66,49 +67,39 @@ async def main() -> None:
     pipeline = ScanPipeline(
         registry, frames, batch_size=settings.scanner_batch_size, hard_limit=settings.scanner_hard_limit
     )
-    scans = SqlScanStore(db.session_factory(engine))
-    scanner = Scanner(settings, pipeline, scans, policies)
-    moderation_store = SqlModerationStore(db.session_factory(engine))
+    scans = SqlScanStore(sessions)
+    images = FilesystemImageStore(settings.scanner_image_store)
+    scanner = Scanner(
+        settings.limits(),
+        pipeline,
+        scans,
+        policies,
+        images,
+        clock=lambda: datetime.now(UTC),
+        new_id=lambda: uuid.uuid4().hex,
+        runner=settings.instance(),
+    )
     webhook_client = httpx.AsyncClient(follow_redirects=False)
-    deliveries = DeliveryWorker(
-        moderation_store,
-        webhook_client,
-        timeout_s=moderation_settings.webhook_timeout_s,
-        concurrency=moderation_settings.webhook_concurrency,
-        poll_s=moderation_settings.webhook_poll_s,
-    )
-    moderation = Moderation(
-        moderation_store,
-        url_policy=UrlPolicy(
-            allow_loopback=moderation_settings.webhook_allow_loopback,
-            allowed_private_hosts=frozenset(
-                h.strip().lower() for h in moderation_settings.webhook_allowed_private_hosts.split(",") if h.strip()
-            ),
-        ),
-        on_deliveries=deliveries.wake,
-    )
-    scanner.listeners.append(ScanListener(moderation))
-    watcher: asyncio.Task[None] | None = None
+    moderation, deliveries, listener = moderation_parts(sessions, webhook_client)
+    scanner.listeners.append(listener)
+    sweeper: list[asyncio.Task[None]] = []
 
     async def start() -> None:
-        nonlocal watcher
         await db.migrate(database.database_url, MIGRATIONS)
-        await registry.load()
-        for name, error in registry.failures().items():
-            log.warning("analyzer.not_loaded", analyzer=name, error=error)
-        try:
-            # Serve even when Triton is late: scans answer UNAVAILABLE until it is ready.
+        await scanner.recover()  # what a killed predecessor left RUNNING
+        await registry.start()
+        try:  # serve even when Triton is late: scans answer UNAVAILABLE until it is ready
             await triton.wait_ready(registry.triton_models(), timeout_s=30)
         except Exception as exc:
             log.warning("triton.not_ready", error=str(exc))
-        watcher = asyncio.create_task(registry.watch())
         deliveries.start()
+        sweeper.append(asyncio.create_task(scanner.sweep_orphans(asyncio.sleep)))
 
     async def stop() -> None:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        for task in sweeper:
+            task.cancel()
+        await asyncio.gather(*sweeper, return_exceptions=True)
+        await scanner.drain(settings.shutdown_grace_s)  # background scans, before their clients close
         await deliveries.stop()
         await registry.close()
         await asyncio.gather(triton.close(), frames.close(), policies.close(), webhook_client.aclose())
@@ -119,7 +110,7 @@ async def main() -> None:
         settings,
         [
             Servicer(
-                ScannerServicer(scanner, codec, settings.scanner_image_store),
+                ScannerServicer(scanner, codec),
                 scanner_service_pb2_grpc.add_ScannerServiceServicer_to_server,
                 scanner_service_pb2.DESCRIPTOR.services_by_name["ScannerService"],
             ),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from clearframe_runtime.settings import ServiceSettings
+from services.scanner.domain.scans import ScanLimits
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,7 +38,27 @@ class ScannerSettings(ServiceSettings):
     scanner_batch_size: int = 8
     #: Deadline of one scan.
     scanner_timeout_s: float = 60.0
+    #: This instance's name on the scans it runs ("" → host name and listen address): a restart under the
+    #: same name finishes (FAILED) the background scans the previous process left RUNNING.
+    scanner_instance: str = ""
+    #: Another instance's RUNNING scan older than this is taken as orphaned and finished FAILED at start.
+    scanner_orphan_after_s: float = 600.0
     #: Triton calls: deadline, retries on UNAVAILABLE, first backoff.
     triton_timeout_s: float = 10.0
     triton_retries: int = 2
     triton_backoff_s: float = 0.1
+
+    def limits(self) -> ScanLimits:
+        return ScanLimits(
+            max_image_bytes=self.scanner_max_image_bytes,
+            max_media_bytes=self.scanner_max_media_bytes,
+            max_pixels=self.scanner_max_pixels,
+            gif_step=self.scanner_gif_step,
+            video_step=self.scanner_video_step,
+            max_frames=self.scanner_max_frames,
+            timeout_s=self.scanner_timeout_s,
+            orphan_after_s=self.scanner_orphan_after_s,
+        )
+
+    def instance(self) -> str:
+        return self.scanner_instance or f"{socket.gethostname()}/{self.listen}"

@@ -1,4 +1,5 @@
-"""The resolved analysis configuration from the config service, as the decision engine's Policy."""
+"""The resolved analysis configuration from the config service, as the decision engine's Policy
+(:class:`services.scanner.ports.PolicySource`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from clearframe.config.v1 import config_service_pb2 as config_pb2
 from clearframe.config.v1 import config_service_pb2_grpc as config_grpc
 from clearframe_runtime.errors import InvalidArgument, Unavailable
 from clearframe_runtime.principal import KIND_API_KEY, PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, PrincipalCodec
-from services.scanner.decision import Policy
+from services.scanner.domain.decision import Policy
 
 SERVICE_PRINCIPAL = Principal("service:scanner", KIND_API_KEY, frozenset({"config.read"}))
 

@@ -1,4 +1,5 @@
-"""Frames from the frames service (gRPC server stream), as the pipeline's FrameSource."""
+"""Frames from the frames service (gRPC server stream), as the pipeline's FrameSource
+(:class:`services.scanner.ports.FrameSource`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Scans and tag statistics in SQL (SQLite or Postgres) through SQLModel."""
+"""Scans and tag statistics in SQL (SQLite or Postgres) through SQLModel.
+
+A scan row keeps the filterable fields as columns and the whole scan as the proto JSON of its ``Scan``
+message (``services/scanner/wire.py``); ``runner`` names the scanner instance that runs a RUNNING scan.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.scanner.ports import ScanRecord
+from services.scanner.domain.model import Scan
+from services.scanner.wire import scan_from_json, scan_json
 
 metadata = SQLModel.metadata
 
@@ -35,23 +40,10 @@ class ScanRow(SQLModel, table=True):
     completed_at: datetime | None = None
     document: str
 
-    def record(self) -> ScanRecord:
-        return ScanRecord(
-            scan_id=self.id,
-            state=self.state,
-            media_type=self.media_type,
-            content_type=self.content_type,
-            size_bytes=self.size_bytes,
-            sha256=self.sha256,
-            usage_intent=self.usage_intent,
-            model_id=self.model_id,
-            asset_id=self.asset_id,
-            creator=self.creator,
-            verdict=self.verdict,
-            created_at=self.created_at,
-            completed_at=self.completed_at,
-            document=self.document,
-        )
+    runner: str = Field(default="", max_length=200, index=True)
+
+    def scan(self) -> Scan:
+        return scan_from_json(self.document, self.runner)
 
 
 class TagCountRow(SQLModel, table=True):
@@ -67,36 +59,42 @@ class SqlScanStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]):
         self._sessions = sessions
 
-    async def save(self, record: ScanRecord) -> None:
+    async def save(self, scan: Scan) -> None:
+        values: dict[str, Any] = {
+            "state": f"SCAN_STATE_{scan.state.value}",
+            "media_type": f"MEDIA_TYPE_{scan.media_type.upper() or 'UNSPECIFIED'}",
+            "content_type": scan.content_type,
+            "size_bytes": scan.size_bytes,
+            "sha256": scan.sha256,
+            "usage_intent": scan.usage_intent,
+            "model_id": scan.model_id,
+            "asset_id": scan.asset_id,
+            "creator": scan.creator,
+            "verdict": f"VERDICT_{scan.verdict}" if scan.verdict else "",
+            "created_at": scan.created_at,
+            "completed_at": scan.completed_at,
+            "document": scan_json(scan),
+            "runner": scan.runner,
+        }
         async with self._sessions() as session:
-            row = await session.get(ScanRow, record.scan_id)
-            values: dict[str, Any] = {
-                "state": record.state,
-                "media_type": record.media_type,
-                "content_type": record.content_type,
-                "size_bytes": record.size_bytes,
-                "sha256": record.sha256,
-                "usage_intent": record.usage_intent,
-                "model_id": record.model_id,
-                "asset_id": record.asset_id,
-                "creator": record.creator,
-                "verdict": record.verdict,
-                "created_at": record.created_at,
-                "completed_at": record.completed_at,
-                "document": record.document,
-            }
+            row = await session.get(ScanRow, scan.scan_id)
             if row is None:
-                session.add(ScanRow(id=record.scan_id, **values))
+                session.add(ScanRow(id=scan.scan_id, **values))
             else:
                 for key, value in values.items():
                     setattr(row, key, value)
                 session.add(row)
             await session.commit()
 
-    async def get(self, scan_id: str) -> ScanRecord | None:
+    async def get(self, scan_id: str) -> Scan | None:
         async with self._sessions() as session:
             row = await session.get(ScanRow, scan_id)
-            return row.record() if row else None
+            return row.scan() if row else None
+
+    async def running(self) -> list[Scan]:
+        query = select(ScanRow).where(ScanRow.state == "SCAN_STATE_RUNNING").order_by(col(ScanRow.created_at))
+        async with self._sessions() as session:
+            return [row.scan() for row in (await session.exec(query)).all()]
 
     async def list_scans(
         self,
@@ -109,12 +107,12 @@ class SqlScanStore:
         end: datetime | None,
         offset: int,
         limit: int,
-    ) -> list[ScanRecord]:
+    ) -> list[Scan]:
         query = select(ScanRow)
         if asset_id:
             query = query.where(ScanRow.asset_id == asset_id)
         if verdict:
-            query = query.where(ScanRow.verdict == verdict)
+            query = query.where(ScanRow.verdict == f"VERDICT_{verdict}")
         if usage_intent:
             query = query.where(ScanRow.usage_intent == usage_intent)
         if model_id:
@@ -125,7 +123,7 @@ class SqlScanStore:
             query = query.where(ScanRow.created_at <= end)
         query = query.order_by(col(ScanRow.created_at).desc(), col(ScanRow.id)).offset(offset).limit(limit)
         async with self._sessions() as session:
-            return [row.record() for row in (await session.exec(query)).all()]
+            return [row.scan() for row in (await session.exec(query)).all()]
 
     async def record_tags(self, tags: list[str]) -> int:
         """Count each tag once more; returns how many recordings were made."""
@@ -140,7 +138,7 @@ class SqlScanStore:
             statement = statement.on_conflict_do_update(
                 index_elements=["label"], set_={"count": table.c.count + statement.excluded.count}
             )
-            await session.exec(statement)  # type: ignore[call-overload]
+            await session.exec(statement)
             await session.commit()
         return sum(counts.values())
 

@@ -35,10 +35,10 @@ from typing import ClassVar, Literal
 import cv2
 import numpy as np
 
-from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers._common import call_timeout, chunks
 from services.scanner.analyzers.base import AnalysisContext, AnalyzerError, Box, Frame, FrameOutput
 from services.scanner.analyzers.settings import AnalyzerSettings
+from services.scanner.ports import Inference
 
 CHIP_SIZE = 64
 CHIP_PADDING = 0.2
@@ -85,7 +85,7 @@ class AgeAnalyzer:
     scope: ClassVar[Literal["frame", "media"]] = "frame"
     requires: ClassVar[tuple[str, ...]] = ("nudenet",)
 
-    def __init__(self, settings: AnalyzerSettings, triton: TritonInference, name: str = "age") -> None:
+    def __init__(self, settings: AnalyzerSettings, triton: Inference, name: str = "age") -> None:
         self.name = name
         self.version = "dlib-age-v1"
         self.models = (settings.age_model,)
@@ -138,5 +138,5 @@ class AgeAnalyzer:
         """Nothing to release: the Triton client is shared and owned by the caller."""
 
 
-def create(settings: AnalyzerSettings, triton: TritonInference) -> AgeAnalyzer:
+def create(settings: AnalyzerSettings, triton: Inference) -> AgeAnalyzer:
     return AgeAnalyzer(settings, triton)

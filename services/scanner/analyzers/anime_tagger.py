@@ -25,10 +25,10 @@ from typing import ClassVar, Literal
 import numpy as np
 from PIL import Image
 
-from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers._common import call_timeout, chunks
 from services.scanner.analyzers.base import AnalysisContext, AnalyzerError, Frame, FrameOutput
 from services.scanner.analyzers.settings import AnalyzerSettings
+from services.scanner.ports import Inference
 
 INPUT_SIZE = 448
 INPUT_NAME = "input_1:0"
@@ -63,7 +63,7 @@ class AnimeTaggerAnalyzer:
     scope: ClassVar[Literal["frame", "media"]] = "frame"
     requires: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, settings: AnalyzerSettings, triton: TritonInference, tags: Path, name: str = "anime_tagger"):
+    def __init__(self, settings: AnalyzerSettings, triton: Inference, tags: Path, name: str = "anime_tagger"):
         self.name = name
         self.models = (settings.anime_tagger_triton_model,)
         self._settings = settings
@@ -101,7 +101,7 @@ class AnimeTaggerAnalyzer:
         """Nothing to release: the Triton client is shared and owned by the caller."""
 
 
-def create(settings: AnalyzerSettings, triton: TritonInference) -> AnimeTaggerAnalyzer:
+def create(settings: AnalyzerSettings, triton: Inference) -> AnimeTaggerAnalyzer:
     model = settings.anime_tagger_model
     if model is None:
         raise AnalyzerError(

@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 
 from clearframe_runtime.vocabulary import NUDENET_LABELS
-from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers._common import call_timeout, chunks
 from services.scanner.analyzers.base import AnalysisContext, Box, Detection, Frame, FrameOutput
 from services.scanner.analyzers.settings import AnalyzerSettings
+from services.scanner.ports import Inference
 
 #: Class order of the 320n model's output rows 4..21.
 LABELS = NUDENET_LABELS
@@ -79,7 +79,7 @@ class NudeNetAnalyzer:
     scope: ClassVar[Literal["frame", "media"]] = "frame"
     requires: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, settings: AnalyzerSettings, triton: TritonInference, name: str = "nudenet") -> None:
+    def __init__(self, settings: AnalyzerSettings, triton: Inference, name: str = "nudenet") -> None:
         self.name = name
         self.version = "nudenet-3.4.2-320n"
         self.models = (settings.nudenet_model,)
@@ -113,5 +113,5 @@ class NudeNetAnalyzer:
         """Nothing to release: the Triton client is shared and owned by the caller."""
 
 
-def create(settings: AnalyzerSettings, triton: TritonInference) -> NudeNetAnalyzer:
+def create(settings: AnalyzerSettings, triton: Inference) -> NudeNetAnalyzer:
     return NudeNetAnalyzer(settings, triton)

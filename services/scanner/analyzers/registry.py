@@ -5,7 +5,7 @@ comment):
 
 - a builtin name (:data:`BUILTINS`: nudenet, opennsfw, age, pdq, text, anime_tagger), or
 - a path to a plug-in ``.py`` file, relative to the config file's folder (or absolute), whose module
-  defines ``create(settings: AnalyzerSettings, triton: TritonInference) -> Analyzer``.
+  defines ``create(settings: AnalyzerSettings, triton: Inference) -> Analyzer``.
 
 Every plug-in is imported from its file under a new, unique module name at every load, so an edited
 plug-in really runs its new code (``importlib.reload`` would keep stale state and sys.modules entries).
@@ -37,9 +37,9 @@ from typing import Any
 import structlog
 from watchfiles import Change, awatch
 
-from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers.base import Analyzer
 from services.scanner.analyzers.settings import AnalyzerSettings
+from services.scanner.ports import Inference
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +50,7 @@ BUILTINS: dict[str, str] = {
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "modules.cfg"
 _plugin_counter = itertools.count(1)
 
-Factory = Callable[[AnalyzerSettings, TritonInference], Any]
+Factory = Callable[[AnalyzerSettings, Inference], Any]
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class AnalyzerRegistry:
         self,
         config_path: Path,
         settings: AnalyzerSettings,
-        triton: TritonInference,
+        triton: Inference,
         *,
         close_grace_s: float = 30.0,
         debounce_ms: int = 300,
@@ -108,6 +108,7 @@ class AnalyzerRegistry:
         self._plugin_files: set[Path] = set()
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self.generation = 0  # bumped by every load, for callers and tests that wait for a reload
 
@@ -262,9 +263,21 @@ class AnalyzerRegistry:
                 if self.watched_paths() != paths:
                     break  # a plug-in in a new folder: watch again with the new set of folders
 
+    async def start(self) -> None:
+        """Load the configured analyzers (logging those that failed) and watch for changes until closed."""
+        await self.load()
+        for name, error in self.failures().items():
+            log.warning("analyzer.not_loaded", analyzer=name, error=error)
+        self._watcher = asyncio.create_task(self.watch())
+
     async def close(self) -> None:
         """Stop watching and close every analyzer (replaced ones too, without waiting for their grace)."""
         self._stop.set()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         async with self._lock:
             analyzers, self._analyzers = self._analyzers, []
             self._builtins = {}
@@ -284,7 +297,7 @@ def _identifier(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text)
 
 
-def _create(module: ModuleType, label: str, settings: AnalyzerSettings, triton: TritonInference) -> Analyzer:
+def _create(module: ModuleType, label: str, settings: AnalyzerSettings, triton: Inference) -> Analyzer:
     factory = getattr(module, "create", None)
     if not callable(factory):
         raise PluginError(f"{label} defines no create(settings, triton) function")

@@ -19,9 +19,9 @@ from typing import Any, ClassVar, Literal
 from better_profanity import Profanity
 from profanity_check import predict_prob
 
-from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers.base import AnalysisContext, Frame, FrameOutput
 from services.scanner.analyzers.settings import AnalyzerSettings
+from services.scanner.ports import Inference
 
 
 class TextAnalyzer:
@@ -79,5 +79,5 @@ class TextAnalyzer:
         """Nothing to release."""
 
 
-def create(settings: AnalyzerSettings, triton: TritonInference) -> TextAnalyzer:
+def create(settings: AnalyzerSettings, triton: Inference) -> TextAnalyzer:
     return TextAnalyzer(settings)

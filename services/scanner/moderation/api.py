@@ -15,12 +15,13 @@ from google.protobuf import json_format, timestamp_pb2
 
 from clearframe.scanner.v1 import moderation_service_pb2 as pb
 from clearframe.scanner.v1 import moderation_service_pb2_grpc as pb_grpc
-from clearframe.scanner.v1 import scanner_service_pb2 as scan_pb
 from clearframe.scanner.v1 import types_pb2 as types
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.principal import Principal, PrincipalCodec
-from services.scanner.decision import Policy
+from clearframe_runtime.vocabulary import USAGE_INTENTS
+from services.scanner.domain.decision import Policy
+from services.scanner.domain.model import Scan, ScanState
 from services.scanner.moderation import domain
 from services.scanner.moderation.domain import (
     AuditEntry,
@@ -35,7 +36,8 @@ from services.scanner.moderation.domain import (
     TimeRange,
     Webhook,
 )
-from services.scanner.ports import ScanStore
+from services.scanner.ports import ScanReader
+from services.scanner.wire import plain, reasons_message, result_message
 
 log = structlog.get_logger(__name__)
 
@@ -55,9 +57,6 @@ CSV_COLUMNS = (
     "reasons",
 )
 WEBHOOK_FIELDS = ("url", "event_types", "usage_intents", "enabled", "secret", "description")
-REVIEW = "moderation.review"
-READ = "moderation.read"
-WEBHOOKS = "config.write"
 
 
 # -- conversions -----------------------------------------------------------------------------------
@@ -86,13 +85,13 @@ def _verdict(name: str) -> Any:
 
 
 def _reasons(value: Mapping[str, Any]) -> types.StatementOfReasons:
-    return json_format.ParseDict(value, types.StatementOfReasons(), ignore_unknown_fields=True)
+    reasons = types.StatementOfReasons()
+    json_format.ParseDict(value, reasons, ignore_unknown_fields=True)
+    return reasons
 
 
 def _json(message: Any) -> dict[str, Any]:
-    return json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
+    return plain(message)
 
 
 def decision_message(d: Decision) -> pb.Decision:
@@ -169,47 +168,15 @@ def _event_type(value: int) -> str:
             field="webhook.event_types",
             reason="INVALID_EVENT_TYPE",
         )
-    return pb.WebhookEventType.Name(value).removeprefix("WEBHOOK_EVENT_TYPE_")
+    name: str = pb.WebhookEventType.Name(value)
+    return name.removeprefix("WEBHOOK_EVENT_TYPE_")
 
 
-def scan_facts(scan: scan_pb.Scan, *, webhook_delivery: bool) -> ScanFacts:
-    """Moderation's view of a finished scan, with MuseNest's callback fields taken from its result."""
-    result = scan.result
-    parts: dict[str, float] = {}
-    faces = 0
-    for frame in result.frames:
-        frame_faces = 0
-        for detection in frame.detections:
-            label = detection.mapped_label or detection.label
-            score = round(detection.score * 100 if detection.score <= 1.0 else detection.score, 2)
-            parts[label] = max(parts.get(label, 0.0), score)
-            frame_faces += label == "FACE_DETECTED"
-        faces = max(faces, frame_faces)
-    risk_level = types.RiskLevel.Name(result.risk_level).removeprefix("RISK_LEVEL_").lower()
-    payload = {
-        "nudity_score": result.nudity_score,
-        "final_risk_score": result.risk_score,
-        "risk_level": "" if risk_level == "unspecified" else risk_level,
-        "detected_parts": parts,
-        "face_analysis": {
-            "faces_detected": max(faces, result.age.faces_checked),
-            "min_estimated_age": result.age.min_estimated_age_years,
-            "underage_detected": result.age.underage_signal,
-        },
-        "analysis_version": result.analysis_version,
-    }
-    return ScanFacts(
-        scan_id=scan.scan_id,
-        asset_id=scan.asset_id,
-        usage_intent=scan.usage_intent,
-        model_id=scan.model_id,
-        verdict=_verdict_name(result.verdict),
-        risk_score=result.risk_score,
-        urgent=result.review_priority == types.REVIEW_PRIORITY_URGENT,
-        reasons=_json(result.reasons),
-        payload=payload,
-        webhook_delivery=webhook_delivery,
-    )
+def scan_facts(scan: Scan, *, webhook_delivery: bool) -> ScanFacts:
+    """Moderation's view of a finished scan; its statement of reasons in the stored (proto JSON) shape."""
+    if scan.result is None:
+        raise FailedPrecondition(f"scan {scan.scan_id!r} has no result yet", reason="SCAN_NOT_FINISHED")
+    return domain.facts_of(scan, _json(reasons_message(scan.result.reasons)), webhook_delivery=webhook_delivery)
 
 
 def _next_token(items: list[Any], offset: int, size: int, filters: Sequence[object]) -> str:
@@ -225,8 +192,8 @@ class ScanListener:
     def __init__(self, moderation: Moderation):
         self._moderation = moderation
 
-    async def __call__(self, scan: scan_pb.Scan, policy: Policy) -> None:
-        if scan.state != scan_pb.SCAN_STATE_SUCCEEDED or not scan.HasField("result"):
+    async def __call__(self, scan: Scan, policy: Policy) -> None:
+        if scan.state != ScanState.SUCCEEDED or scan.result is None:
             return
         decision = await self._moderation.record_automated(scan_facts(scan, webhook_delivery=policy.webhook_delivery))
         log.info("moderation.decided", scan_id=scan.scan_id, decision_id=decision.decision_id, verdict=decision.verdict)
@@ -236,24 +203,25 @@ class ScanListener:
 
 
 class ModerationServicer(pb_grpc.ModerationServiceServicer):
-    def __init__(self, moderation: Moderation, scans: ScanStore, codec: PrincipalCodec):
+    def __init__(self, moderation: Moderation, scans: ScanReader, codec: PrincipalCodec):
         self._moderation = moderation
         self._store = moderation.store
         self._scans = scans
         self._codec = codec
 
-    def _require(self, context: grpc.aio.ServicerContext, permission: str) -> Principal:
-        return self._codec.require(context, permission)
+    def _caller(self, context: grpc.aio.ServicerContext) -> Principal:
+        """The verified caller; the access table (clearframe_runtime.access) already admitted it."""
+        return self._codec.caller(context)
 
-    async def _scan(self, scan_id: str) -> scan_pb.Scan:
+    async def _scan(self, scan_id: str) -> Scan:
         domain.check_id(scan_id, "scan_id", "INVALID_SCAN_ID")
-        record = await self._scans.get(scan_id)
-        if record is None:
+        scan = await self._scans.get(scan_id)
+        if scan is None:
             raise NotFound(f"scan {scan_id!r} does not exist", reason="SCAN_NOT_FOUND")
-        return json_format.Parse(record.document, scan_pb.Scan())
+        return scan
 
-    async def _facts(self, scan: scan_pb.Scan) -> ScanFacts:
-        if scan.state != scan_pb.SCAN_STATE_SUCCEEDED or not scan.HasField("result"):
+    async def _facts(self, scan: Scan) -> ScanFacts:
+        if scan.state != ScanState.SUCCEEDED or scan.result is None:
             raise FailedPrecondition(f"scan {scan.scan_id!r} has no result yet", reason="SCAN_NOT_FINISHED")
         current = await self._store.current_decision(scan.scan_id)
         return scan_facts(scan, webhook_delivery=bool(current and current.webhook_delivery))
@@ -272,9 +240,9 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         )
         if case.closed_at is not None:
             message.close_time.CopyFrom(_ts(case.closed_at))
-        record = await self._scans.get(case.scan_id)
-        if record is not None:
-            message.result.CopyFrom(json_format.Parse(record.document, scan_pb.Scan()).result)
+        scan = await self._scans.get(case.scan_id)
+        if scan is not None and scan.result is not None:
+            message.result.CopyFrom(result_message(scan.result))
         return message
 
     @staticmethod
@@ -283,8 +251,8 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
 
     # decisions
 
-    async def CreateDecision(self, request: pb.CreateDecisionRequest, context: grpc.aio.ServicerContext):
-        caller = self._require(context, REVIEW)
+    async def CreateDecision(self, request: pb.CreateDecisionRequest, context: grpc.aio.ServicerContext) -> Any:
+        caller = self._caller(context)
         scan = await self._scan(request.decision.scan_id)
         verdict = request.decision.verdict
         if verdict not in (types.VERDICT_APPROVED, types.VERDICT_REJECTED, types.VERDICT_FLAGGED):
@@ -301,14 +269,12 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         await self._created(context)
         return pb.CreateDecisionResponse(decision=decision_message(decision))
 
-    async def GetDecision(self, request: pb.GetDecisionRequest, context: grpc.aio.ServicerContext):
-        self._require(context, READ)
+    async def GetDecision(self, request: pb.GetDecisionRequest, context: grpc.aio.ServicerContext) -> Any:
         return pb.GetDecisionResponse(
             decision=decision_message(await self._moderation.get_decision(request.decision_id))
         )
 
-    async def ListDecisions(self, request: pb.ListDecisionsRequest, context: grpc.aio.ServicerContext):
-        self._require(context, READ)
+    async def ListDecisions(self, request: pb.ListDecisionsRequest, context: grpc.aio.ServicerContext) -> Any:
         if request.verdict not in types.Verdict.values():
             raise InvalidArgument("unknown verdict", field="verdict", reason="INVALID_VERDICT")
         where = DecisionFilter(
@@ -328,8 +294,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
 
     # review cases
 
-    async def ListReviewCases(self, request: pb.ListReviewCasesRequest, context: grpc.aio.ServicerContext):
-        self._require(context, READ)
+    async def ListReviewCases(self, request: pb.ListReviewCasesRequest, context: grpc.aio.ServicerContext) -> Any:
         if request.state not in pb.ReviewCaseState.values():
             raise InvalidArgument("unknown state", field="state", reason="INVALID_FILTER")
         if request.priority not in types.ReviewPriority.values():
@@ -348,13 +313,12 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             total_size=total,
         )
 
-    async def GetReviewCase(self, request: pb.GetReviewCaseRequest, context: grpc.aio.ServicerContext):
-        self._require(context, READ)
+    async def GetReviewCase(self, request: pb.GetReviewCaseRequest, context: grpc.aio.ServicerContext) -> Any:
         case = await self._moderation.get_case(request.case_id)
         return pb.GetReviewCaseResponse(review_case=await self._case_message(case))
 
-    async def DecideReviewCase(self, request: pb.DecideReviewCaseRequest, context: grpc.aio.ServicerContext):
-        caller = self._require(context, REVIEW)
+    async def DecideReviewCase(self, request: pb.DecideReviewCaseRequest, context: grpc.aio.ServicerContext) -> Any:
+        caller = self._caller(context)
         case = await self._moderation.get_case(request.case_id)
         if request.verdict not in (types.VERDICT_APPROVED, types.VERDICT_REJECTED):
             raise InvalidArgument("a review decides APPROVED or REJECTED", field="verdict", reason="INVALID_VERDICT")
@@ -368,8 +332,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
 
     # audit trail
 
-    async def ListAuditEntries(self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext):
-        self._require(context, READ)
+    async def ListAuditEntries(self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext) -> Any:
         if request.verdict not in types.Verdict.values() or request.action not in pb.AuditAction.values():
             raise InvalidArgument("unknown verdict or action", reason="INVALID_FILTER")
         action = pb.AuditAction.Name(request.action).removeprefix("AUDIT_ACTION_") if request.action else ""
@@ -392,7 +355,6 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
     async def ExportAuditEntries(
         self, request: pb.ExportAuditEntriesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ExportAuditEntriesResponse]:
-        self._require(context, READ)
         if request.format not in pb.AuditExportFormat.values():
             raise InvalidArgument("unknown export format", field="format", reason="INVALID_FILTER")
         period = _period(request)
@@ -428,8 +390,8 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             return
         yield pb.ExportAuditEntriesResponse(summary=summary)
 
-    async def ClearAuditEntries(self, request: pb.ClearAuditEntriesRequest, context: grpc.aio.ServicerContext):
-        caller = self._require(context, "admin")
+    async def ClearAuditEntries(self, request: pb.ClearAuditEntriesRequest, context: grpc.aio.ServicerContext) -> Any:
+        caller = self._caller(context)
         deleted, record = await self._moderation.clear_audit(
             caller.subject,
             asset_id=request.asset_id,
@@ -438,17 +400,15 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         )
         return pb.ClearAuditEntriesResponse(deleted_count=deleted, record=audit_message(record))
 
-    async def GetModerationStats(self, request: pb.GetModerationStatsRequest, context: grpc.aio.ServicerContext):
-        self._require(context, READ)
-        if request.usage_intent and request.usage_intent not in domain.USAGE_INTENTS:
+    async def GetModerationStats(self, request: pb.GetModerationStatsRequest, context: grpc.aio.ServicerContext) -> Any:
+        if request.usage_intent and request.usage_intent not in USAGE_INTENTS:
             raise InvalidArgument("unknown usage intent", field="usage_intent", reason="INVALID_FILTER")
         stats = await self._moderation.stats(_period(request), request.usage_intent)
         return pb.GetModerationStatsResponse(**stats.__dict__)
 
     # webhooks
 
-    async def CreateWebhook(self, request: pb.CreateWebhookRequest, context: grpc.aio.ServicerContext):
-        self._require(context, WEBHOOKS)
+    async def CreateWebhook(self, request: pb.CreateWebhookRequest, context: grpc.aio.ServicerContext) -> Any:
         given = request.webhook
         hook, generated = await self._moderation.create_webhook(
             url=given.url,
@@ -462,12 +422,10 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         await self._created(context)
         return pb.CreateWebhookResponse(webhook=webhook_message(hook), secret=generated)
 
-    async def GetWebhook(self, request: pb.GetWebhookRequest, context: grpc.aio.ServicerContext):
-        self._require(context, WEBHOOKS)
+    async def GetWebhook(self, request: pb.GetWebhookRequest, context: grpc.aio.ServicerContext) -> Any:
         return pb.GetWebhookResponse(webhook=webhook_message(await self._moderation.get_webhook(request.webhook_id)))
 
-    async def ListWebhooks(self, request: pb.ListWebhooksRequest, context: grpc.aio.ServicerContext):
-        self._require(context, WEBHOOKS)
+    async def ListWebhooks(self, request: pb.ListWebhooksRequest, context: grpc.aio.ServicerContext) -> Any:
         size = page_size(request.page_size, default=50, maximum=100)
         offset = decode_page_token(request.page_token, ["webhooks"])
         hooks = await self._store.list_webhooks(offset, size + 1)
@@ -476,8 +434,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             next_page_token=_next_token(hooks, offset, size, ["webhooks"]),
         )
 
-    async def UpdateWebhook(self, request: pb.UpdateWebhookRequest, context: grpc.aio.ServicerContext):
-        self._require(context, WEBHOOKS)
+    async def UpdateWebhook(self, request: pb.UpdateWebhookRequest, context: grpc.aio.ServicerContext) -> Any:
         given = request.webhook
         paths = list(request.update_mask.paths)
         unknown = [p for p in paths if p not in WEBHOOK_FIELDS]
@@ -501,13 +458,13 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         hook = await self._moderation.update_webhook(given.webhook_id, changes)
         return pb.UpdateWebhookResponse(webhook=webhook_message(hook))
 
-    async def DeleteWebhook(self, request: pb.DeleteWebhookRequest, context: grpc.aio.ServicerContext):
-        self._require(context, WEBHOOKS)
+    async def DeleteWebhook(self, request: pb.DeleteWebhookRequest, context: grpc.aio.ServicerContext) -> Any:
         await self._moderation.delete_webhook(request.webhook_id)
         return pb.DeleteWebhookResponse()
 
-    async def ListWebhookDeliveries(self, request: pb.ListWebhookDeliveriesRequest, context: grpc.aio.ServicerContext):
-        self._require(context, READ)
+    async def ListWebhookDeliveries(
+        self, request: pb.ListWebhookDeliveriesRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         await self._moderation.get_webhook(request.webhook_id)
         if request.state not in pb.DeliveryState.values():
             raise InvalidArgument("unknown delivery state", field="state", reason="INVALID_FILTER")
@@ -521,8 +478,9 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             next_page_token=_next_token(items, offset, size, filters),
         )
 
-    async def ReplayWebhookDelivery(self, request: pb.ReplayWebhookDeliveryRequest, context: grpc.aio.ServicerContext):
-        self._require(context, WEBHOOKS)
+    async def ReplayWebhookDelivery(
+        self, request: pb.ReplayWebhookDeliveryRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
         delivery = await self._moderation.replay(request.webhook_id, request.delivery_id)
         await self._created(context)
         return pb.ReplayWebhookDeliveryResponse(delivery=delivery_message(delivery))

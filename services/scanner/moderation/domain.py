@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clearframe_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from clearframe_runtime.vocabulary import USAGE_INTENTS
+from services.scanner.domain.model import Scan
 from services.scanner.moderation.ports import ModerationStore
 
 APPROVED, FLAGGED, REJECTED, PENDING = "APPROVED", "FLAGGED", "REJECTED", "PENDING"
@@ -48,7 +50,6 @@ MAX_NOTES = 2000
 MAX_DESCRIPTION = 500
 MAX_URL = 2048
 SECRET_LENGTH = (16, 256)
-USAGE_INTENTS = ("public_site", "paysite", "store", "private")
 
 #: Webhook retries: 1 s doubling up to 1 h between attempts, for 24 h after the delivery was created.
 BACKOFF_FIRST_S = 1.0
@@ -81,6 +82,49 @@ class ScanFacts:
     payload: Mapping[str, Any]
     #: Whether the applied configuration asks for webhook delivery (`blip_config.webhook_delivery`).
     webhook_delivery: bool
+
+
+def facts_of(scan: Scan, reasons: Mapping[str, Any], *, webhook_delivery: bool) -> ScanFacts:
+    """Moderation's view of a finished scan, with MuseNest's callback fields taken from its result:
+    ``detected_parts`` is each mapped label's best confidence (0–100, 2 decimals) over frames, and
+    ``faces_detected`` the most faces seen in one frame (or the age analyzer's count when higher)."""
+    result = scan.result
+    if result is None:
+        raise FailedPrecondition(f"scan {scan.scan_id!r} has no result yet", reason="SCAN_NOT_FINISHED")
+    parts: dict[str, float] = {}
+    faces = 0
+    for frame in result.frames:
+        frame_faces = 0
+        for detection in frame.detections:
+            label = detection.mapped_label or detection.label
+            score = round(detection.score * 100 if detection.score <= 1.0 else detection.score, 2)
+            parts[label] = max(parts.get(label, 0.0), score)
+            frame_faces += label == "FACE_DETECTED"
+        faces = max(faces, frame_faces)
+    payload = {
+        "nudity_score": result.nudity_score,
+        "final_risk_score": result.risk_score,
+        "risk_level": result.risk_level.lower(),
+        "detected_parts": parts,
+        "face_analysis": {
+            "faces_detected": max(faces, result.age.faces_checked),
+            "min_estimated_age": result.age.min_estimated_age_years,
+            "underage_detected": result.age.underage_signal,
+        },
+        "analysis_version": result.analysis_version,
+    }
+    return ScanFacts(
+        scan_id=scan.scan_id,
+        asset_id=scan.asset_id,
+        usage_intent=scan.usage_intent,
+        model_id=scan.model_id,
+        verdict=result.verdict,
+        risk_score=result.risk_score,
+        urgent=result.review_priority == PRIORITY_URGENT,
+        reasons=reasons,
+        payload=payload,
+        webhook_delivery=webhook_delivery,
+    )
 
 
 @dataclass(frozen=True)
@@ -284,7 +328,7 @@ def backoff_delay(attempts_made: int) -> float:
     if attempts_made < 1:
         return 0.0
     exponent = min(attempts_made - 1, int(math.log2(BACKOFF_CAP_S)) + 1)
-    return min(BACKOFF_FIRST_S * 2**exponent, BACKOFF_CAP_S)
+    return min(BACKOFF_FIRST_S * float(2**exponent), BACKOFF_CAP_S)
 
 
 def next_attempt(created_at: datetime, attempts_made: int, now: datetime) -> datetime | None:

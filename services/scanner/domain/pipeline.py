@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
 from clearframe_runtime.errors import DeadlineExceeded, DomainError, Unavailable
-from services.scanner import legacy
 from services.scanner.analyzers.base import AnalysisContext, Analyzer, Detection, Frame, FrameOutput
+from services.scanner.domain import legacy
 from services.scanner.ports import AnalyzerSource, FrameSource, MediaFacts
 
 log = structlog.get_logger(__name__)
@@ -129,7 +129,9 @@ class ScanPipeline:
         *,
         batch_size: int = 8,
         hard_limit: float = 1.0,
+        clock: Callable[[], float] = time.perf_counter,
     ):
+        self._clock = clock
         self._analyzers = analyzers
         self._frames = frames
         self._batch_size = batch_size
@@ -150,7 +152,7 @@ class ScanPipeline:
     async def _run_one(
         self, analyzer: Analyzer, frames: Sequence[Frame], context: AnalysisContext, run: AnalyzerRun
     ) -> list[FrameOutput] | None:
-        started = time.perf_counter()
+        started = self._clock()
         try:
             outputs = await analyzer.analyze(frames, context)
             if len(outputs) != (len(frames) if analyzer.scope == "frame" else 1):
@@ -164,7 +166,7 @@ class ScanPipeline:
             log.warning("analyzer.failed", analyzer=analyzer.name, error=repr(exc))
             run.error = f"{type(exc).__name__}: {exc}"
         finally:
-            run.latency_s += time.perf_counter() - started
+            run.latency_s += self._clock() - started
         return None
 
     async def _analyze_batch(
@@ -248,38 +250,37 @@ class ScanPipeline:
         reports: list[FrameReport] = []
         early_exit = False
         try:
-            finished = False
-            while not finished:
-                first = await queue.get()
-                if first is None:
-                    break
-                batch = [first]
-                # Take what has already been decoded, up to a batch: inference starts while decoding goes on.
-                while len(batch) < self._batch_size and not queue.empty():
-                    item = queue.get_nowait()
-                    if item is None:
-                        finished = True
-                        break
-                    batch.append(item)
-                reports += await self._analyze_batch(frame_scoped, batch, context, runs)
-                if max(r.risk for r in reports) >= self._hard_limit:
-                    early_exit = True
-                    log.info("scan.early_exit", frames_analyzed=len(reports), risk=reports[-1].risk)
-                    break
-        finally:
-            # Early exit (or a failure) cancels the stream: the frames service stops decoding. A failure of
-            # the stream itself (bad media) re-raises here with its own message.
-            if not producer.done():
-                producer.cancel()
             try:
-                await producer
-            except asyncio.CancelledError:
-                pass
-            except BaseException:
-                media_task.cancel()
+                finished = False
+                while not finished:
+                    first = await queue.get()
+                    if first is None:
+                        break
+                    batch = [first]
+                    # Take what has already been decoded, up to a batch: inference starts while decoding goes on.
+                    while len(batch) < self._batch_size and not queue.empty():
+                        item = queue.get_nowait()
+                        if item is None:
+                            finished = True
+                            break
+                        batch.append(item)
+                    reports += await self._analyze_batch(frame_scoped, batch, context, runs)
+                    if max(r.risk for r in reports) >= self._hard_limit:
+                        early_exit = True
+                        log.info("scan.early_exit", frames_analyzed=len(reports), risk=reports[-1].risk)
+                        break
+            finally:
+                # Early exit (or a failure) cancels the stream: the frames service stops decoding. A failure of
+                # the stream itself (bad media) re-raises here with its own message.
+                if not producer.done():
+                    producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await media_task
-                raise
+                    await producer
+        except BaseException:  # a failed batch, bad media, or this scan cancelled: media analyzers stop too
+            media_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await media_task
+            raise
         await media_task
         total = facts[0].frame_count if facts else len(reports)
         return ScanOutcome(

@@ -4,8 +4,10 @@ Per frame: NudeNet labels are mapped (``*_GENITALIA_EXPOSED`` → GENITALIA, ``*
 BREAST_EXPOSED, FACE_FEMALE/FACE_MALE → FACE_DETECTED, others keep their name); the nudity score is
 Σ confidence(0–100) × weight ÷ 100 over detections whose component is enabled; it is multiplied by
 ``underage_detected`` when the age signal fired and by ``child_content_blip`` when the child-content
-signal fired, and capped at 100. Score ≤ auto_approve_under → APPROVED; ≥ auto_reject_over →
-REJECTED; anything else → FLAGGED. Then, each overriding the ones before:
+signal fired, and capped at 100. MuseNest's rules, in its order: score ≤ auto_approve_under →
+APPROVED; else ≥ auto_reject_over → REJECTED; else ≥ auto_flag_over → FLAGGED; otherwise FLAGGED. The
+order keeps the verdict defined when the thresholds are out of order (the config service stores them
+with a warning): approve 99 > flag 98 approves a score of 98.5. Then, each overriding the ones before:
 
 * any age or child signal → FLAGGED, urgent review, whatever the score (a weak signal never
   auto-approves and never auto-rejects);
@@ -13,8 +15,6 @@ REJECTED; anything else → FLAGGED. Then, each overriding the ones before:
 * flagged text (title, tags, description) → at least FLAGGED.
 
 GIF/video: every frame is decided; the media's verdict is the worst frame's, and that frame is named.
-Deliberate difference from MuseNest: its "score ≥ auto_flag_over → flagged" and "between → flagged"
-collapse into one rule here (same verdicts).
 """
 
 from __future__ import annotations
@@ -23,30 +23,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from clearframe_runtime.vocabulary import COMPONENT_OF, map_label
 from services.scanner.analyzers.base import Detection
 
 APPROVED, FLAGGED, REJECTED = "APPROVED", "FLAGGED", "REJECTED"
 _SEVERITY = {APPROVED: 0, FLAGGED: 1, REJECTED: 2}
-#: Mapped label → the detection_config.nudenet_components switch that enables it.
-COMPONENT_OF = {
-    "BREAST_EXPOSED": "breast_detection",
-    "GENITALIA": "genitalia_detection",
-    "BUTTOCKS_EXPOSED": "buttocks_detection",
-    "ANUS_EXPOSED": "anus_detection",
-    "FACE_DETECTED": "face_detection",
-}
-
-
-def map_label(label: str) -> str:
-    if label.endswith("_GENITALIA_EXPOSED"):
-        return "GENITALIA"
-    if label.endswith("_BREAST_EXPOSED"):
-        return "BREAST_EXPOSED"
-    if label in ("FACE_FEMALE", "FACE_MALE"):
-        return "FACE_DETECTED"
-    return label
-
-
 @dataclass(frozen=True)
 class Policy:
     """The resolved analysis configuration of an upload's usage intent and model."""
@@ -158,13 +139,22 @@ def decide_frame(
                 tuple(labels),
             )
         )
+    elif score >= policy.auto_flag_over:
+        verdict = FLAGGED
+        rules.append(
+            Rule(
+                "nudity_score_at_least_auto_flag_over",
+                "nudity score reaches the flag threshold: human review",
+                score,
+                policy.auto_flag_over,
+                tuple(labels),
+            )
+        )
     else:
         verdict = FLAGGED
         rules.append(
             Rule(
-                "nudity_score_between_thresholds"
-                if score < policy.auto_flag_over
-                else "nudity_score_at_least_auto_flag_over",
+                "nudity_score_between_thresholds",
                 "nudity score needs human review",
                 score,
                 policy.auto_flag_over,

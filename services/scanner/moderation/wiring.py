@@ -1,0 +1,45 @@
+"""Moderation's parts for the scanner process (its ``__main__`` wires them in)."""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from clearframe_runtime.settings import describe_missing
+from services.scanner.moderation.adapters.sql import SqlModerationStore
+from services.scanner.moderation.api import ScanListener
+from services.scanner.moderation.domain import Moderation, UrlPolicy
+from services.scanner.moderation.settings import ModerationSettings
+from services.scanner.moderation.webhooks import DeliveryWorker
+
+
+def moderation_parts(
+    sessions: async_sessionmaker[AsyncSession], webhook_client: httpx.AsyncClient
+) -> tuple[Moderation, DeliveryWorker, ScanListener]:
+    """Moderation on the scanner's database, its webhook delivery worker, and the listener that records
+    every completed scan's automated decision."""
+    try:
+        settings = ModerationSettings()
+    except ValidationError as exc:
+        raise SystemExit(f"scanner: {describe_missing(exc)}") from exc
+    store = SqlModerationStore(sessions)
+    deliveries = DeliveryWorker(
+        store,
+        webhook_client,
+        timeout_s=settings.webhook_timeout_s,
+        concurrency=settings.webhook_concurrency,
+        poll_s=settings.webhook_poll_s,
+    )
+    moderation = Moderation(
+        store,
+        url_policy=UrlPolicy(
+            allow_loopback=settings.webhook_allow_loopback,
+            allowed_private_hosts=frozenset(
+                h.strip().lower() for h in settings.webhook_allowed_private_hosts.split(",") if h.strip()
+            ),
+        ),
+        on_deliveries=deliveries.wake,
+    )
+    return moderation, deliveries, ScanListener(moderation)
