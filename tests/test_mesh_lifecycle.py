@@ -6,7 +6,7 @@ import os
 
 import httpx
 
-from clearframe_runtime.mesh.launcher import Mesh, MeshOptions
+from clearframe_mesh.launcher import Mesh, MeshOptions
 
 
 def _alive(pid: int) -> bool:

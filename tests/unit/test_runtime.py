@@ -12,8 +12,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from clearframe_mesh.process import free_port
 from clearframe_runtime.errors import InvalidArgument
-from clearframe_runtime.mesh.process import free_port
 from clearframe_runtime.principal import Principal, PrincipalCodec
 from services.auth.domain import CredentialSource, parse_credential
 

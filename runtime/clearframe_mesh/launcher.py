@@ -22,10 +22,10 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clearframe_runtime.mesh.process import dying_with_parent, free_port, port_in_use
-from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts
+from clearframe_mesh.process import dying_with_parent, free_port, port_in_use
+from clearframe_mesh.triton import LocalTriton, TritonPorts
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Service name → default gRPC port. The gateway companion answers /healthz and reflection.
 SERVICES = {
     "gateway": 50050,
