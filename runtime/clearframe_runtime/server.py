@@ -130,23 +130,14 @@ async def serve(
     log.info("server.stopped")
 
 
-async def serve_unimplemented(name: str, default_listen: str, modules: Sequence[tuple[Any, Any]], *, note: str) -> None:
+async def serve_unimplemented(name: str, modules: Sequence[tuple[Any, Any]], *, note: str) -> None:
     """Serve every service of the given generated (pb2, pb2_grpc) modules, each RPC UNIMPLEMENTED.
 
     Used by services whose contract exists but whose implementation belongs to an issue not yet landed.
     """
-    import os
+    from clearframe_runtime.settings import load_settings
 
-    from pydantic import ValidationError
-
-    from clearframe_runtime.settings import describe_missing
-
-    try:
-        settings = ServiceSettings()
-    except ValidationError as exc:
-        raise SystemExit(f"{name}: {describe_missing(exc)}") from exc
-    if "CLEARFRAME_LISTEN" not in os.environ:
-        settings = settings.model_copy(update={"listen": default_listen})
+    settings = load_settings(name, ServiceSettings)
     servicers = [
         unimplemented_servicer(
             getattr(grpc_module, f"{service.name}Servicer"),

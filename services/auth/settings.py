@@ -8,7 +8,6 @@ from clearframe_runtime.settings import ServiceSettings
 
 
 class AuthSettings(ServiceSettings):
-    listen: str = "127.0.0.1:50051"
     #: Lifetime of a token when the request does not say (the seed: 30 days).
     token_ttl_days: float = 30.0
     #: Becomes the first admin key when no API key is stored yet; otherwise one is generated and printed.

@@ -8,7 +8,6 @@ from clearframe_runtime.settings import ServiceSettings
 
 
 class ConfigSettings(ServiceSettings):
-    listen: str = "127.0.0.1:50055"
     #: Seconds a resolved configuration stays cached (`CLEARFRAME_CONFIG_CACHE_TTL_S`; the seed: 10 minutes).
     #: Every change drops the affected entries at once, so the TTL only bounds staleness across replicas.
     config_cache_ttl_s: float = Field(default=600.0, ge=0)

@@ -14,7 +14,6 @@ DEFAULT_FORMATS = "gif,apng,webp_anim,webp_pipe,png_pipe,jpeg_pipe,mov,matroska,
 
 
 class FramesSettings(ServiceSettings):
-    listen: str = "127.0.0.1:50053"
     #: ffmpeg binary; empty: the static build that ships in the imageio-ffmpeg wheel.
     frames_ffmpeg_path: str = ""
     #: Largest input accepted, in bytes (CLEARFRAME_FRAMES_MAX_INPUT_BYTES).

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import structlog
-from pydantic import ValidationError
 
 from clearframe.scanner.v1 import (
     moderation_service_pb2,
@@ -23,7 +22,7 @@ from clearframe.scanner.v1 import (
 from clearframe_runtime import db
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, serve
-from clearframe_runtime.settings import DatabaseSettings, describe_missing
+from clearframe_runtime.settings import DatabaseSettings, load_settings
 from services.scanner.adapters.config import GrpcPolicySource
 from services.scanner.adapters.frames import GrpcFrameSource
 from services.scanner.adapters.sql import SqlScanStore
@@ -44,10 +43,9 @@ log = structlog.get_logger(__name__)
 
 
 async def main() -> None:
-    try:
-        settings, database, moderation_settings = ScannerSettings(), DatabaseSettings(), ModerationSettings()
-    except ValidationError as exc:
-        raise SystemExit(f"scanner: {describe_missing(exc)}") from exc
+    settings, database, moderation_settings = load_settings(
+        "scanner", ScannerSettings, DatabaseSettings, ModerationSettings
+    )
     engine = db.create_engine(database.database_url)
     triton = TritonInference(
         settings.triton_url,

@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from clearframe_runtime.settings import ServiceSettings
+from clearframe_runtime.topology import local_address, triton_grpc_address
 
 HERE = Path(__file__).resolve().parent
 
 
 class ScannerSettings(ServiceSettings):
-    listen: str = "127.0.0.1:50052"
     #: Triton's gRPC address.
-    triton_url: str = "127.0.0.1:8001"
+    triton_url: str = triton_grpc_address()
     #: The frames and config services.
-    frames_url: str = "127.0.0.1:50053"
-    config_url: str = "127.0.0.1:50055"
+    frames_url: str = local_address("frames")
+    config_url: str = local_address("config")
     #: The analyzer list (the seed's modules.cfg), hot-reloaded.
     scanner_modules_cfg: Path = HERE / "modules.cfg"
     #: Hash banks of known-bad media (one file per bank; see the README).

@@ -24,6 +24,7 @@ import envoy
 import pytest
 import yaml
 
+from clearframe_runtime import topology
 from services.gateway.envoy_config import DESCRIPTOR, GatewayLayout, Upstream, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +34,10 @@ BASE = KUBE / "base"
 ENVOY_JSON = DEPLOY / "envoy" / "envoy.json"
 DOCKER = DEPLOY / "docker"
 
-#: Every Python service of the mesh, in the order of the renderer's --kubernetes layout.
-MESH = ("gateway", "auth", "scanner", "frames", "sharelinks", "config", "analytics")
-OWNS_TABLES = {"auth", "scanner", "sharelinks", "config", "analytics"}
-GRPC_PORT = 50051
+#: Every Python service of the mesh, in the order of the renderer's --kubernetes layout (the port map's order).
+MESH = tuple(topology.PORTS)
+OWNS_TABLES = set(topology.DATABASE_SERVICES)
+GRPC_PORT = topology.CLUSTER_PORT
 #: Where Dockerfile.envoy puts the descriptor set, and the collector the production config traces to.
 IMAGE_DESCRIPTOR = "/etc/envoy/clearframe.binpb"
 OTLP_ENDPOINT = "http://otel-collector.observability:4317"
