@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 
 import grpc
 import structlog
-from google.protobuf import any_pb2, duration_pb2
+from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from clearframe.frames.v1 import frames_service_pb2 as pb
 from clearframe.frames.v1 import frames_service_pb2_grpc
 from clearframe_runtime.errors import DOMAIN, DomainError, Internal, InvalidArgument
 from clearframe_runtime.principal import PrincipalCodec
+from clearframe_runtime.protoconv import duration, to_seconds
 from services.frames.domain import (
     ExtractRequest,
     Frame,
@@ -44,16 +45,6 @@ _FORMATS = {
 }
 
 
-def _duration(seconds: float) -> duration_pb2.Duration:
-    value = duration_pb2.Duration()
-    value.FromNanoseconds(round(seconds * 1e9))
-    return value
-
-
-def _seconds(value: duration_pb2.Duration) -> float:
-    return float(value.ToNanoseconds()) / 1e9
-
-
 def media_message(info: MediaInfo) -> pb.MediaInfo:
     return pb.MediaInfo(
         kind=_KINDS[info.kind],
@@ -62,7 +53,7 @@ def media_message(info: MediaInfo) -> pb.MediaInfo:
         width=info.width,
         height=info.height,
         frame_count=info.frame_count,
-        duration=_duration(info.duration_s),
+        duration=duration(info.duration_s),
         fps=info.fps,
         has_audio=info.has_audio,
         size_bytes=info.size_bytes,
@@ -73,7 +64,7 @@ def media_message(info: MediaInfo) -> pb.MediaInfo:
 def frame_message(frame: Frame) -> pb.ExtractedFrame:
     return pb.ExtractedFrame(
         index=frame.index,
-        timestamp=_duration(frame.timestamp_s),
+        timestamp=duration(frame.timestamp_s),
         image=frame.image,
         content_type=frame.content_type,
         width=frame.width,
@@ -88,7 +79,7 @@ def summary_message(summary: Summary) -> pb.ExtractionSummary:
         frames_decoded=summary.frames_decoded,
         thinned=summary.thinned,
         step_used=summary.step_used,
-        elapsed=_duration(summary.elapsed_s),
+        elapsed=duration(summary.elapsed_s),
     )
 
 
@@ -105,13 +96,13 @@ def limits_from(message: pb.ExtractionLimits, server: Limits) -> Limits:
         max_dimension=message.max_dimension,
         max_pixels=message.max_pixels,
         max_source_frames=message.max_source_frames,
-        max_duration_s=_seconds(message.max_duration),
+        max_duration_s=to_seconds(message.max_duration),
     )
 
 
 def sampling_from(message: pb.FrameSampling) -> Sampling:
     if message.WhichOneof("method") == "interval":
-        return Sampling.interval(_seconds(message.interval.interval), message.max_frames)
+        return Sampling.interval(to_seconds(message.interval.interval), message.max_frames)
     return Sampling.step(message.step.gif_step, message.step.video_step, message.max_frames)
 
 
