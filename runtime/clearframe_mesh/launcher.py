@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from clearframe_mesh.process import dying_with_parent, free_port, port_in_use
+from clearframe_mesh.readiness import NotServing, wait_serving
 from clearframe_mesh.triton import LocalTriton, TritonPorts
 from clearframe_runtime import topology
 
@@ -244,23 +242,10 @@ class Mesh:
         return MeshError(f"{name} {why}\n--- {name} log ---\n{self.log_tail(name)}")
 
     def _wait_serving(self, name: str, deadline: float) -> None:
-        with grpc.insecure_channel(self.service_target(name)) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while True:
-                process = self.processes[name]
-                if process.poll() is not None:
-                    raise self._fail(name, f"exited with code {process.returncode}")
-                try:
-                    if (
-                        stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                        == health_pb2.HealthCheckResponse.SERVING
-                    ):
-                        return
-                except grpc.RpcError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise self._fail(name, "did not become SERVING in time")
-                time.sleep(0.1)
+        try:
+            wait_serving(self.service_target(name), deadline=deadline, process=self.processes[name])
+        except NotServing as exc:
+            raise self._fail(name, str(exc)) from exc
 
     def _wait_http(self, url: str, name: str, deadline: float) -> None:
         last = ""

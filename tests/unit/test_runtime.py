@@ -10,9 +10,9 @@ import time
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clearframe_mesh.process import free_port
+from clearframe_mesh.readiness import wait_serving
 from clearframe_runtime.errors import InvalidArgument
 from clearframe_runtime.principal import Principal, PrincipalCodec
 from services.auth.domain import CredentialSource, parse_credential
@@ -95,19 +95,7 @@ def test_service_drains_and_exits_cleanly_on_sigterm(tmp_path) -> None:
         }
     )
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if (
-                        stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                        == health_pb2.HealthCheckResponse.SERVING
-                    ):
-                        break
-                except grpc.RpcError:
-                    assert time.monotonic() < deadline, process.stderr.read().decode() if process.poll() else "timeout"
-                    time.sleep(0.1)
+        wait_serving(f"127.0.0.1:{port}", timeout_s=30, process=process)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
         log = process.stderr.read().decode()
