@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
-from clearframe_runtime.errors import error_info
 from clearframe_runtime.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, PrincipalCodec
+from clearframe_runtime.status import error_info
 from tests.conftest import LEGACY_BURST, LEGACY_SUBJECT, make_key, make_token
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")

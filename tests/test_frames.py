@@ -34,8 +34,8 @@ from clearframe.frames.v1 import frames_service_pb2_grpc
 from clearframe_mesh.launcher import REPO_ROOT, Mesh
 from clearframe_mesh.process import free_port
 from clearframe_mesh.readiness import wait_serving
-from clearframe_runtime.errors import error_info
 from clearframe_runtime.principal import KIND_API_KEY, Principal, PrincipalCodec
+from clearframe_runtime.status import error_info
 from tests.conftest import make_key
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()

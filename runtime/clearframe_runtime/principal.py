@@ -15,10 +15,12 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-import grpc
+from typing import TYPE_CHECKING
 
 from clearframe_runtime.errors import PermissionDenied, Unauthenticated
+
+if TYPE_CHECKING:  # only the servicer-facing methods name grpc types; domains import this module
+    import grpc
 
 PRINCIPAL_HEADER = "x-clearframe-principal"
 SIGNATURE_HEADER = "x-clearframe-principal-signature"

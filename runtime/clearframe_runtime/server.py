@@ -21,9 +21,10 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from clearframe_runtime.errors import ErrorInterceptor, Unimplemented
+from clearframe_runtime.errors import Unimplemented
 from clearframe_runtime.observability import configure_logging, configure_tracing
 from clearframe_runtime.settings import ServiceSettings
+from clearframe_runtime.status import ErrorInterceptor
 
 log = structlog.get_logger(__name__)
 

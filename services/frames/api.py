@@ -6,14 +6,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 import structlog
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
 
 from clearframe.frames.v1 import frames_service_pb2 as pb
 from clearframe.frames.v1 import frames_service_pb2_grpc
-from clearframe_runtime.errors import DOMAIN, DomainError, Internal, InvalidArgument
+from clearframe_runtime.errors import DomainError, Internal, InvalidArgument
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.protoconv import duration, to_seconds
+from clearframe_runtime.status import status_message
 from services.frames.domain import (
     ExtractRequest,
     Frame,
@@ -81,13 +80,6 @@ def summary_message(summary: Summary) -> pb.ExtractionSummary:
         step_used=summary.step_used,
         elapsed=duration(summary.elapsed_s),
     )
-
-
-def status_message(error: DomainError) -> status_pb2.Status:
-    """The google.rpc.Status the error interceptor will end the call with, as a stream message."""
-    detail = any_pb2.Any()
-    detail.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata))
-    return status_pb2.Status(code=error.code.value[0], message=error.message, details=[detail])
 
 
 def limits_from(message: pb.ExtractionLimits, server: Limits) -> Limits:

@@ -24,6 +24,7 @@ from clearframe.scanner.v1 import types_pb2 as types
 from clearframe_runtime.errors import AlreadyExists, DomainError, InvalidArgument, NotFound
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.principal import TRUSTED_HEADERS, Principal, PrincipalCodec
+from clearframe_runtime.status import status_code
 from services.scanner import decision as decisions
 from services.scanner import media
 from services.scanner.analyzers.base import AnalysisContext, Frame, TextInput
@@ -418,7 +419,7 @@ class ScannerServicer(pb_grpc.ScannerServiceServicer):
             if raise_errors:
                 raise
             scan.state = pb.SCAN_STATE_FAILED
-            scan.error.CopyFrom(status_pb2.Status(code=exc.code.value[0], message=exc.message))
+            scan.error.CopyFrom(status_pb2.Status(code=status_code(exc).value[0], message=exc.message))
             scan.complete_time.CopyFrom(_ts(_now()))
             await self._save(scan)
             return scan

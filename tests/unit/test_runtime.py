@@ -15,6 +15,7 @@ from clearframe_mesh.process import free_port
 from clearframe_mesh.readiness import wait_serving
 from clearframe_runtime.errors import InvalidArgument
 from clearframe_runtime.principal import Principal, PrincipalCodec
+from clearframe_runtime.status import to_status
 from services.auth.domain import CredentialSource, parse_credential
 
 
@@ -57,7 +58,7 @@ def test_credential_parsing(headers, query, expected) -> None:
 
 
 def test_invalid_argument_names_the_field() -> None:
-    status = InvalidArgument("bad weight", field="scoring_config.detection_weights.GENITALIA").to_status()
+    status = to_status(InvalidArgument("bad weight", field="scoring_config.detection_weights.GENITALIA"))
     assert status.code == grpc.StatusCode.INVALID_ARGUMENT
     assert b"scoring_config.detection_weights.GENITALIA" in dict(status.trailing_metadata)["grpc-status-details-bin"]
 
