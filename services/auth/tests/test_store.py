@@ -11,6 +11,7 @@ import pytest
 from clearframe_runtime import db
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.principal import KIND_ANONYMOUS, Principal
+from clearframe_runtime.testing import assert_migrations_idempotent
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.domain import AuthFailure, Authority, LegacyTokenPolicy, TokenBucket
 
@@ -30,9 +31,9 @@ async def authority(database: str) -> AsyncIterator[Authority]:
     await engine.dispose()
 
 
-async def test_migrations_are_idempotent(database: str) -> None:
-    await db.migrate(database, MIGRATIONS)
-    await db.migrate(database, MIGRATIONS)
+async def test_migrations_are_idempotent(database: str, authority: Authority) -> None:
+    assert await authority.bootstrap_admin_key(None)
+    await assert_migrations_idempotent(database, MIGRATIONS)
 
 
 async def test_bootstrap_admin_key_only_when_store_is_empty(authority: Authority) -> None:
