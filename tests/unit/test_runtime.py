@@ -87,20 +87,20 @@ def test_missing_required_setting_fails_fast_naming_it(tmp_path) -> None:
 
 def test_service_drains_and_exits_cleanly_on_sigterm(tmp_path) -> None:
     port = free_port()
-    process = _run_auth(
-        {
-            "CLEARFRAME_INTERNAL_SECRET": "x" * 32,
-            "CLEARFRAME_LISTEN": f"127.0.0.1:{port}",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/a.db",
-            "CLEARFRAME_ADMIN_KEY": "k" * 30,
-        }
-    )
-    try:
-        wait_serving(f"127.0.0.1:{port}", timeout_s=30, process=process)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
-        log = process.stderr.read().decode()
-        assert '"event": "server.draining"' in log and '"event": "server.stopped"' in log
-    finally:
-        if process.poll() is None:
-            process.kill()
+    env = {
+        "CLEARFRAME_INTERNAL_SECRET": "x" * 32,
+        "CLEARFRAME_LISTEN": f"127.0.0.1:{port}",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/a.db",
+        "CLEARFRAME_ADMIN_KEY": "k" * 30,
+    }
+    with _run_auth(env) as process:  # closes the pipes and reaps the process however the test ends
+        try:
+            wait_serving(f"127.0.0.1:{port}", timeout_s=30, process=process)
+            process.send_signal(signal.SIGTERM)
+            _out, err = process.communicate(timeout=15)
+            assert process.returncode == 0
+            log = err.decode()
+            assert '"event": "server.draining"' in log and '"event": "server.stopped"' in log
+        finally:
+            if process.poll() is None:
+                process.kill()
