@@ -112,7 +112,8 @@ def _local_config(production: Path, onnx_path: Path) -> str:
     # GPU-only settings (TensorRT accelerators, CUDA graphs) mean nothing to the python backend.
     config.ClearField("optimization")
     config.parameters["onnx_path"].string_value = str(onnx_path)
-    return text_format.MessageToString(config)
+    text: str = text_format.MessageToString(config)
+    return text
 
 
 class LocalTriton:

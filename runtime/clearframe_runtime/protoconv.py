@@ -34,7 +34,8 @@ def optional_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None
 
 
 def to_datetime(stamp: timestamp_pb2.Timestamp) -> datetime:
-    return stamp.ToDatetime(tzinfo=UTC)
+    value: datetime = stamp.ToDatetime(tzinfo=UTC)
+    return value
 
 
 def field_datetime(message: Message, name: str) -> datetime | None:
@@ -54,7 +55,8 @@ def duration(seconds: float) -> duration_pb2.Duration:
 
 
 def to_seconds(value: duration_pb2.Duration) -> float:
-    return value.seconds + value.nanos / 1_000_000_000
+    seconds: float = value.seconds + value.nanos / 1_000_000_000
+    return seconds
 
 
 __all__ = ["as_utc", "duration", "field_datetime", "optional_timestamp", "timestamp", "to_datetime", "to_seconds"]

@@ -77,7 +77,7 @@ def to_status(error: DomainError) -> grpc.Status:
 
 def error_info(exc: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """The ErrorInfo of a failed call, for clients and tests."""
-    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    status = rpc_status.from_call(exc)
     if status is None:
         return None
     for detail in status.details:
@@ -88,7 +88,7 @@ def error_info(exc: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2.E
     return None
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type information
     """Maps :class:`DomainError` (and unexpected exceptions) raised by handlers to gRPC status."""
 
     async def intercept_service(
