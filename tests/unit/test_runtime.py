@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -52,9 +53,12 @@ def test_short_internal_secret_is_refused() -> None:
         ({"authorization": "Basic dXNlcjpwYXNz"}, "", None),
     ],
 )
-def test_credential_parsing(headers, query, expected) -> None:
+def test_credential_parsing(headers: dict[str, str], query: str, expected: tuple[str, CredentialSource] | None) -> None:
     found = parse_credential(headers, query)
-    assert (found.secret, found.source) == expected if expected else found is None
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and (found.secret, found.source) == expected
 
 
 def test_invalid_argument_names_the_field() -> None:
@@ -72,7 +76,7 @@ def _run_auth(env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def test_missing_required_setting_fails_fast_naming_it(tmp_path) -> None:
+def test_missing_required_setting_fails_fast_naming_it(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CLEARFRAME_INTERNAL_SECRET"}
     result = subprocess.run(
         [sys.executable, "-m", "services.auth"],
@@ -85,7 +89,7 @@ def test_missing_required_setting_fails_fast_naming_it(tmp_path) -> None:
     assert "CLEARFRAME_INTERNAL_SECRET" in result.stderr
 
 
-def test_service_drains_and_exits_cleanly_on_sigterm(tmp_path) -> None:
+def test_service_drains_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = {
         "CLEARFRAME_INTERNAL_SECRET": "x" * 32,
