@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import httpx
 
@@ -19,7 +20,7 @@ def _alive(pid: int) -> bool:
         return stat.read().split(") ", 1)[1][0] != "Z"
 
 
-def test_stop_leaves_no_orphans_and_restart_reuses_the_workdir(tmp_path) -> None:
+def test_stop_leaves_no_orphans_and_restart_reuses_the_workdir(tmp_path: Path) -> None:
     options = MeshOptions.free(tmp_path, extra_env={"CLEARFRAME_ADMIN_KEY": "cfk_lifecycle-admin-key-0123456789"})
     for attempt in range(2):
         second = Mesh(options)
