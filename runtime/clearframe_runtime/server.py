@@ -23,7 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from clearframe_runtime.errors import Unimplemented
 from clearframe_runtime.observability import configure_logging, configure_tracing
-from clearframe_runtime.settings import ServiceSettings
+from clearframe_runtime.settings import ServiceSettings, load_settings
 from clearframe_runtime.status import ErrorInterceptor
 
 log = structlog.get_logger(__name__)
@@ -136,8 +136,6 @@ async def serve_unimplemented(name: str, modules: Sequence[tuple[Any, Any]], *, 
 
     Used by services whose contract exists but whose implementation belongs to an issue not yet landed.
     """
-    from clearframe_runtime.settings import load_settings
-
     settings = load_settings(name, ServiceSettings)
     servicers = [
         unimplemented_servicer(
