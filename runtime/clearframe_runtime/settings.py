@@ -21,7 +21,8 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CLEARFRAME_", extra="ignore", frozen=True)
 
-    #: host:port the gRPC server binds; empty: the service's address in the port map (see load_settings).
+    #: host:port the gRPC server binds. Each service's class defaults it to the service's address in the port
+    #: map; left empty (the base class), load_settings fills that in.
     listen: str = ""
     #: Shared secret that signs the principal metadata the auth service hands to the gateway. Required.
     internal_secret: SecretStr = Field(min_length=16)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
+from clearframe_runtime import topology
 from clearframe_runtime.settings import ServiceSettings
 
 
 class AuthSettings(ServiceSettings):
+    listen: str = topology.local_address("auth")
     #: Lifetime of a token when the request does not say (the seed: 30 days).
     token_ttl_days: float = 30.0
     #: Becomes the first admin key when no API key is stored yet; otherwise one is generated and printed.

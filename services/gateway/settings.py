@@ -7,6 +7,7 @@ from clearframe_runtime.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
+    listen: str = topology.local_address("gateway")
     #: The services /healthz asks: "name=host:port,name=host:port".
     mesh_services: str = topology.mesh_services()
     #: Triton's gRPC address; /healthz also needs Triton ready when set.

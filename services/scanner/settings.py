@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clearframe_runtime import topology
 from clearframe_runtime.settings import ServiceSettings
-from clearframe_runtime.topology import local_address, triton_grpc_address
 
 HERE = Path(__file__).resolve().parent
 
 
 class ScannerSettings(ServiceSettings):
+    listen: str = topology.local_address("scanner")
     #: Triton's gRPC address.
-    triton_url: str = triton_grpc_address()
+    triton_url: str = topology.triton_grpc_address()
     #: The frames and config services.
-    frames_url: str = local_address("frames")
-    config_url: str = local_address("config")
+    frames_url: str = topology.local_address("frames")
+    config_url: str = topology.local_address("config")
     #: The analyzer list (the seed's modules.cfg), hot-reloaded.
     scanner_modules_cfg: Path = HERE / "modules.cfg"
     #: Hash banks of known-bad media (one file per bank; see the README).

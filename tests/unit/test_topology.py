@@ -87,6 +87,22 @@ def test_each_service_listens_on_its_port_by_default(
     assert load_settings(service, settings_class).listen == "0.0.0.0:7000"
 
 
+@pytest.mark.parametrize(
+    ("service", "settings_class"),
+    [
+        ("auth", AuthSettings),
+        ("config", ConfigSettings),
+        ("frames", FramesSettings),
+        ("gateway", GatewaySettings),
+        ("scanner", ScannerSettings),
+    ],
+)
+def test_a_service_class_built_directly_has_its_port_too(
+    environment: pytest.MonkeyPatch, service: str, settings_class: type[ServiceSettings]
+) -> None:
+    assert settings_class().listen == topology.local_address(service)
+
+
 def test_the_scanner_and_the_gateway_find_the_others_by_default(environment: pytest.MonkeyPatch) -> None:
     scanner = load_settings("scanner", ScannerSettings)
     assert (scanner.frames_url, scanner.config_url) == ("127.0.0.1:50053", "127.0.0.1:50055")
