@@ -19,7 +19,7 @@ $(STAMP): requirements.lock package.json package-lock.json pyproject.toml script
 
 ## run: start Triton, every service and Envoy on http://127.0.0.1:8080; Ctrl-C stops everything.
 run: $(STAMP)
-	$(PY) -m clearframe_runtime.mesh
+	$(PY) -m clearframe_mesh
 
 ## protos: regenerate the Python stubs and the gateway descriptor set from protos/.
 protos: $(STAMP)

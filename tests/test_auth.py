@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
+from clearframe_mesh.launcher import Mesh
 from clearframe_runtime import db
-from clearframe_runtime.errors import error_info
-from clearframe_runtime.mesh.launcher import Mesh
 from clearframe_runtime.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, PrincipalCodec
+from clearframe_runtime.status import error_info
 from tests.conftest import LEGACY_BURST, LEGACY_SUBJECT, make_key, make_token
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")

@@ -25,17 +25,17 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 from google.api import httpbody_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 from skimage import data as samples
 from skimage.transform import resize
 
 from clearframe.frames.v1 import frames_service_pb2 as pb
 from clearframe.frames.v1 import frames_service_pb2_grpc
-from clearframe_runtime.errors import error_info
-from clearframe_runtime.mesh.launcher import REPO_ROOT, Mesh
-from clearframe_runtime.mesh.process import free_port
+from clearframe_mesh.launcher import REPO_ROOT, Mesh
+from clearframe_mesh.process import free_port
+from clearframe_mesh.readiness import wait_serving
 from clearframe_runtime.principal import KIND_API_KEY, Principal, PrincipalCodec
+from clearframe_runtime.status import error_info
 from tests.conftest import make_key
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -415,21 +415,7 @@ def slow_limit_frames(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
         [sys.executable, "-m", "services.frames"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        with grpc.insecure_channel(target) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, "the frames service exited"
-                try:
-                    if (
-                        health.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                        == health_pb2.HealthCheckResponse.SERVING
-                    ):
-                        break
-                except grpc.RpcError:
-                    pass
-                assert time.monotonic() < deadline, "the frames service did not become ready"
-                time.sleep(0.1)
+        wait_serving(target, timeout_s=30, process=process)
         yield target, process.pid
     finally:
         process.terminate()

@@ -14,8 +14,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from clearframe.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
-from clearframe_runtime.errors import error_info
-from clearframe_runtime.mesh.launcher import SERVICES, Mesh
+from clearframe_mesh.launcher import SERVICES, Mesh
+from clearframe_runtime.status import error_info
 from services.gateway.envoy_config import GatewayLayout, Upstream, write
 
 

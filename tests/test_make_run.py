@@ -27,7 +27,7 @@ class Launcher:
         env = {k: v for k, v in os.environ.items() if k not in ("CLEARFRAME_ADMIN_KEY", "DATABASE_URL")}
         env.update({"CLEARFRAME_MESH_FREE_PORTS": "1", "CLEARFRAME_MESH_DIR": str(workdir), "PYTHONUNBUFFERED": "1"})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "clearframe_runtime.mesh"],
+            [sys.executable, "-m", "clearframe_mesh"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -36,7 +36,8 @@ class Launcher:
         )
         self.lines: list[str] = []
         self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -44,6 +45,15 @@ class Launcher:
             self.lines.append(line)
             if "clearframe: ready." in line:
                 self.ready.set()
+
+    def close(self) -> None:
+        """Kill the launcher if it still runs, reap it, and close its console pipe once read to the end."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._reader.join(timeout=30)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
 
     @property
     def output(self) -> str:
@@ -85,10 +95,10 @@ def _alive(pid: int) -> bool:
 @pytest.fixture
 def launcher(tmp_path: Path) -> Iterator[Launcher]:
     started = Launcher(tmp_path)
-    yield started
-    if started.process.poll() is None:
-        started.process.kill()
-        started.process.wait()
+    try:
+        yield started
+    finally:
+        started.close()
 
 
 def test_make_run_serves_prints_the_admin_key_once_and_stops_cleanly(launcher: Launcher) -> None:

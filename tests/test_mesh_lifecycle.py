@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import httpx
 
-from clearframe_runtime.mesh.launcher import Mesh, MeshOptions
+from clearframe_mesh.launcher import Mesh, MeshOptions
 
 
 def _alive(pid: int) -> bool:
@@ -19,7 +20,7 @@ def _alive(pid: int) -> bool:
         return stat.read().split(") ", 1)[1][0] != "Z"
 
 
-def test_stop_leaves_no_orphans_and_restart_reuses_the_workdir(tmp_path) -> None:
+def test_stop_leaves_no_orphans_and_restart_reuses_the_workdir(tmp_path: Path) -> None:
     options = MeshOptions.free(tmp_path, extra_env={"CLEARFRAME_ADMIN_KEY": "cfk_lifecycle-admin-key-0123456789"})
     for attempt in range(2):
         second = Mesh(options)

@@ -228,6 +228,7 @@ def receiver() -> Iterator[Receiver]:
     hook = Receiver(fail_first=1)
     yield hook
     hook.server.shutdown()
+    hook.server.server_close()
 
 
 def test_webhook_delivery_signed_retried_logged_and_replayed(

@@ -21,9 +21,9 @@ from google.api import httpbody_pb2
 from clearframe.scanner.v1 import scanner_service_pb2 as pb
 from clearframe.scanner.v1 import scanner_service_pb2_grpc as pb_grpc
 from clearframe.scanner.v1 import types_pb2 as types
-from clearframe_runtime.mesh.launcher import Mesh
-from clearframe_runtime.mesh.process import free_port
-from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts
+from clearframe_mesh.launcher import Mesh
+from clearframe_mesh.process import free_port
+from clearframe_mesh.triton import LocalTriton, TritonPorts
 from clearframe_runtime.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, PrincipalCodec
 from tests.media_samples import animated_gif, encoded, video
 

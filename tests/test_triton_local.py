@@ -20,7 +20,7 @@ import tritonclient.grpc as grpcclient
 from PIL import Image
 from skimage import data as skdata
 
-from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts, onnx_model_paths
+from clearframe_mesh.triton import LocalTriton, TritonPorts, onnx_model_paths
 from clearframe_runtime.vocabulary import NUDENET_LABELS
 
 NUDENET_SIZE = 320

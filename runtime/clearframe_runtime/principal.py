@@ -16,8 +16,10 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import grpc
+if TYPE_CHECKING:  # only the servicer-facing methods name grpc types; domains import this module
+    import grpc
 
 PRINCIPAL_HEADER = "x-clearframe-principal"
 SIGNATURE_HEADER = "x-clearframe-principal-signature"

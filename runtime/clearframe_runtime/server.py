@@ -22,10 +22,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from clearframe_runtime.access import AccessInterceptor
-from clearframe_runtime.errors import ErrorInterceptor, Unimplemented
+from clearframe_runtime.errors import Unimplemented
 from clearframe_runtime.observability import configure_logging, configure_tracing
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.settings import ServiceSettings
+from clearframe_runtime.settings import ServiceSettings, load_settings
+from clearframe_runtime.status import ErrorInterceptor
 
 log = structlog.get_logger(__name__)
 
@@ -134,23 +135,12 @@ async def serve(
     log.info("server.stopped")
 
 
-async def serve_unimplemented(name: str, default_listen: str, modules: Sequence[tuple[Any, Any]], *, note: str) -> None:
+async def serve_unimplemented(name: str, modules: Sequence[tuple[Any, Any]], *, note: str) -> None:
     """Serve every service of the given generated (pb2, pb2_grpc) modules, each RPC UNIMPLEMENTED.
 
     Used by services whose contract exists but whose implementation belongs to an issue not yet landed.
     """
-    import os
-
-    from pydantic import ValidationError
-
-    from clearframe_runtime.settings import describe_missing
-
-    try:
-        settings = ServiceSettings()
-    except ValidationError as exc:
-        raise SystemExit(f"{name}: {describe_missing(exc)}") from exc
-    if "CLEARFRAME_LISTEN" not in os.environ:
-        settings = settings.model_copy(update={"listen": default_listen})
+    settings = load_settings(name, ServiceSettings)
     servicers = [
         unimplemented_servicer(
             getattr(grpc_module, f"{service.name}Servicer"),

@@ -1,13 +1,19 @@
 """Settings every service shares, read from the environment (prefix ``CLEARFRAME_``).
 
-Each service extends :class:`ServiceSettings` with its own fields. A required value that is missing
-fails at start-up with a message naming the variable, never later at the first request.
+Each service extends :class:`ServiceSettings` with its own fields and reads them with :func:`load_settings`:
+a required value that is missing fails at start-up with a message naming the variable, never later at the
+first request, and the listen address defaults to the service's entry in the port map
+(:mod:`clearframe_runtime.topology`).
 """
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import TypeVar, overload
+
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clearframe_runtime.topology import local_address
 
 
 class ServiceSettings(BaseSettings):
@@ -15,8 +21,9 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CLEARFRAME_", extra="ignore", frozen=True)
 
-    #: host:port the gRPC server binds.
-    listen: str = "127.0.0.1:50051"
+    #: host:port the gRPC server binds. Each service's class defaults it to the service's address in the port
+    #: map; left empty (the base class), load_settings fills that in.
+    listen: str = ""
     #: Shared secret that signs the principal metadata the auth service hands to the gateway. Required.
     internal_secret: SecretStr = Field(min_length=16)
     #: structlog level name.
@@ -36,13 +43,43 @@ class DatabaseSettings(BaseSettings):
     database_url: str = "sqlite:///var/clearframe.db"
 
 
-def describe_missing(exc: Exception) -> str:
+def describe_missing(exc: Exception, prefix: str = "CLEARFRAME_") -> str:
     """Turn a pydantic validation error into one line that names the environment variables."""
-    errors = getattr(exc, "errors", None)
-    if not callable(errors):
+    if not isinstance(exc, ValidationError):
         return str(exc)
     parts = []
-    for error in errors():
+    for error in exc.errors():
         name = "_".join(str(p) for p in error.get("loc", ())).upper()
-        parts.append(f"CLEARFRAME_{name}: {error.get('msg')}")
+        parts.append(f"{prefix}{name}: {error.get('msg')}")
     return "invalid settings: " + "; ".join(parts)
+
+
+S1 = TypeVar("S1", bound=BaseSettings)
+S2 = TypeVar("S2", bound=BaseSettings)
+S3 = TypeVar("S3", bound=BaseSettings)
+
+
+@overload
+def load_settings(service: str, first: type[S1], /) -> S1: ...
+@overload
+def load_settings(service: str, first: type[S1], second: type[S2], /) -> tuple[S1, S2]: ...
+@overload
+def load_settings(service: str, first: type[S1], second: type[S2], third: type[S3], /) -> tuple[S1, S2, S3]: ...
+def load_settings(service: str, *classes: type[BaseSettings]) -> BaseSettings | tuple[BaseSettings, ...]:
+    """Read each settings class from the environment, the one way a service starts.
+
+    A missing or invalid value ends the process (``SystemExit``) with one line naming the service and every
+    offending variable. A :class:`ServiceSettings` whose ``CLEARFRAME_LISTEN`` is not set listens on the
+    service's address in the port map. One class gives one object, several give a tuple in the same order.
+    """
+    loaded: list[BaseSettings] = []
+    for cls in classes:
+        try:
+            settings = cls()
+        except ValidationError as exc:
+            prefix = str(cls.model_config.get("env_prefix", ""))
+            raise SystemExit(f"{service}: {describe_missing(exc, prefix)}") from exc
+        if isinstance(settings, ServiceSettings) and not settings.listen:
+            settings = settings.model_copy(update={"listen": local_address(service)})
+        loaded.append(settings)
+    return loaded[0] if len(loaded) == 1 else tuple(loaded)

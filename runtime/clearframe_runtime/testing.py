@@ -3,6 +3,9 @@
 ``CLEARFRAME_TEST_POSTGRES_URL`` names a PostgreSQL server for the tests. In CI (``CI=true``) it is
 required and must answer: database tests fail there, never skip. Each user gets a fresh database that
 is dropped afterwards, so runs never see each other's rows.
+
+:func:`assert_migrations_idempotent` is every service's check that running its migrations again (each
+replica does at start) keeps the schema, the rows and the revision as they were.
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from clearframe_runtime import db
 
 
 class PostgresRequired(RuntimeError):
@@ -65,3 +74,71 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
     with temporary_postgres_database(url) as database_url:
         yield database_url
+
+
+VERSION_TABLE_PREFIX = "alembic_version"
+
+
+@dataclass(frozen=True)
+class DatabaseSnapshot:
+    """What a user of the database would notice: every table's columns and indexes, and every row."""
+
+    columns: dict[str, list[tuple[str, str, bool]]]
+    indexes: dict[str, list[tuple[str, tuple[str, ...], bool]]]
+    rows: dict[str, list[tuple[str, ...]]]
+    #: The revisions recorded in the Alembic version table(s).
+    revisions: frozenset[str]
+
+    def data_rows(self) -> int:
+        return sum(len(rows) for name, rows in self.rows.items() if not name.startswith(VERSION_TABLE_PREFIX))
+
+
+def _snapshot(connection: sa.Connection) -> DatabaseSnapshot:
+    inspector = sa.inspect(connection)
+    columns: dict[str, list[tuple[str, str, bool]]] = {}
+    indexes: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {}
+    rows: dict[str, list[tuple[str, ...]]] = {}
+    revisions: set[str] = set()
+    for name in sorted(inspector.get_table_names()):
+        columns[name] = [(c["name"], str(c["type"]), bool(c["nullable"])) for c in inspector.get_columns(name)]
+        indexes[name] = sorted(
+            (str(i["name"]), tuple(str(c) for c in i["column_names"]), bool(i["unique"]))
+            for i in inspector.get_indexes(name)
+        )
+        table = sa.Table(name, sa.MetaData(), autoload_with=connection)
+        found = list(connection.execute(sa.select(table)))
+        rows[name] = sorted(tuple(repr(value) for value in row) for row in found)
+        if name.startswith(VERSION_TABLE_PREFIX):
+            revisions.update(str(row[0]) for row in found)
+    return DatabaseSnapshot(columns, indexes, rows, frozenset(revisions))
+
+
+async def database_snapshot(url: str) -> DatabaseSnapshot:
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_snapshot)
+    finally:
+        await engine.dispose()
+
+
+def head_revisions(script_location: Path) -> frozenset[str]:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+async def assert_migrations_idempotent(url: str, script_location: Path) -> None:
+    """Run the migrations of ``script_location`` again on a database that already holds rows, and check
+    that the schema, every row and the recorded revision (the scripts' head) are unchanged.
+
+    The caller migrates and writes some rows first, through the service's own store.
+    """
+    before = await database_snapshot(url)
+    assert before.data_rows() > 0, "write rows before the second migration, or the check proves nothing"
+    await db.migrate(url, script_location)
+    after = await database_snapshot(url)
+    assert after.columns == before.columns, "a second migration changed the tables' columns"
+    assert after.indexes == before.indexes, "a second migration changed the indexes"
+    assert after.rows == before.rows, "a second migration changed rows"
+    assert after.revisions == head_revisions(script_location), "the database is not at the scripts' head"

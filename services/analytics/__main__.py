@@ -15,7 +15,6 @@ if __name__ == "__main__":
     asyncio.run(
         serve_unimplemented(
             "analytics",
-            "127.0.0.1:50056",
             [(analytics_service_pb2, analytics_service_pb2_grpc)],
             note="the analytics issue (not filed yet)",
         )

@@ -7,13 +7,11 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
 from clearframe_runtime import db
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, serve
-from clearframe_runtime.settings import DatabaseSettings, describe_missing
+from clearframe_runtime.settings import DatabaseSettings, load_settings
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.api import AuthServicer, ExtAuthzServicer
@@ -24,10 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def main() -> None:
-    try:
-        settings, database = AuthSettings(), DatabaseSettings()
-    except ValidationError as exc:
-        raise SystemExit(f"auth: {describe_missing(exc)}") from exc
+    settings, database = load_settings("auth", AuthSettings, DatabaseSettings)
     engine = db.create_engine(database.database_url)
     authority = Authority(
         SqlCredentialStore(db.session_factory(engine)),

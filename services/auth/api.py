@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import grpc
 import structlog
 from google.api import httpbody_pb2
-from google.protobuf import timestamp_pb2
 from google.rpc import code_pb2, status_pb2
 
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -23,6 +21,7 @@ from clearframe_runtime.principal import (
     Principal,
     PrincipalCodec,
 )
+from clearframe_runtime.protoconv import field_datetime, optional_timestamp
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
 from services.auth.domain import AuthFailure, Authority, PresentedCredential, parse_credential
 from services.auth.ports import ApiKeyRecord, TokenRecord
@@ -39,23 +38,15 @@ _KINDS = {
 }
 
 
-def _timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return ts
-
-
 def token_message(record: TokenRecord) -> auth_pb2.Token:
     return auth_pb2.Token(
         token_id=record.token_id,
         subject=record.subject,
-        create_time=_timestamp(record.created_at),
-        expire_time=_timestamp(record.expires_at),
-        revoke_time=_timestamp(record.revoked_at),
+        create_time=optional_timestamp(record.created_at),
+        expire_time=optional_timestamp(record.expires_at),
+        revoke_time=optional_timestamp(record.revoked_at),
         issued_by=record.issued_by,
-        last_used_time=_timestamp(record.last_used_at),
+        last_used_time=optional_timestamp(record.last_used_at),
         last_used_ip=record.last_used_ip,
     )
 
@@ -65,11 +56,11 @@ def api_key_message(record: ApiKeyRecord) -> auth_pb2.ApiKey:
         key_id=record.key_id,
         display_name=record.display_name,
         permissions=sorted(record.permissions),
-        create_time=_timestamp(record.created_at),
-        expire_time=_timestamp(record.expires_at),
-        revoke_time=_timestamp(record.revoked_at),
-        rotate_time=_timestamp(record.rotated_at),
-        last_used_time=_timestamp(record.last_used_at),
+        create_time=optional_timestamp(record.created_at),
+        expire_time=optional_timestamp(record.expires_at),
+        revoke_time=optional_timestamp(record.revoked_at),
+        rotate_time=optional_timestamp(record.rotated_at),
+        last_used_time=optional_timestamp(record.last_used_at),
         last_used_ip=record.last_used_ip,
         created_by=record.created_by,
     )
@@ -147,7 +138,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.CreateApiKeyResponse:
         caller = self._codec.caller(context)
         key = request.api_key
-        expires = key.expire_time.ToDatetime(tzinfo=UTC) if key.HasField("expire_time") else None
+        expires = field_datetime(key, "expire_time")
         secret, record = await self._authority.create_api_key(
             key.display_name, list(key.permissions), expires, caller.subject
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from clearframe_runtime import topology
 from clearframe_runtime.settings import ServiceSettings
 from services.auth.domain import derive_token_key
 
 
 class AuthSettings(ServiceSettings):
-    listen: str = "127.0.0.1:50051"
+    listen: str = topology.local_address("auth")
     #: Lifetime of a token when the request does not say (the seed: 30 days).
     token_ttl_days: float = 30.0
     #: Becomes the first admin key when no API key is stored yet; otherwise one is generated and printed.

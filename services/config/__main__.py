@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from clearframe.config.v1 import config_service_pb2, config_service_pb2_grpc
 from clearframe_runtime import db
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, serve
-from clearframe_runtime.settings import DatabaseSettings, describe_missing
+from clearframe_runtime.settings import DatabaseSettings, load_settings
 from services.config.adapters.sql import SqlConfigStore
 from services.config.api import AnalysisConfigServicer
 from services.config.domain import ChangeFeed, Configurations, ResolutionCache
@@ -21,10 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def main() -> None:
-    try:
-        settings, database = ConfigSettings(), DatabaseSettings()
-    except ValidationError as exc:
-        raise SystemExit(f"config: {describe_missing(exc)}") from exc
+    settings, database = load_settings("config", ConfigSettings, DatabaseSettings)
     engine = db.create_engine(database.database_url)
     configurations = Configurations(
         SqlConfigStore(db.session_factory(engine)),

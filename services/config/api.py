@@ -10,12 +10,13 @@ from typing import Any
 
 import grpc
 import structlog
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format
 
 from clearframe.config.v1 import config_service_pb2 as pb
 from clearframe.config.v1 import config_service_pb2_grpc
 from clearframe_runtime.errors import InvalidArgument, ResourceExhausted
 from clearframe_runtime.principal import Principal, PrincipalCodec
+from clearframe_runtime.protoconv import optional_timestamp, timestamp
 from services.config.domain import (
     CacheInfo,
     ConfigEvent,
@@ -38,14 +39,6 @@ _SOURCES = {
 _EVENTS = {EventType.UPDATED: pb.CONFIG_EVENT_TYPE_UPDATED, EventType.DEACTIVATED: pb.CONFIG_EVENT_TYPE_DEACTIVATED}
 
 
-def _timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return ts
-
-
 def body_message(document: Document) -> pb.ConfigBody:
     message = pb.ConfigBody()
     json_format.ParseDict(document, message)
@@ -65,8 +58,8 @@ def config_message(config: StoredConfig) -> pb.AnalysisConfig:
         version=config.version,
         is_active=config.is_active,
         created_by=config.created_by,
-        created_at=_timestamp(config.created_at),
-        updated_at=_timestamp(config.updated_at),
+        created_at=optional_timestamp(config.created_at),
+        updated_at=optional_timestamp(config.updated_at),
         not_run=[pb.NotRunComponent(field=n.field, reason=n.reason) for n in skipped],
         warnings=warnings,
     )
@@ -84,7 +77,7 @@ def audit_message(record: AuditRecord) -> pb.AnalysisConfigAuditEntry:
         previous_values=config_message(record.previous_values) if record.previous_values else None,
         usage_intent=record.usage_intent,
         model_id=record.model_id,
-        timestamp=_timestamp(record.timestamp),
+        timestamp=optional_timestamp(record.timestamp),
         version=record.version,
     )
 
@@ -110,7 +103,7 @@ def event_message(event: ConfigEvent) -> pb.WatchAnalysisConfigsResponse:
         revision=event.revision,
         config=config_message(event.config),
         changed_by=event.changed_by,
-        event_time=_timestamp(event.at),
+        event_time=optional_timestamp(event.at),
         usage_intent=event.config.usage_intent,
         model_id=event.config.model_id,
         version=event.config.version,
@@ -265,7 +258,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
                         event_type=pb.CONFIG_EVENT_TYPE_SNAPSHOT,
                         revision=revision,
                         config=config_message(config),
-                        event_time=_timestamp(datetime.now(UTC)),
+                        event_time=timestamp(datetime.now(UTC)),
                         usage_intent=config.usage_intent,
                         model_id=config.model_id,
                         version=config.version,
@@ -273,7 +266,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
                 yield pb.WatchAnalysisConfigsResponse(
                     event_type=pb.CONFIG_EVENT_TYPE_SNAPSHOT_COMPLETE,
                     revision=revision,
-                    event_time=_timestamp(datetime.now(UTC)),
+                    event_time=timestamp(datetime.now(UTC)),
                 )
             while True:
                 if subscription.overflowed and subscription.queue.empty():
@@ -287,7 +280,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
                     yield pb.WatchAnalysisConfigsResponse(
                         event_type=pb.CONFIG_EVENT_TYPE_HEARTBEAT,
                         revision=await self._configs.revision(),
-                        event_time=_timestamp(datetime.now(UTC)),
+                        event_time=timestamp(datetime.now(UTC)),
                     )
                     continue
                 if event.revision <= last:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from clearframe_runtime import topology
 from clearframe_runtime.settings import ServiceSettings
 
 
 class ConfigSettings(ServiceSettings):
-    listen: str = "127.0.0.1:50055"
+    listen: str = topology.local_address("config")
     #: Seconds a resolved configuration stays cached (`CLEARFRAME_CONFIG_CACHE_TTL_S`; the seed: 10 minutes).
     #: Every change drops the affected entries at once, so the TTL only bounds staleness across replicas.
     config_cache_ttl_s: float = Field(default=600.0, ge=0)

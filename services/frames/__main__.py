@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from pydantic import ValidationError
-
 from clearframe.frames.v1 import frames_service_pb2, frames_service_pb2_grpc
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, serve
-from clearframe_runtime.settings import describe_missing
+from clearframe_runtime.settings import load_settings
 from services.frames.adapters.ffmpeg import FfmpegDecoder, default_ffmpeg
 from services.frames.adapters.pillow import PillowEncoder
 from services.frames.api import FramesServicer
@@ -18,10 +16,7 @@ from services.frames.settings import FramesSettings
 
 
 async def main() -> None:
-    try:
-        settings = FramesSettings()
-    except ValidationError as exc:
-        raise SystemExit(f"frames: {describe_missing(exc)}") from exc
+    settings = load_settings("frames", FramesSettings)
     decoder = FfmpegDecoder(
         settings.frames_ffmpeg_path or default_ffmpeg(),
         allowed_formats=settings.frames_allowed_formats.split(","),

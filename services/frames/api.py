@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 import structlog
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import error_details_pb2, status_pb2
 
 from clearframe.frames.v1 import frames_service_pb2 as pb
 from clearframe.frames.v1 import frames_service_pb2_grpc
-from clearframe_runtime.errors import DOMAIN, DomainError, Internal, InvalidArgument
+from clearframe_runtime.errors import DomainError, Internal, InvalidArgument
 from clearframe_runtime.principal import PrincipalCodec
+from clearframe_runtime.protoconv import duration, to_seconds
+from clearframe_runtime.status import status_message
 from services.frames.domain import (
     ExtractRequest,
     Frame,
@@ -43,16 +43,6 @@ _FORMATS = {
 }
 
 
-def _duration(seconds: float) -> duration_pb2.Duration:
-    value = duration_pb2.Duration()
-    value.FromNanoseconds(round(seconds * 1e9))
-    return value
-
-
-def _seconds(value: duration_pb2.Duration) -> float:
-    return float(value.ToNanoseconds()) / 1e9
-
-
 def media_message(info: MediaInfo) -> pb.MediaInfo:
     return pb.MediaInfo(
         kind=_KINDS[info.kind],
@@ -61,7 +51,7 @@ def media_message(info: MediaInfo) -> pb.MediaInfo:
         width=info.width,
         height=info.height,
         frame_count=info.frame_count,
-        duration=_duration(info.duration_s),
+        duration=duration(info.duration_s),
         fps=info.fps,
         has_audio=info.has_audio,
         size_bytes=info.size_bytes,
@@ -72,7 +62,7 @@ def media_message(info: MediaInfo) -> pb.MediaInfo:
 def frame_message(frame: Frame) -> pb.ExtractedFrame:
     return pb.ExtractedFrame(
         index=frame.index,
-        timestamp=_duration(frame.timestamp_s),
+        timestamp=duration(frame.timestamp_s),
         image=frame.image,
         content_type=frame.content_type,
         width=frame.width,
@@ -87,15 +77,8 @@ def summary_message(summary: Summary) -> pb.ExtractionSummary:
         frames_decoded=summary.frames_decoded,
         thinned=summary.thinned,
         step_used=summary.step_used,
-        elapsed=_duration(summary.elapsed_s),
+        elapsed=duration(summary.elapsed_s),
     )
-
-
-def status_message(error: DomainError) -> status_pb2.Status:
-    """The google.rpc.Status the error interceptor will end the call with, as a stream message."""
-    detail = any_pb2.Any()
-    detail.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata))
-    return status_pb2.Status(code=error.code.value[0], message=error.message, details=[detail])
 
 
 def limits_from(message: pb.ExtractionLimits, server: Limits) -> Limits:
@@ -104,13 +87,13 @@ def limits_from(message: pb.ExtractionLimits, server: Limits) -> Limits:
         max_dimension=message.max_dimension,
         max_pixels=message.max_pixels,
         max_source_frames=message.max_source_frames,
-        max_duration_s=_seconds(message.max_duration),
+        max_duration_s=to_seconds(message.max_duration),
     )
 
 
 def sampling_from(message: pb.FrameSampling) -> Sampling:
     if message.WhichOneof("method") == "interval":
-        return Sampling.interval(_seconds(message.interval.interval), message.max_frames)
+        return Sampling.interval(to_seconds(message.interval.interval), message.max_frames)
     return Sampling.step(message.step.gif_step, message.step.video_step, message.max_frames)
 
 

@@ -6,6 +6,7 @@ import os
 
 from pydantic import Field
 
+from clearframe_runtime import topology
 from clearframe_runtime.settings import ServiceSettings
 
 #: ffmpeg demuxers read by default: GIF, APNG, animated and still WebP, PNG, JPEG, MP4/MOV, Matroska/WebM,
@@ -14,7 +15,7 @@ DEFAULT_FORMATS = "gif,apng,webp_anim,webp_pipe,png_pipe,jpeg_pipe,mov,matroska,
 
 
 class FramesSettings(ServiceSettings):
-    listen: str = "127.0.0.1:50053"
+    listen: str = topology.local_address("frames")
     #: ffmpeg binary; empty: the static build that ships in the imageio-ffmpeg wheel.
     frames_ffmpeg_path: str = ""
     #: Largest input accepted, in bytes (CLEARFRAME_FRAMES_MAX_INPUT_BYTES).

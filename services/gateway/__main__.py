@@ -6,12 +6,10 @@ import asyncio
 import importlib
 import pkgutil
 
-from pydantic import ValidationError
-
 import clearframe
 from clearframe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from clearframe_runtime.server import Servicer, serve
-from clearframe_runtime.settings import describe_missing
+from clearframe_runtime.settings import load_settings
 from services.gateway.health import GatewayServicer
 from services.gateway.settings import GatewaySettings
 
@@ -27,10 +25,7 @@ def contract_service_names() -> list[str]:
 
 
 async def main() -> None:
-    try:
-        settings = GatewaySettings()
-    except ValidationError as exc:
-        raise SystemExit(f"gateway: {describe_missing(exc)}") from exc
+    settings = load_settings("gateway", GatewaySettings)
     servicer = GatewayServicer(settings.services(), settings.triton_url, settings.health_timeout_s)
     await serve(
         "gateway",

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 from google.protobuf import descriptor_pb2
 
+from clearframe_runtime import topology
 from clearframe_runtime.principal import TRUSTED_HEADERS
 
 DESCRIPTOR = Path(__file__).parent / "generated" / "clearframe.binpb"
@@ -167,9 +168,9 @@ class GatewayLayout:
 
     upstreams: list[Upstream]
     listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
+    listen_port: int = topology.ENVOY_PORT
     admin_host: str = "127.0.0.1"
-    admin_port: int = 9901
+    admin_port: int = topology.ENVOY_ADMIN_PORT
     #: The descriptor set's path as Envoy will see it (in an image it differs from the repository's).
     descriptor_path: str = str(DESCRIPTOR)
     #: Where the renderer reads the contracts from (services and streaming methods).
@@ -496,7 +497,7 @@ def write(layout: GatewayLayout, path: Path) -> Path:
     return path
 
 
-MESH_NAMES = ("gateway", "auth", "scanner", "frames", "sharelinks", "config", "analytics")
+MESH_NAMES = tuple(topology.PORTS)
 #: Production (deploy/envoy/envoy.json): where the Envoy image puts the descriptor set, and the collector.
 IMAGE_DESCRIPTOR = "/etc/envoy/clearframe.binpb"
 PRODUCTION_OTLP = "http://otel-collector.observability:4317"
@@ -504,9 +505,9 @@ PRODUCTION_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "envoy" / "
 
 
 def kubernetes_layout(descriptor_source: Path = DESCRIPTOR) -> GatewayLayout:
-    """The production layout: service DNS names, port 50051 each, listener on all interfaces."""
+    """The production layout: service DNS names, the cluster port each, listener on all interfaces."""
     return GatewayLayout(
-        [Upstream(n, f"clearframe-{n}", 50051) for n in MESH_NAMES],
+        [Upstream(n, f"clearframe-{n}", topology.CLUSTER_PORT) for n in MESH_NAMES],
         listen_host="0.0.0.0",
         descriptor_path=IMAGE_DESCRIPTOR,
         descriptor_source=descriptor_source,
@@ -519,7 +520,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Render the gateway's Envoy configuration as JSON.")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--kubernetes", action="store_true", help="the production layout of deploy/envoy/envoy.json")
-    parser.add_argument("--listen-port", type=int, default=8080)
+    parser.add_argument("--listen-port", type=int, default=topology.ENVOY_PORT)
     parser.add_argument("--listen-host", default="127.0.0.1")
     parser.add_argument("--descriptor", default=str(DESCRIPTOR))
     parser.add_argument("--otlp-endpoint", default="")
@@ -527,7 +528,7 @@ def main() -> None:
     if args.kubernetes:
         write(kubernetes_layout(), args.out)
         return
-    upstreams = [Upstream(n, "127.0.0.1", 50050 + i) for i, n in enumerate(MESH_NAMES)]
+    upstreams = [Upstream(n, topology.LOCAL_HOST, port) for n, port in topology.PORTS.items()]
     write(
         GatewayLayout(
             upstreams,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from clearframe_runtime import topology
 from clearframe_runtime.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
-    listen: str = "127.0.0.1:50050"
+    listen: str = topology.local_address("gateway")
     #: The services /healthz asks: "name=host:port,name=host:port".
-    mesh_services: str = (
-        "auth=127.0.0.1:50051,scanner=127.0.0.1:50052,frames=127.0.0.1:50053,sharelinks=127.0.0.1:50054,"
-        "config=127.0.0.1:50055,analytics=127.0.0.1:50056"
-    )
+    mesh_services: str = topology.mesh_services()
     #: Triton's gRPC address; /healthz also needs Triton ready when set.
     triton_url: str = ""
     #: How long /healthz waits for each answer.

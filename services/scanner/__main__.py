@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import structlog
-from pydantic import ValidationError
 
 from clearframe.scanner.v1 import (
     moderation_service_pb2,
@@ -24,7 +23,7 @@ from clearframe.scanner.v1 import (
 from clearframe_runtime import db
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, serve
-from clearframe_runtime.settings import DatabaseSettings, describe_missing
+from clearframe_runtime.settings import DatabaseSettings, load_settings
 from services.scanner.adapters.config import GrpcPolicySource
 from services.scanner.adapters.frames import GrpcFrameSource
 from services.scanner.adapters.images import FilesystemImageStore
@@ -44,10 +43,7 @@ log = structlog.get_logger(__name__)
 
 
 async def main() -> None:
-    try:
-        settings, database = ScannerSettings(), DatabaseSettings()
-    except ValidationError as exc:
-        raise SystemExit(f"scanner: {describe_missing(exc)}") from exc
+    settings, database = load_settings("scanner", ScannerSettings, DatabaseSettings)
     engine = db.create_engine(database.database_url)
     sessions = db.session_factory(engine)
     triton = TritonInference(

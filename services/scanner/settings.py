@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from clearframe_runtime import topology
 from clearframe_runtime.settings import ServiceSettings
 from services.scanner.domain.scans import ScanLimits
 
@@ -12,12 +13,12 @@ HERE = Path(__file__).resolve().parent
 
 
 class ScannerSettings(ServiceSettings):
-    listen: str = "127.0.0.1:50052"
+    listen: str = topology.local_address("scanner")
     #: Triton's gRPC address.
-    triton_url: str = "127.0.0.1:8001"
+    triton_url: str = topology.triton_grpc_address()
     #: The frames and config services.
-    frames_url: str = "127.0.0.1:50053"
-    config_url: str = "127.0.0.1:50055"
+    frames_url: str = topology.local_address("frames")
+    config_url: str = topology.local_address("config")
     #: The analyzer list (the seed's modules.cfg), hot-reloaded.
     scanner_modules_cfg: Path = HERE / "modules.cfg"
     #: Hash banks of known-bad media (one file per bank; see the README).

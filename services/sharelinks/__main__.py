@@ -20,7 +20,6 @@ if __name__ == "__main__":
     asyncio.run(
         serve_unimplemented(
             "sharelinks",
-            "127.0.0.1:50054",
             [
                 (asset_service_pb2, asset_service_pb2_grpc),
                 (share_link_service_pb2, share_link_service_pb2_grpc),

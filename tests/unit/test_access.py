@@ -17,7 +17,6 @@ from clearframe.frames.v1 import frames_service_pb2_grpc as frames_grpc
 from clearframe.scanner.v1 import scanner_service_pb2 as scanner_pb2
 from clearframe.scanner.v1 import scanner_service_pb2_grpc as scanner_grpc
 from clearframe_runtime.access import AccessInterceptor, RestRouter, rest_routes, template_pattern
-from clearframe_runtime.errors import ErrorInterceptor, error_info
 from clearframe_runtime.principal import (
     KIND_API_KEY,
     KIND_TOKEN,
@@ -26,6 +25,7 @@ from clearframe_runtime.principal import (
     Principal,
     PrincipalCodec,
 )
+from clearframe_runtime.status import ErrorInterceptor, error_info
 from services.auth.api import AuthServicer
 from services.auth.domain import Authority, LegacyTokenPolicy, TokenBucket
 from services.auth.tests.fakes import FakeClock, MemoryCredentialStore

@@ -24,6 +24,7 @@ import envoy
 import pytest
 import yaml
 
+from clearframe_runtime import topology
 from services.gateway.envoy_config import DESCRIPTOR, GatewayLayout, Upstream, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +34,10 @@ BASE = KUBE / "base"
 ENVOY_JSON = DEPLOY / "envoy" / "envoy.json"
 DOCKER = DEPLOY / "docker"
 
-#: Every Python service of the mesh, in the order of the renderer's --kubernetes layout.
-MESH = ("gateway", "auth", "scanner", "frames", "sharelinks", "config", "analytics")
-OWNS_TABLES = {"auth", "scanner", "sharelinks", "config", "analytics"}
-GRPC_PORT = 50051
+#: Every Python service of the mesh, in the order of the renderer's --kubernetes layout (the port map's order).
+MESH = tuple(topology.PORTS)
+OWNS_TABLES = set(topology.DATABASE_SERVICES)
+GRPC_PORT = topology.CLUSTER_PORT
 #: Where Dockerfile.envoy puts the descriptor set, and the collector the production config traces to.
 IMAGE_DESCRIPTOR = "/etc/envoy/clearframe.binpb"
 OTLP_ENDPOINT = "http://otel-collector.observability:4317"
@@ -138,7 +139,8 @@ def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
     spec = workload["spec"]
     if workload["kind"] == "CronJob":
         spec = spec["jobTemplate"]["spec"]
-    return spec["template"]["spec"]
+    pod: dict[str, Any] = spec["template"]["spec"]
+    return pod
 
 
 def all_containers(pod: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -149,7 +151,8 @@ def all_containers(pod: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def main_container(workload: dict[str, Any]) -> dict[str, Any]:
     # Every workload names its main container `server`: that is what the hardening patch merges into.
     (container,) = [c for c in pod_spec(workload)["containers"] if c["name"] == "server"]
-    return container
+    found: dict[str, Any] = container
+    return found
 
 
 def port_number(container: dict[str, Any], port: int | str) -> int:
@@ -403,7 +406,8 @@ def _transcoder(config: dict[str, Any]) -> dict[str, Any]:
     (listener,) = config["static_resources"]["listeners"]
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     (transcoder,) = [f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.grpc_json_transcoder"]
-    return transcoder["typed_config"]
+    typed: dict[str, Any] = transcoder["typed_config"]
+    return typed
 
 
 def test_envoy_json_is_a_fresh_render() -> None:

@@ -7,14 +7,16 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from clearframe_mesh.process import free_port
+from clearframe_mesh.readiness import wait_serving
 from clearframe_runtime.errors import InvalidArgument
-from clearframe_runtime.mesh.process import free_port
 from clearframe_runtime.principal import Principal, PrincipalCodec
+from clearframe_runtime.status import to_status
 from services.auth.domain import CredentialSource, parse_credential
 
 
@@ -51,13 +53,16 @@ def test_short_internal_secret_is_refused() -> None:
         ({"authorization": "Basic dXNlcjpwYXNz"}, "", None),
     ],
 )
-def test_credential_parsing(headers, query, expected) -> None:
+def test_credential_parsing(headers: dict[str, str], query: str, expected: tuple[str, CredentialSource] | None) -> None:
     found = parse_credential(headers, query)
-    assert (found.secret, found.source) == expected if expected else found is None
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and (found.secret, found.source) == expected
 
 
 def test_invalid_argument_names_the_field() -> None:
-    status = InvalidArgument("bad weight", field="scoring_config.detection_weights.GENITALIA").to_status()
+    status = to_status(InvalidArgument("bad weight", field="scoring_config.detection_weights.GENITALIA"))
     assert status.code == grpc.StatusCode.INVALID_ARGUMENT
     assert b"scoring_config.detection_weights.GENITALIA" in dict(status.trailing_metadata)["grpc-status-details-bin"]
 
@@ -71,7 +76,7 @@ def _run_auth(env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def test_missing_required_setting_fails_fast_naming_it(tmp_path) -> None:
+def test_missing_required_setting_fails_fast_naming_it(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CLEARFRAME_INTERNAL_SECRET"}
     result = subprocess.run(
         [sys.executable, "-m", "services.auth"],
@@ -84,34 +89,22 @@ def test_missing_required_setting_fails_fast_naming_it(tmp_path) -> None:
     assert "CLEARFRAME_INTERNAL_SECRET" in result.stderr
 
 
-def test_service_drains_and_exits_cleanly_on_sigterm(tmp_path) -> None:
+def test_service_drains_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    process = _run_auth(
-        {
-            "CLEARFRAME_INTERNAL_SECRET": "x" * 32,
-            "CLEARFRAME_LISTEN": f"127.0.0.1:{port}",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/a.db",
-            "CLEARFRAME_ADMIN_KEY": "k" * 30,
-        }
-    )
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if (
-                        stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                        == health_pb2.HealthCheckResponse.SERVING
-                    ):
-                        break
-                except grpc.RpcError:
-                    assert time.monotonic() < deadline, process.stderr.read().decode() if process.poll() else "timeout"
-                    time.sleep(0.1)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
-        log = process.stderr.read().decode()
-        assert '"event": "server.draining"' in log and '"event": "server.stopped"' in log
-    finally:
-        if process.poll() is None:
-            process.kill()
+    env = {
+        "CLEARFRAME_INTERNAL_SECRET": "x" * 32,
+        "CLEARFRAME_LISTEN": f"127.0.0.1:{port}",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/a.db",
+        "CLEARFRAME_ADMIN_KEY": "k" * 30,
+    }
+    with _run_auth(env) as process:  # closes the pipes and reaps the process however the test ends
+        try:
+            wait_serving(f"127.0.0.1:{port}", timeout_s=30, process=process)
+            process.send_signal(signal.SIGTERM)
+            _out, err = process.communicate(timeout=15)
+            assert process.returncode == 0
+            log = err.decode()
+            assert '"event": "server.draining"' in log and '"event": "server.stopped"' in log
+        finally:
+            if process.poll() is None:
+                process.kill()

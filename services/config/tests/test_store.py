@@ -12,6 +12,7 @@ import pytest
 
 from clearframe_runtime import db
 from clearframe_runtime.errors import InvalidArgument, NotFound
+from clearframe_runtime.testing import assert_migrations_idempotent
 from services.config.adapters.sql import SqlConfigStore
 from services.config.domain import (
     ChangeFeed,
@@ -41,9 +42,9 @@ def document(approve: float = 10) -> dict[str, Any]:
     return body
 
 
-async def test_migrations_are_idempotent(database: str) -> None:
-    await db.migrate(database, MIGRATIONS)
-    await db.migrate(database, MIGRATIONS)
+async def test_migrations_are_idempotent(database: str, configs: Configurations) -> None:
+    await configs.put("paysite", "42", document(), ME)
+    await assert_migrations_idempotent(database, MIGRATIONS)
 
 
 async def test_every_put_is_a_new_version_and_the_document_round_trips(configs: Configurations) -> None:

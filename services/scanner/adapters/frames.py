@@ -11,7 +11,8 @@ from PIL import Image
 
 from clearframe.frames.v1 import frames_service_pb2 as frames_pb2
 from clearframe.frames.v1 import frames_service_pb2_grpc as frames_grpc
-from clearframe_runtime.errors import DeadlineExceeded, InvalidArgument, Unavailable, error_info
+from clearframe_runtime.errors import DeadlineExceeded, InvalidArgument, Unavailable
+from clearframe_runtime.status import error_info
 from services.scanner.analyzers.base import Frame
 from services.scanner.ports import MediaFacts
 

@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 from PIL import Image
 
-from clearframe_runtime.errors import AlreadyExists, DomainError, InvalidArgument
+from clearframe_runtime.errors import AlreadyExists, DomainError, InvalidArgument, canonical_code
 from clearframe_runtime.vocabulary import USAGE_INTENTS
 from services.scanner import media
 from services.scanner.analyzers.base import AnalysisContext, Frame, TextInput
@@ -263,7 +263,7 @@ class Scanner:
             failed = replace(
                 scan,
                 state=ScanState.FAILED,
-                error=Failure(exc.code.name, exc.message, exc.reason or ""),
+                error=Failure(canonical_code(exc), exc.message, exc.reason or ""),
                 completed_at=self._clock(),
             )
             await self.store.save(failed)

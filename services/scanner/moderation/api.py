@@ -6,12 +6,12 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import grpc
 import structlog
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format
 
 from clearframe.scanner.v1 import moderation_service_pb2 as pb
 from clearframe.scanner.v1 import moderation_service_pb2_grpc as pb_grpc
@@ -19,6 +19,7 @@ from clearframe.scanner.v1 import types_pb2 as types
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.principal import Principal, PrincipalCodec
+from clearframe_runtime.protoconv import field_datetime, timestamp
 from clearframe_runtime.vocabulary import USAGE_INTENTS
 from services.scanner.domain.decision import Policy
 from services.scanner.domain.model import Scan, ScanState
@@ -62,18 +63,8 @@ WEBHOOK_FIELDS = ("url", "event_types", "usage_intents", "enabled", "secret", "d
 # -- conversions -----------------------------------------------------------------------------------
 
 
-def _ts(value: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
-
-
-def _time(message: Any, name: str) -> datetime | None:
-    return getattr(message, name).ToDatetime(tzinfo=UTC) if message.HasField(name) else None
-
-
 def _period(message: Any) -> TimeRange:
-    return TimeRange(_time(message, "start_time"), _time(message, "end_time"))
+    return TimeRange(field_datetime(message, "start_time"), field_datetime(message, "end_time"))
 
 
 def _verdict_name(value: int) -> str:
@@ -106,7 +97,7 @@ def decision_message(d: Decision) -> pb.Decision:
         reasons=_reasons(d.reasons),
         supersedes=d.supersedes,
         current=d.current,
-        create_time=_ts(d.created_at),
+        create_time=timestamp(d.created_at),
     )
 
 
@@ -114,7 +105,7 @@ def audit_message(e: AuditEntry) -> pb.AuditEntry:
     return pb.AuditEntry(
         entry_id=e.entry_id,
         action=pb.AuditAction.Value(f"AUDIT_ACTION_{e.action}"),
-        create_time=_ts(e.created_at),
+        create_time=timestamp(e.created_at),
         asset_id=e.asset_id,
         scan_id=e.scan_id,
         decision_id=e.decision_id,
@@ -136,8 +127,8 @@ def webhook_message(h: Webhook) -> pb.Webhook:
         enabled=h.enabled,
         secret_set=bool(h.secret),
         description=h.description,
-        create_time=_ts(h.created_at),
-        update_time=_ts(h.updated_at),
+        create_time=timestamp(h.created_at),
+        update_time=timestamp(h.updated_at),
     )
 
 
@@ -150,14 +141,14 @@ def delivery_message(d: Delivery) -> pb.WebhookDelivery:
         attempt_count=d.attempt_count,
         last_http_status=d.last_http_status,
         last_error=d.last_error,
-        create_time=_ts(d.created_at),
+        create_time=timestamp(d.created_at),
         replay_of=d.replay_of,
         payload=json_format.ParseDict(d.payload, pb.DecisionWebhookPayload(), ignore_unknown_fields=True),
     )
     if d.last_attempt_at is not None:
-        message.last_attempt_time.CopyFrom(_ts(d.last_attempt_at))
+        message.last_attempt_time.CopyFrom(timestamp(d.last_attempt_at))
     if d.next_attempt_at is not None and d.state == domain.DELIVERY_PENDING:
-        message.next_attempt_time.CopyFrom(_ts(d.next_attempt_at))
+        message.next_attempt_time.CopyFrom(timestamp(d.next_attempt_at))
     return message
 
 
@@ -234,12 +225,12 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             state=pb.ReviewCaseState.Value(f"REVIEW_CASE_STATE_{case.state}"),
             priority=types.ReviewPriority.Value(f"REVIEW_PRIORITY_{case.priority}"),
             reasons=_reasons(case.reasons),
-            create_time=_ts(case.created_at),
+            create_time=timestamp(case.created_at),
             decision_id=case.decision_id,
             etag=case.etag,
         )
         if case.closed_at is not None:
-            message.close_time.CopyFrom(_ts(case.closed_at))
+            message.close_time.CopyFrom(timestamp(case.closed_at))
         scan = await self._scans.get(case.scan_id)
         if scan is not None and scan.result is not None:
             message.result.CopyFrom(result_message(scan.result))
@@ -362,9 +353,9 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         end = period.end or self._moderation.now()
         period = TimeRange(period.start, end)
         where = AuditFilter(asset_id=request.asset_id, period=period)
-        summary = pb.AuditExportSummary(export_time=_ts(self._moderation.now()), end_time=_ts(end))
+        summary = pb.AuditExportSummary(export_time=timestamp(self._moderation.now()), end_time=timestamp(end))
         if period.start is not None:
-            summary.start_time.CopyFrom(_ts(period.start))
+            summary.start_time.CopyFrom(timestamp(period.start))
         first = True
         after: tuple[datetime, str] | None = None
         while True:
@@ -395,7 +386,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         deleted, record = await self._moderation.clear_audit(
             caller.subject,
             asset_id=request.asset_id,
-            before=_time(request, "before_time"),
+            before=field_datetime(request, "before_time"),
             everything=request.all,
         )
         return pb.ClearAuditEntriesResponse(deleted_count=deleted, record=audit_message(record))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import httpx
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from clearframe_runtime.settings import describe_missing
+from clearframe_runtime.settings import load_settings
 from services.scanner.moderation.adapters.sql import SqlModerationStore
 from services.scanner.moderation.api import ScanListener
 from services.scanner.moderation.domain import Moderation, UrlPolicy
@@ -20,10 +19,7 @@ def moderation_parts(
 ) -> tuple[Moderation, DeliveryWorker, ScanListener]:
     """Moderation on the scanner's database, its webhook delivery worker, and the listener that records
     every completed scan's automated decision."""
-    try:
-        settings = ModerationSettings()
-    except ValidationError as exc:
-        raise SystemExit(f"scanner: {describe_missing(exc)}") from exc
+    settings = load_settings("scanner", ModerationSettings)
     store = SqlModerationStore(sessions)
     deliveries = DeliveryWorker(
         store,

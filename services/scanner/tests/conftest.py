@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from clearframe_runtime.mesh.process import free_port
-from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts
+from clearframe_mesh.process import free_port
+from clearframe_mesh.triton import LocalTriton, TritonPorts
 from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers.base import Frame
 

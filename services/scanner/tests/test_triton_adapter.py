@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clearframe_mesh.process import free_port
 from clearframe_runtime.errors import DeadlineExceeded, Unavailable
-from clearframe_runtime.mesh.process import free_port
 from services.scanner.adapters.triton import InferenceFailed, TritonInference
 from services.scanner.tests.conftest import new_local_triton
 

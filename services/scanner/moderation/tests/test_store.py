@@ -12,6 +12,7 @@ import pytest
 
 from clearframe_runtime import db
 from clearframe_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from clearframe_runtime.testing import assert_migrations_idempotent
 from services.scanner.moderation.adapters.sql import SqlModerationStore
 from services.scanner.moderation.domain import (
     CASE_CLOSED,
@@ -55,9 +56,9 @@ def facts(scan_id: str, verdict: str, *, urgent: bool = False, webhooks: bool = 
     )
 
 
-async def test_migrations_are_idempotent(database: str) -> None:
-    await db.migrate(database, MIGRATIONS)
-    await db.migrate(database, MIGRATIONS)
+async def test_migrations_are_idempotent(database: str, store: SqlModerationStore) -> None:
+    await Moderation(store).record_automated(facts("s1", "FLAGGED"))
+    await assert_migrations_idempotent(database, MIGRATIONS)
 
 
 async def test_flagged_scan_opens_a_case_and_a_review_closes_it_once(store: SqlModerationStore) -> None:

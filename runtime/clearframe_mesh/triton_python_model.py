@@ -21,6 +21,7 @@ import json
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils  # provided by the python backend stub at run time
 
@@ -91,10 +92,10 @@ class TritonPythonModel:
             return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in requests]
         return responses
 
-    def _run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def _run(self, feed: dict[str, npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
         return list(self._session.run([name for name, _ in self._outputs], feed))
 
-    def _response(self, results: list[np.ndarray]) -> Any:
+    def _response(self, results: list[npt.NDArray[Any]]) -> Any:
         tensors = [
             pb_utils.Tensor(name, np.ascontiguousarray(result, dtype=dtype))
             for (name, dtype), result in zip(self._outputs, results, strict=True)

@@ -13,7 +13,7 @@ module generates, per run, a workspace holding:
 Model names, tensor names, shapes, max_batch_size and dynamic batching are taken from the production
 configs, so a client cannot tell local Triton from production Triton.
 
-Development use: `python -m clearframe_runtime.mesh.triton --http-port 8000 --grpc-port 8001`.
+Development use: `python -m clearframe_mesh.triton --http-port 8000 --grpc-port 8001`.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from typing import IO
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from clearframe_runtime.mesh.process import dying_with_parent
+from clearframe_mesh.process import dying_with_parent
 
-_REPO_ROOT = Path(__file__).resolve().parents[3]
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS_DIR = _REPO_ROOT / "deploy" / "triton" / "models"
 _PYTHON_MODEL_FILE = Path(__file__).with_name("triton_python_model.py")
 
@@ -112,7 +112,8 @@ def _local_config(production: Path, onnx_path: Path) -> str:
     # GPU-only settings (TensorRT accelerators, CUDA graphs) mean nothing to the python backend.
     config.ClearField("optimization")
     config.parameters["onnx_path"].string_value = str(onnx_path)
-    return text_format.MessageToString(config)
+    text: str = text_format.MessageToString(config)
+    return text
 
 
 class LocalTriton:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from clearframe_runtime.mesh.launcher import REPO_ROOT, SERVICES, Mesh, MeshError, MeshOptions
+from clearframe_mesh.launcher import REPO_ROOT, SERVICES, Mesh, MeshError, MeshOptions
 
 
 def options_from_environment() -> MeshOptions:

@@ -19,25 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from clearframe_mesh.process import dying_with_parent, free_port, port_in_use
+from clearframe_mesh.readiness import NotServing, wait_serving
+from clearframe_mesh.triton import LocalTriton, TritonPorts
+from clearframe_runtime import topology
 
-from clearframe_runtime.mesh.process import dying_with_parent, free_port, port_in_use
-from clearframe_runtime.mesh.triton import LocalTriton, TritonPorts
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-#: Service name → default gRPC port. The gateway companion answers /healthz and reflection.
-SERVICES = {
-    "gateway": 50050,
-    "auth": 50051,
-    "scanner": 50052,
-    "frames": 50053,
-    "sharelinks": 50054,
-    "config": 50055,
-    "analytics": 50056,
-}
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Service name → default gRPC port, in start order (the port map: clearframe_runtime.topology).
+SERVICES = dict(topology.PORTS)
 #: Services that own tables (each gets its own SQLite file unless DATABASE_URL names one database).
-DATABASE_SERVICES = ("auth", "scanner", "sharelinks", "config", "analytics")
+DATABASE_SERVICES = topology.DATABASE_SERVICES
 
 
 @dataclass
@@ -46,10 +37,12 @@ class MeshOptions:
 
     workdir: Path = REPO_ROOT / "var" / "mesh"
     data_dir: Path = REPO_ROOT / "var" / "data"
-    host: str = "127.0.0.1"
-    envoy_port: int = 8080
-    envoy_admin_port: int = 9901
-    triton_ports: TritonPorts = field(default_factory=lambda: TritonPorts(8000, 8001, 8002))
+    host: str = topology.LOCAL_HOST
+    envoy_port: int = topology.ENVOY_PORT
+    envoy_admin_port: int = topology.ENVOY_ADMIN_PORT
+    triton_ports: TritonPorts = field(
+        default_factory=lambda: TritonPorts(topology.TRITON.http, topology.TRITON.grpc, topology.TRITON.metrics)
+    )
     service_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
     database_url: str | None = None
     internal_secret: str = ""
@@ -200,9 +193,7 @@ class Mesh:
                 "CLEARFRAME_LISTEN": self.service_target(name),
                 "CLEARFRAME_INTERNAL_SECRET": self.secret,
                 "CLEARFRAME_TRITON_URL": self.triton.grpc_url,
-                "CLEARFRAME_MESH_SERVICES": ",".join(
-                    f"{n}={self.service_target(n)}" for n in SERVICES if n != "gateway"
-                ),
+                "CLEARFRAME_MESH_SERVICES": topology.mesh_services(self.options.service_ports, self.options.host),
                 "PYTHONUNBUFFERED": "1",
                 # Where each service finds the others (the scanner calls frames and config).
                 **{f"CLEARFRAME_{n.upper()}_URL": self.service_target(n) for n in SERVICES},
@@ -251,23 +242,10 @@ class Mesh:
         return MeshError(f"{name} {why}\n--- {name} log ---\n{self.log_tail(name)}")
 
     def _wait_serving(self, name: str, deadline: float) -> None:
-        with grpc.insecure_channel(self.service_target(name)) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while True:
-                process = self.processes[name]
-                if process.poll() is not None:
-                    raise self._fail(name, f"exited with code {process.returncode}")
-                try:
-                    if (
-                        stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                        == health_pb2.HealthCheckResponse.SERVING
-                    ):
-                        return
-                except grpc.RpcError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise self._fail(name, "did not become SERVING in time")
-                time.sleep(0.1)
+        try:
+            wait_serving(self.service_target(name), deadline=deadline, process=self.processes[name])
+        except NotServing as exc:
+            raise self._fail(name, str(exc)) from exc
 
     def _wait_http(self, url: str, name: str, deadline: float) -> None:
         last = ""

@@ -1,0 +1,62 @@
+"""Times and durations between the domain (``datetime``, seconds as ``float``) and protobuf messages.
+
+The one place the rules live:
+
+- a naive ``datetime`` is UTC (SQLite hands stored times back without a zone), never the machine's local
+  time; an aware one is converted to UTC;
+- a time read from a message is an aware UTC ``datetime``; an unset field is ``None``;
+- seconds become a ``Duration`` rounded to the nearest nanosecond (``1.001`` is 1 s 1 ms, not
+  1 s 999 999 ns as truncation would give).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf.message import Message
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime; a naive one is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(as_utc(value))
+    return stamp
+
+
+def optional_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """For message fields that stay unset when the domain has no time (pass it as a constructor keyword)."""
+    return None if value is None else timestamp(value)
+
+
+def to_datetime(stamp: timestamp_pb2.Timestamp) -> datetime:
+    value: datetime = stamp.ToDatetime(tzinfo=UTC)
+    return value
+
+
+def field_datetime(message: Message, name: str) -> datetime | None:
+    """The time in ``message.<name>``, or ``None`` when the field is unset."""
+    if not message.HasField(name):
+        return None
+    stamp = getattr(message, name)
+    if not isinstance(stamp, timestamp_pb2.Timestamp):
+        raise TypeError(f"{type(message).__name__}.{name} is not a Timestamp")
+    return to_datetime(stamp)
+
+
+def duration(seconds: float) -> duration_pb2.Duration:
+    value = duration_pb2.Duration()
+    value.FromNanoseconds(round(seconds * 1_000_000_000))
+    return value
+
+
+def to_seconds(value: duration_pb2.Duration) -> float:
+    seconds: float = value.seconds + value.nanos / 1_000_000_000
+    return seconds
+
+
+__all__ = ["as_utc", "duration", "field_datetime", "optional_timestamp", "timestamp", "to_datetime", "to_seconds"]
