@@ -6,16 +6,17 @@ The api answers with these messages, and the SQL adapter keeps each scan as the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2, duration_pb2, json_format, timestamp_pb2
+from google.protobuf import any_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
 
 from clearframe.scanner.v1 import scanner_service_pb2 as pb
 from clearframe.scanner.v1 import types_pb2 as types
 from clearframe_runtime.errors import DOMAIN
+from clearframe_runtime.protoconv import duration, timestamp, to_seconds
 from services.scanner.analyzers.base import Box
 from services.scanner.domain.decision import Rule
 from services.scanner.domain.legacy import NsfwClasses
@@ -38,22 +39,6 @@ from services.scanner.domain.model import (
 )
 
 # --- small values ---------------------------------------------------------------------------------------
-
-
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return ts
-
-
-def duration(seconds: float) -> duration_pb2.Duration:
-    value = duration_pb2.Duration()
-    value.FromNanoseconds(round(seconds * 1e9))
-    return value
-
-
-def _seconds(value: duration_pb2.Duration) -> float:
-    return float(value.ToNanoseconds()) / 1e9
 
 
 def _enum_name(enum: Any, value: int, prefix: str) -> str:
@@ -262,7 +247,7 @@ def _analyzer_of(entry: types.AnalyzerResult) -> AnalyzerEvidence:
         analyzer=entry.analyzer,
         model_version=entry.model_version,
         frames_analyzed=entry.frames_analyzed,
-        latency_s=_seconds(entry.latency),
+        latency_s=to_seconds(entry.latency),
         scores=dict(entry.scores),
         labels=_scored(entry.labels),
         error=failure_of(entry.error) if entry.HasField("error") else None,
@@ -273,7 +258,7 @@ def _analyzer_of(entry: types.AnalyzerResult) -> AnalyzerEvidence:
 def _frame_of(frame: types.FrameEvidence) -> FrameEvidence:
     return FrameEvidence(
         index=frame.index,
-        timestamp_s=_seconds(frame.timestamp),
+        timestamp_s=to_seconds(frame.timestamp),
         width=frame.width,
         height=frame.height,
         risk_score=frame.risk_score,
