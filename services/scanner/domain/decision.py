@@ -1,4 +1,4 @@
-"""From evidence to a verdict, as MuseNest computes it today (COMPAT.md), with a statement of reasons.
+"""From evidence to a verdict, as MuseNest computes it today (docs/legacy/musenest.md), with a statement of reasons.
 
 Per frame: NudeNet labels are mapped (``*_GENITALIA_EXPOSED`` → GENITALIA, ``*_BREAST_EXPOSED`` →
 BREAST_EXPOSED, FACE_FEMALE/FACE_MALE → FACE_DETECTED, others keep their name); the nudity score is

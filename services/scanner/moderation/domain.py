@@ -452,7 +452,7 @@ def manual_reasons(facts: ScanFacts, verdict: str, reviewer: str, notes: str) ->
 def webhook_payload(
     facts: ScanFacts, verdict: str, *, decision_id: str, automated: bool, event_time: datetime
 ) -> dict[str, Any]:
-    """MuseNest's callback shape (COMPAT.md, seed 004 "Decision callbacks")."""
+    """MuseNest's callback shape (docs/legacy/musenest.md, "Decision callbacks")."""
     payload = dict(facts.payload)
     rejected = verdict == REJECTED
     payload.update(
