@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import ValidationError
 
 from clearframe.frames.v1 import frames_service_pb2, frames_service_pb2_grpc
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import describe_missing
 from services.frames.adapters.ffmpeg import FfmpegDecoder, default_ffmpeg
 from services.frames.adapters.pillow import PillowEncoder
@@ -54,4 +52,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service("frames", main)

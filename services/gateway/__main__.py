@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import pkgutil
 
@@ -10,7 +9,7 @@ from pydantic import ValidationError
 
 import clearframe
 from clearframe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import describe_missing
 from services.gateway.health import GatewayServicer
 from services.gateway.settings import GatewaySettings
@@ -48,4 +47,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service("gateway", main)
