@@ -16,6 +16,12 @@ the scanner needs:
 
 Tensor names, shapes and dtypes are the production model configs' (``deploy/triton/models``); callers
 pass the batch dimension in the array itself.
+
+Tracing: each ``infer`` is one CLIENT span ``triton.infer <model>`` (the gRPC attempts are its children
+and carry ``traceparent`` to Triton, whose own OpenTelemetry spans join the trace). The span carries the
+model, the batch size, the attempts, and the server's queue and compute times taken from Triton's
+statistics: the change in the model's cumulative inference statistics since the previous sample, per
+request (exact when requests do not overlap, the mean of the overlapping ones otherwise).
 """
 
 from __future__ import annotations
@@ -25,16 +31,25 @@ import contextlib
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import structlog
+from numpy.typing import NDArray
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from clearframe_runtime.errors import DeadlineExceeded, Internal, Unavailable
+from clearframe_runtime.observability import untraced
 
 log = structlog.get_logger(__name__)
+tracer = trace.get_tracer(__name__)
+#: The statistics Triton keeps per model (``inference_stats``), in the span as ``triton.server.<name>_ms``.
+_STAT_FIELDS = ("queue", "compute_input", "compute_infer", "compute_output")
 
 #: Largest message either way: a batch of 16 NudeNet frames is ~20 MB, past gRPC's 4 MiB default.
 _MAX_MESSAGE_BYTES = 2**31 - 1
@@ -56,6 +71,24 @@ class InferenceFailed(Internal):
     """Triton answered, but not with a result (bad request, model error): a bug, never retried."""
 
     default_reason = "TRITON_INFERENCE_FAILED"
+
+
+@dataclass(frozen=True)
+class ServerTimes:
+    """Cumulative ``inference_stats`` of one model: successful requests and nanoseconds per phase."""
+
+    requests: int
+    ns: tuple[int, ...]
+
+    def per_request_ms(self, earlier: ServerTimes) -> dict[str, float]:
+        """Mean milliseconds per request of each phase between ``earlier`` and this sample."""
+        count = self.requests - earlier.requests
+        if count <= 0:
+            return {}
+        return {
+            f"triton.server.{name}_ms": (now - then) / count / 1e6
+            for name, now, then in zip(_STAT_FIELDS, self.ns, earlier.ns, strict=True)
+        } | {"triton.server.requests_in_sample": count}
 
 
 class TritonInference:
@@ -87,6 +120,7 @@ class TritonInference:
         self._client: InferenceServerClient | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._server_times: dict[str, ServerTimes] = {}
 
     # --- channel management ------------------------------------------------------------------------------
 
@@ -132,10 +166,10 @@ class TritonInference:
     async def infer(
         self,
         model: str,
-        inputs: Mapping[str, np.ndarray],
+        inputs: Mapping[str, NDArray[Any]],
         outputs: Sequence[str],
         timeout_s: float | None = None,
-    ) -> dict[str, np.ndarray]:
+    ) -> dict[str, NDArray[Any]]:
         """Run one inference request; returns the requested outputs by name.
 
         Raises:
@@ -143,6 +177,34 @@ class TritonInference:
             DeadlineExceeded: no answer within ``timeout_s``.
             InferenceFailed: Triton rejected the request or the model failed.
         """
+        batch = next((int(a.shape[0]) for a in inputs.values() if a.ndim > 0), 1)
+        with tracer.start_as_current_span(
+            f"triton.infer {model}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.service": "inference.GRPCInferenceService",
+                "rpc.method": "ModelInfer",
+                "server.address": self.url,
+                "triton.model": model,
+                "triton.batch_size": batch,
+            },
+        ) as span:
+            # The counters are cumulative: the first request of a model needs a baseline of its own.
+            if model not in self._server_times and (baseline := await self._sample_server_times(model)):
+                self._server_times[model] = baseline
+            result = await self._infer(model, inputs, outputs, timeout_s, span)
+            await self._record_server_times(model, span)
+            return result
+
+    async def _infer(
+        self,
+        model: str,
+        inputs: Mapping[str, NDArray[Any]],
+        outputs: Sequence[str],
+        timeout_s: float | None,
+        span: Span,
+    ) -> dict[str, NDArray[Any]]:
         budget = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + budget
         tensors = []
@@ -158,6 +220,7 @@ class TritonInference:
             if remaining <= 0:
                 raise DeadlineExceeded(f"Triton {model}: no answer within {budget:.2f} s", reason="TRITON_TIMEOUT")
             client = self._current()
+            span.set_attribute("triton.attempts", attempt + 1)
             try:
                 result = await client.infer(model, tensors, outputs=requested, client_timeout=remaining)
             except InferenceServerException as exc:
@@ -179,6 +242,31 @@ class TritonInference:
                 await asyncio.sleep(delay)
                 continue
             return {name: result.as_numpy(name) for name in outputs}
+
+    async def _sample_server_times(self, model: str) -> ServerTimes | None:
+        """The model's cumulative statistics now, or None when Triton does not answer at once."""
+        client = self._client
+        if client is None:
+            return None
+        try:
+            with untraced():
+                answer = await client.get_inference_statistics(model, client_timeout=0.5)
+        except InferenceServerException:
+            return None
+        for stats in answer.model_stats:
+            inference = stats.inference_stats
+            return ServerTimes(inference.success.count, tuple(getattr(inference, f).ns for f in _STAT_FIELDS))
+        return None
+
+    async def _record_server_times(self, model: str, span: Span) -> None:
+        """Set the server's per-request queue and compute times on ``span`` (the change since last time)."""
+        now = await self._sample_server_times(model)
+        if now is None:
+            return
+        earlier = self._server_times.get(model)
+        self._server_times[model] = now
+        if earlier is not None:
+            span.set_attributes(now.per_request_ms(earlier))
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads the retries of many concurrent scans instead of synchronizing them.

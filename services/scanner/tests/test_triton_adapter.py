@@ -73,3 +73,34 @@ async def test_recovers_when_triton_comes_back(tmp_path: Path) -> None:
     finally:
         await inference.close()
         server.stop()
+
+
+async def test_each_inference_is_a_client_span_with_the_server_times(
+    triton: TritonInference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from services.scanner.adapters import triton as adapter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(adapter, "tracer", provider.get_tracer("test"))
+    for batch in (3, 2):
+        await triton.infer("age", {"images": np.zeros((batch, 3, 64, 64), dtype=np.float32)}, ["probabilities"])
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == ["triton.infer age", "triton.infer age"]
+    for span, batch in zip(spans, (3, 2), strict=True):
+        attributes = dict(span.attributes or {})
+        assert span.kind == SpanKind.CLIENT
+        assert attributes["triton.model"] == "age"
+        assert attributes["triton.batch_size"] == batch
+        assert attributes["triton.attempts"] == 1
+        # The server's own account of this request (nothing else ran on this model meanwhile).
+        assert attributes["triton.server.requests_in_sample"] == 1
+        assert attributes["triton.server.compute_infer_ms"] > 0
+        assert attributes["triton.server.queue_ms"] >= 0
+    provider.shutdown()
