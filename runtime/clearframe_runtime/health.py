@@ -45,11 +45,15 @@ HealthCheck = Callable[[], Awaitable[bool | None]]
 
 @dataclass(frozen=True)
 class Component:
-    """One dependency of a service. A soft one is reported but does not make the service NOT_SERVING."""
+    """One dependency of a service. A soft one is reported but does not make the service NOT_SERVING.
+
+    ``close`` releases what the check holds (a channel of its own), when the service stops.
+    """
 
     name: str
     check: HealthCheck
     hard: bool = True
+    close: Callable[[], Awaitable[None]] | None = None
 
 
 class ComponentHealthServicer(health.aio.HealthServicer):  # type: ignore[misc]
@@ -93,11 +97,15 @@ class ComponentHealth:
         *,
         interval_s: float = 5.0,
         timeout_s: float = 2.0,
+        down_interval_s: float = 1.0,
     ) -> None:
+        """Checks run every ``interval_s``, and every ``down_interval_s`` while a component is down (so
+        the service is SERVING again soon after it recovers)."""
         self._servicer = servicer
         self._components = list(components)
         self._served = ["", *served]
         self._interval_s = interval_s
+        self._down_interval_s = min(down_interval_s, interval_s)
         self._timeout_s = timeout_s
         self._task: asyncio.Task[None] | None = None
 
@@ -137,7 +145,7 @@ class ComponentHealth:
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self._interval_s)
+            await asyncio.sleep(self._down_interval_s if self._servicer.down else self._interval_s)
             await self.check_once()
 
     async def stop(self) -> None:
@@ -146,10 +154,13 @@ class ComponentHealth:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for component in self._components:
+            if component.close is not None:
+                await component.close()
 
 
-def grpc_service_check(target: str, service: str = "") -> tuple[HealthCheck, Callable[[], Awaitable[None]]]:
-    """A check that another gRPC service answers SERVING (its own channel), and that channel's close."""
+def grpc_service_component(name: str, target: str, service: str = "", *, hard: bool = True) -> Component:
+    """Another gRPC service as a component: healthy while it answers SERVING (on a channel of its own)."""
     channel = grpc.aio.insecure_channel(target)
     stub = health_pb2_grpc.HealthStub(channel)
 
@@ -162,15 +173,18 @@ def grpc_service_check(target: str, service: str = "") -> tuple[HealthCheck, Cal
             raise ConnectionError(f"{target}: {health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)}")
         return True
 
-    return check, channel.close
+    async def close() -> None:
+        await channel.close()
+
+    return Component(name, check, hard=hard, close=close)
 
 
-def database_check(engine: AsyncEngine) -> HealthCheck:
-    """A check that the database answers ``SELECT 1``."""
+def database_component(engine: AsyncEngine, name: str = "database") -> Component:
+    """The service's database as a component: healthy while it answers ``SELECT 1``."""
 
     async def check() -> bool:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         return True
 
-    return check
+    return Component(name, check)

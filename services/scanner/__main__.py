@@ -21,6 +21,7 @@ from clearframe.scanner.v1 import (
     scanner_service_pb2_grpc,
 )
 from clearframe_runtime import db
+from clearframe_runtime.health import Component, database_component, grpc_service_component
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, describe_missing
@@ -131,6 +132,12 @@ async def main() -> None:
         ],
         on_start=start,
         on_stop=stop,
+        # Hard dependencies: without any of them no scan can succeed, so the scanner is NOT_SERVING.
+        components=[
+            Component("triton", lambda: triton.ready(registry.triton_models())),
+            database_component(engine),
+            grpc_service_component("frames", settings.frames_url),
+        ],
     )
 
 
