@@ -8,13 +8,13 @@ session and dropped after (see clearframe_runtime.testing; in CI that server is 
 from __future__ import annotations
 
 import gzip
-import http.server
 import json
 import secrets
 import threading
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import grpc
@@ -118,8 +118,8 @@ class SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
             return [span for span in self.spans if span.trace_id == trace_id]
 
 
-def _otlp_http_handler(sink: SpanSink) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
+def _otlp_http_handler(sink: SpanSink) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             if self.headers.get("content-encoding") == "gzip":
@@ -154,7 +154,7 @@ def span_sink() -> Iterator[tuple[SpanSink, str]]:
     port = free_port()
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
-    http_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _otlp_http_handler(sink))
+    http_server = ThreadingHTTPServer(("127.0.0.1", 0), _otlp_http_handler(sink))
     sink.http_url = f"http://127.0.0.1:{http_server.server_address[1]}/v1/traces"
     http_thread = threading.Thread(target=http_server.serve_forever, daemon=True)
     http_thread.start()
