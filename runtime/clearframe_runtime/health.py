@@ -61,6 +61,8 @@ class ComponentHealthServicer(health.aio.HealthServicer):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__()
+        # NOT_SERVING until the first round of checks has run (the base class starts out SERVING).
+        self._server_status[""] = NOT_SERVING
         self.down: dict[str, str] = {}
 
     async def Check(self, request: health_pb2.HealthCheckRequest, context: Any) -> Any:

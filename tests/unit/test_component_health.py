@@ -145,3 +145,9 @@ def test_down_components_survive_the_metadata_round_trip_in_ascii() -> None:
         "database": "locked",
         "triton": "Triton at 127.0.0.1:1 is unavailable (connexion refus?e) retry",
     }
+
+
+async def test_not_serving_before_the_first_checks_have_run(health: Health) -> None:
+    assert (await health.check())[0] == NOT_SERVING
+    await ComponentHealth(health.servicer, [], []).check_once()
+    assert (await health.check())[0] == SERVING
