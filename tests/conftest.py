@@ -16,6 +16,7 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
@@ -43,10 +44,10 @@ class ReceivedSpan:
     service: str
     name: str
     kind: str  # SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_INTERNAL …
-    attributes: dict[str, object]
+    attributes: dict[str, Any]
 
 
-def _attribute_value(value: common_pb2.AnyValue) -> object:
+def _attribute_value(value: common_pb2.AnyValue) -> Any:
     which = value.WhichOneof("value")
     return getattr(value, which) if which in ("string_value", "int_value", "double_value", "bool_value") else str(value)
 
@@ -106,7 +107,9 @@ class SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
                             )
                         )
 
-    def Export(self, request, context):
+    def Export(
+        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
         self.keep(request)
         return trace_service_pb2.ExportTraceServiceResponse()
 
@@ -150,7 +153,7 @@ def span_sink() -> Iterator[tuple[SpanSink, str]]:
     """(the sink, its OTLP/gRPC endpoint); ``sink.http_url`` is its OTLP/HTTP traces URL."""
     sink = SpanSink()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(sink, server)
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(sink, server)  # type: ignore[no-untyped-call]
     port = free_port()
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()

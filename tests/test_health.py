@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import envoy
@@ -69,7 +69,7 @@ def check(stub: health_pb2_grpc.HealthStub, service: str = "") -> tuple[int, dic
     return answer.status, parse_down(down)
 
 
-def wait_until(condition, what: str, timeout: float = 60) -> None:
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -12,12 +12,14 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import httpx
 import pytest
 
 from clearframe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from clearframe_runtime.mesh.launcher import Mesh
 from tests.conftest import ReceivedSpan, SpanSink, make_key
 from tests.media_samples import animated_gif, video
 
@@ -33,7 +35,7 @@ TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def trace_id_of(response: httpx.Response) -> str:
-    value = response.headers.get("x-trace-id", "")
+    value = str(response.headers.get("x-trace-id", ""))
     assert TRACE_ID.match(value), f"x-trace-id {value!r} on {response.status_code} {response.request.url.path}"
     return value
 
@@ -132,7 +134,7 @@ def test_batch_of_a_gif_is_one_trace_across_envoy_auth_scanner_frames_and_triton
 
 
 def test_v1_scan_of_a_video_is_one_trace_across_every_hop(
-    http: httpx.Client, admin_headers: dict[str, str], span_sink: tuple[SpanSink, str], tmp_path
+    http: httpx.Client, admin_headers: dict[str, str], span_sink: tuple[SpanSink, str], tmp_path: Path
 ) -> None:
     sink, _ = span_sink
     key = make_key(http, admin_headers, "scans.create")
@@ -166,7 +168,7 @@ def test_a_callers_traceparent_is_continued_and_named_in_the_answer(
 
 
 def test_every_answer_names_its_trace_errors_and_local_replies_included(
-    http: httpx.Client, admin_headers: dict[str, str], bot_token: str, mesh
+    http: httpx.Client, admin_headers: dict[str, str], bot_token: str, mesh: Mesh
 ) -> None:
     answers = {
         "ok": http.get("/v1/caller", headers=admin_headers),
@@ -200,13 +202,13 @@ def test_every_answer_names_its_trace_errors_and_local_replies_included(
 
 
 def test_native_grpc_answers_name_their_trace_too(gateway_channel: grpc.Channel) -> None:
-    stub = gateway_pb2_grpc.GatewayServiceStub(gateway_channel)
+    stub = gateway_pb2_grpc.GatewayServiceStub(gateway_channel)  # type: ignore[no-untyped-call]
     _, call = stub.GetHealth.with_call(gateway_pb2.GetHealthRequest(), timeout=10)
     metadata = dict(call.initial_metadata())
     assert TRACE_ID.match(str(metadata.get("x-trace-id", ""))), metadata
 
 
-def test_service_logs_carry_the_trace_id(http: httpx.Client, admin_headers, mesh) -> None:
+def test_service_logs_carry_the_trace_id(http: httpx.Client, admin_headers: dict[str, str], mesh: Mesh) -> None:
     trace_id = secrets.token_hex(16)
     http.post(
         "/v1/tokens",
