@@ -21,7 +21,8 @@ Tracing: each ``infer`` is one CLIENT span ``triton.infer <model>`` (the gRPC at
 and carry ``traceparent`` to Triton, whose own OpenTelemetry spans join the trace). The span carries the
 model, the batch size, the attempts, and the server's queue and compute times taken from Triton's
 statistics: the change in the model's cumulative inference statistics since the previous sample, per
-request (exact when requests do not overlap, the mean of the overlapping ones otherwise).
+request (exact when requests do not overlap, the mean of the overlapping ones otherwise, and then
+``triton.server.requests_in_sample`` says over how many).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class TritonInference:
         self._retiring: set[asyncio.Task[None]] = set()
         self._closed = False
         self._server_times: dict[str, ServerTimes] = {}
+        self._last_means: dict[str, dict[str, float]] = {}
 
     # --- channel management ------------------------------------------------------------------------------
 
@@ -265,8 +267,13 @@ class TritonInference:
             return
         earlier = self._server_times.get(model)
         self._server_times[model] = now
-        if earlier is not None:
-            span.set_attributes(now.per_request_ms(earlier))
+        means = now.per_request_ms(earlier) if earlier is not None else {}
+        if means:
+            self._last_means[model] = means
+        else:
+            # A concurrent request's sample already counted this one: that sample's means include it.
+            means = self._last_means.get(model, {})
+        span.set_attributes(means)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads the retries of many concurrent scans instead of synchronizing them.
