@@ -93,6 +93,7 @@ def assert_triton_inference_spans(spans: list[ReceivedSpan]) -> None:
     inferences = [s for s in spans if s.service == SCANNER and s.name.startswith("triton.infer ")]
     assert inferences, describe(spans)
     for span in inferences:
+        assert "triton.server.compute_infer_ms" in span.attributes, span
         assert span.kind == "SPAN_KIND_CLIENT"
         assert span.attributes["triton.model"] == span.name.removeprefix("triton.infer ")
         assert int(span.attributes["triton.batch_size"]) >= 1

@@ -51,6 +51,8 @@ log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
 #: The statistics Triton keeps per model (``inference_stats``), in the span as ``triton.server.<name>_ms``.
 _STAT_FIELDS = ("queue", "compute_input", "compute_infer", "compute_output")
+#: Statistics are a small answer; on a loaded machine it can still take a moment.
+_STATS_TIMEOUT_S = 2.0
 
 #: Largest message either way: a batch of 16 NudeNet frames is ~20 MB, past gRPC's 4 MiB default.
 _MAX_MESSAGE_BYTES = 2**31 - 1
@@ -247,13 +249,14 @@ class TritonInference:
 
     async def _sample_server_times(self, model: str) -> ServerTimes | None:
         """The model's cumulative statistics now, or None when Triton does not answer at once."""
-        client = self._client
-        if client is None:
+        if self._closed:
             return None
+        client = self._current()
         try:
             with untraced():
-                answer = await client.get_inference_statistics(model, client_timeout=0.5)
-        except InferenceServerException:
+                answer = await client.get_inference_statistics(model, client_timeout=_STATS_TIMEOUT_S)
+        except InferenceServerException as exc:
+            log.info("triton.statistics_unavailable", model=model, error=exc.message())
             return None
         for stats in answer.model_stats:
             inference = stats.inference_stats
