@@ -53,6 +53,8 @@ tracer = trace.get_tracer(__name__)
 _STAT_FIELDS = ("queue", "compute_input", "compute_infer", "compute_output")
 #: Statistics are a small answer; on a loaded machine it can still take a moment.
 _STATS_TIMEOUT_S = 2.0
+#: Triton updates the statistics just after it answers: samples taken before that are tried again.
+_STATS_TRIES, _STATS_RETRY_S = 5, 0.02
 
 #: Largest message either way: a batch of 16 NudeNet frames is ~20 MB, past gRPC's 4 MiB default.
 _MAX_MESSAGE_BYTES = 2**31 - 1
@@ -125,6 +127,7 @@ class TritonInference:
         self._closed = False
         self._server_times: dict[str, ServerTimes] = {}
         self._last_means: dict[str, dict[str, float]] = {}
+        self._finishing: set[asyncio.Task[None]] = set()
 
     # --- channel management ------------------------------------------------------------------------------
 
@@ -154,7 +157,8 @@ class TritonInference:
                 await client.close()
 
     async def close(self) -> None:
-        """Close every channel; later calls raise Unavailable."""
+        """End the spans still waiting for their server times, close every channel; later calls raise Unavailable."""
+        await self.flush_spans()
         self._closed = True
         client, self._client = self._client, None
         for task in list(self._retiring):
@@ -182,7 +186,7 @@ class TritonInference:
             InferenceFailed: Triton rejected the request or the model failed.
         """
         batch = next((int(a.shape[0]) for a in inputs.values() if a.ndim > 0), 1)
-        with tracer.start_as_current_span(
+        span = tracer.start_span(
             f"triton.infer {model}",
             kind=SpanKind.CLIENT,
             attributes={
@@ -193,13 +197,26 @@ class TritonInference:
                 "triton.model": model,
                 "triton.batch_size": batch,
             },
-        ) as span:
-            # The counters are cumulative: the first request of a model needs a baseline of its own.
-            if model not in self._server_times and (baseline := await self._sample_server_times(model)):
-                self._server_times[model] = baseline
-            result = await self._infer(model, inputs, outputs, timeout_s, span)
-            await self._record_server_times(model, span)
-            return result
+        )
+        try:
+            with trace.use_span(span, end_on_exit=False, record_exception=True, set_status_on_exception=True):
+                # The counters are cumulative: the first request of a model needs a baseline of its own.
+                if model not in self._server_times and (baseline := await self._sample_server_times(model)):
+                    self._server_times[model] = baseline
+                result = await self._infer(model, inputs, outputs, timeout_s, span)
+        except BaseException:
+            span.end()
+            raise
+        # Triton counts a request in its statistics just after answering it: read them off the hot path,
+        # and end the span at the time the answer came.
+        task = asyncio.get_running_loop().create_task(self._finish_span(model, span, time.time_ns()))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        return result
+
+    async def flush_spans(self) -> None:
+        """Wait until every inference span has its server times and has ended."""
+        await asyncio.gather(*list(self._finishing), return_exceptions=True)
 
     async def _infer(
         self,
@@ -263,20 +280,29 @@ class TritonInference:
             return ServerTimes(inference.success.count, tuple(getattr(inference, f).ns for f in _STAT_FIELDS))
         return None
 
-    async def _record_server_times(self, model: str, span: Span) -> None:
-        """Set the server's per-request queue and compute times on ``span`` (the change since last time)."""
-        now = await self._sample_server_times(model)
-        if now is None:
-            return
-        earlier = self._server_times.get(model)
-        self._server_times[model] = now
-        means = now.per_request_ms(earlier) if earlier is not None else {}
-        if means:
-            self._last_means[model] = means
-        else:
-            # A concurrent request's sample already counted this one: that sample's means include it.
-            means = self._last_means.get(model, {})
-        span.set_attributes(means)
+    async def _finish_span(self, model: str, span: Span, end_time: int) -> None:
+        """Set the server's per-request queue and compute times on ``span``, then end it at ``end_time``."""
+        try:
+            means: dict[str, float] = {}
+            for attempt in range(_STATS_TRIES):
+                now = await self._sample_server_times(model)
+                if now is None:
+                    break
+                earlier = self._server_times.get(model)
+                if earlier is None or now.requests < earlier.requests:  # no baseline, or Triton restarted
+                    self._server_times[model] = now
+                    break
+                means = now.per_request_ms(earlier)
+                if means:
+                    self._server_times[model] = now
+                    self._last_means[model] = means
+                    break
+                if attempt + 1 < _STATS_TRIES:
+                    await asyncio.sleep(_STATS_RETRY_S)
+            # Counted already by a concurrent request's sample: that sample's means include this request.
+            span.set_attributes(means or self._last_means.get(model, {}))
+        finally:
+            span.end(end_time=end_time)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads the retries of many concurrent scans instead of synchronizing them.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -91,6 +92,7 @@ async def test_each_inference_is_a_client_span_with_the_server_times(
     monkeypatch.setattr(adapter, "tracer", provider.get_tracer("test"))
     for batch in (3, 2):
         await triton.infer("age", {"images": np.zeros((batch, 3, 64, 64), dtype=np.float32)}, ["probabilities"])
+        await triton.flush_spans()  # one request at a time: each span has its own request's times
     spans = exporter.get_finished_spans()
     assert [s.name for s in spans] == ["triton.infer age", "triton.infer age"]
     for span, batch in zip(spans, (3, 2), strict=True):
@@ -103,4 +105,19 @@ async def test_each_inference_is_a_client_span_with_the_server_times(
         assert attributes["triton.server.requests_in_sample"] == 1
         assert attributes["triton.server.compute_infer_ms"] > 0
         assert attributes["triton.server.queue_ms"] >= 0
+    # Concurrent requests: each span still gets the server's times (the mean of the overlapping ones).
+    exporter.clear()
+    await asyncio.gather(
+        *(
+            triton.infer("age", {"images": np.zeros((1, 3, 64, 64), dtype=np.float32)}, ["probabilities"])
+            for _ in range(4)
+        )
+    )
+    await triton.flush_spans()
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 4
+    for span in spans:
+        attributes = dict(span.attributes or {})
+        assert attributes["triton.server.compute_infer_ms"] > 0
+        assert 1 <= attributes["triton.server.requests_in_sample"] <= 4
     provider.shutdown()
