@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -96,7 +97,7 @@ async def test_each_inference_is_a_client_span_with_the_server_times(
     spans = exporter.get_finished_spans()
     assert [s.name for s in spans] == ["triton.infer age", "triton.infer age"]
     for span, batch in zip(spans, (3, 2), strict=True):
-        attributes = dict(span.attributes or {})
+        attributes: dict[str, Any] = dict(span.attributes or {})
         assert span.kind == SpanKind.CLIENT
         assert attributes["triton.model"] == "age"
         assert attributes["triton.batch_size"] == batch
@@ -117,7 +118,7 @@ async def test_each_inference_is_a_client_span_with_the_server_times(
     spans = exporter.get_finished_spans()
     assert len(spans) == 4
     for span in spans:
-        attributes = dict(span.attributes or {})
-        assert attributes["triton.server.compute_infer_ms"] > 0
-        assert 1 <= attributes["triton.server.requests_in_sample"] <= 4
+        times: dict[str, Any] = dict(span.attributes or {})
+        assert times["triton.server.compute_infer_ms"] > 0
+        assert 1 <= times["triton.server.requests_in_sample"] <= 4
     provider.shutdown()
