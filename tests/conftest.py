@@ -7,17 +7,23 @@ session and dropped after (see clearframe_runtime.testing; in CI that server is 
 
 from __future__ import annotations
 
+import gzip
+import json
 import secrets
 import threading
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
 
 from clearframe_mesh.launcher import Mesh, MeshOptions
 from clearframe_mesh.process import free_port
@@ -28,14 +34,60 @@ LEGACY_SUBJECT = "discord-bot@legacy.test"
 LEGACY_BURST = 3
 
 
+@dataclass(frozen=True)
+class ReceivedSpan:
+    """One span as the OTLP receiver got it (ids in hex; parent_span_id '' for a root)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    service: str
+    name: str
+    kind: str  # SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_INTERNAL …
+    attributes: dict[str, Any]
+
+
+def _attribute_value(value: common_pb2.AnyValue) -> Any:
+    which = value.WhichOneof("value")
+    return getattr(value, which) if which in ("string_value", "int_value", "double_value", "bool_value") else str(value)
+
+
 @dataclass
 class SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
-    """A local OTLP/gRPC receiver: keeps every span it is sent."""
+    """A local OTLP receiver: keeps every span it is sent, over OTLP/gRPC and OTLP/HTTP (Triton's)."""
 
-    spans: list[tuple[str, str, str]] = field(default_factory=list)  # (trace id hex, service, span name)
+    spans: list[ReceivedSpan] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: OTLP/HTTP traces URL (``http://127.0.0.1:<port>/v1/traces``), set by the fixture.
+    http_url: str = ""
 
-    def Export(self, request, context):
+    def keep_json(self, body: bytes) -> None:
+        """OTLP/HTTP's JSON encoding (ids are hex strings there, not base64): what Triton sends."""
+        request = json.loads(body)
+        received = []
+        for resource_spans in request.get("resourceSpans", []):
+            attributes = resource_spans.get("resource", {}).get("attributes", [])
+            service = next((a["value"].get("stringValue", "") for a in attributes if a["key"] == "service.name"), "")
+            for scope in resource_spans.get("scopeSpans", []):
+                for span in scope.get("spans", []):
+                    kind = span.get("kind", 0)
+                    received.append(
+                        ReceivedSpan(
+                            trace_id=span["traceId"].lower(),
+                            span_id=span["spanId"].lower(),
+                            parent_span_id=span.get("parentSpanId", "").lower(),
+                            service=service,
+                            name=span["name"],
+                            kind=trace_pb2.Span.SpanKind.Name(kind) if isinstance(kind, int) else kind,
+                            attributes={
+                                a["key"]: next(iter(a["value"].values()), None) for a in span.get("attributes", [])
+                            },
+                        )
+                    )
+        with self.lock:
+            self.spans += received
+
+    def keep(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
         with self.lock:
             for resource_spans in request.resource_spans:
                 service = next(
@@ -43,23 +95,76 @@ class SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
                 )
                 for scope in resource_spans.scope_spans:
                     for span in scope.spans:
-                        self.spans.append((span.trace_id.hex(), service, span.name))
+                        self.spans.append(
+                            ReceivedSpan(
+                                trace_id=span.trace_id.hex(),
+                                span_id=span.span_id.hex(),
+                                parent_span_id=span.parent_span_id.hex(),
+                                service=service,
+                                name=span.name,
+                                kind=trace_pb2.Span.SpanKind.Name(span.kind),
+                                attributes={a.key: _attribute_value(a.value) for a in span.attributes},
+                            )
+                        )
+
+    def Export(
+        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
+        self.keep(request)
         return trace_service_pb2.ExportTraceServiceResponse()
 
     def services_of(self, trace_id: str) -> set[str]:
+        return {span.service for span in self.trace(trace_id)}
+
+    def trace(self, trace_id: str) -> list[ReceivedSpan]:
         with self.lock:
-            return {service for tid, service, _ in self.spans if tid == trace_id}
+            return [span for span in self.spans if span.trace_id == trace_id]
+
+
+def _otlp_http_handler(sink: SpanSink) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            if self.headers.get("content-encoding") == "gzip":
+                body = gzip.decompress(body)
+            if self.path != "/v1/traces":
+                self.send_response(404)
+                self.end_headers()
+                return
+            if "json" in (self.headers.get("content-type") or ""):
+                sink.keep_json(body)
+            else:
+                sink.keep(trace_service_pb2.ExportTraceServiceRequest.FromString(body))
+            answer = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
 
 
 @pytest.fixture(scope="session")
 def span_sink() -> Iterator[tuple[SpanSink, str]]:
+    """(the sink, its OTLP/gRPC endpoint); ``sink.http_url`` is its OTLP/HTTP traces URL."""
     sink = SpanSink()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(sink, server)
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(sink, server)  # type: ignore[no-untyped-call]
     port = free_port()
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
+    http_server = ThreadingHTTPServer(("127.0.0.1", 0), _otlp_http_handler(sink))
+    sink.http_url = f"http://127.0.0.1:{http_server.server_address[1]}/v1/traces"
+    http_thread = threading.Thread(target=http_server.serve_forever, daemon=True)
+    http_thread.start()
     yield sink, f"http://127.0.0.1:{port}"
+    http_server.shutdown()
+    http_server.server_close()
+    http_thread.join()
     server.stop(0)
 
 
@@ -84,6 +189,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, span_sink, database_url) -> I
         workdir,
         database_url=database_url,
         otlp_endpoint=span_sink[1],
+        triton_otlp_traces_url=span_sink[0].http_url,
         extra_env={
             "CLEARFRAME_ADMIN_KEY": ADMIN_KEY,
             "CLEARFRAME_AUTH_LEGACY_TOKEN_SUBJECTS": LEGACY_SUBJECT,

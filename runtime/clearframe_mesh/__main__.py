@@ -24,6 +24,7 @@ def options_from_environment() -> MeshOptions:
     options.database_url = os.environ.get("DATABASE_URL") or None
     options.internal_secret = os.environ.get("CLEARFRAME_INTERNAL_SECRET", "")
     options.otlp_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    options.triton_otlp_traces_url = os.environ.get("CLEARFRAME_TRITON_OTLP_TRACES_URL", "")
     options.console_services = ("auth",)
     if port := os.environ.get("CLEARFRAME_GATEWAY_PORT"):
         options.envoy_port = int(port)

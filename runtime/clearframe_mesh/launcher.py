@@ -47,6 +47,8 @@ class MeshOptions:
     database_url: str | None = None
     internal_secret: str = ""
     otlp_endpoint: str = ""
+    #: OTLP/HTTP traces URL for Triton's own spans (its exporter does not speak OTLP/gRPC); "" = untraced.
+    triton_otlp_traces_url: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     #: Services whose stdout goes to the console (auth prints a generated admin key there once).
     console_services: tuple[str, ...] = ()
@@ -77,7 +79,10 @@ class Mesh:
         self.secret = options.internal_secret or secrets.token_urlsafe(32)
         self.log_dir = options.workdir / "logs"
         self.triton = LocalTriton(
-            options.triton_ports, options.workdir / "triton", log_path=self.log_dir / "triton.log"
+            options.triton_ports,
+            options.workdir / "triton",
+            log_path=self.log_dir / "triton.log",
+            otlp_traces_url=options.triton_otlp_traces_url,
         )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []

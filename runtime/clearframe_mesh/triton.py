@@ -116,6 +116,26 @@ def _local_config(production: Path, onnx_path: Path) -> str:
     return text
 
 
+def trace_flags(otlp_traces_url: str) -> list[str]:
+    """tritonserver's own OpenTelemetry tracing: every request (rate 1), exported over OTLP/HTTP.
+
+    Triton reads the W3C ``traceparent`` the scanner's gRPC calls carry, so its spans are children of
+    the scanner's call. Its exporter speaks OTLP/HTTP only (not gRPC), hence a URL of its own.
+    """
+    if not otlp_traces_url:
+        return []
+    settings = [
+        "mode=opentelemetry",
+        "rate=1",
+        "count=-1",
+        "level=TIMESTAMPS",
+        f"opentelemetry,url={otlp_traces_url}",
+        "opentelemetry,resource=service.name=clearframe-triton",
+        "opentelemetry,bsp_schedule_delay=500",
+    ]
+    return [flag for setting in settings for flag in ("--trace-config", setting)]
+
+
 class LocalTriton:
     """One local `tritonserver` process and its throw-away workspace."""
 
@@ -125,8 +145,12 @@ class LocalTriton:
         workdir: Path,
         models_dir: Path = DEFAULT_MODELS_DIR,
         log_path: Path | None = None,
+        otlp_traces_url: str = "",
     ) -> None:
+        """``otlp_traces_url``: an OTLP/HTTP traces endpoint (``http://host:4318/v1/traces``); when set,
+        Triton traces every request with its own OpenTelemetry tracing, continuing the caller's trace."""
         self._ports = ports
+        self._otlp_traces_url = otlp_traces_url
         self._workdir = Path(workdir)
         self._models_dir = Path(models_dir)
         self._requested_log_path = log_path
@@ -188,6 +212,7 @@ class LocalTriton:
             "--exit-on-error", "true",
             "--strict-readiness", "true",
             "--log-verbose", "0",
+            *trace_flags(self._otlp_traces_url),
         ]  # fmt: skip
         self._log_file = self._log_path.open("ab")
         try:
@@ -312,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
     parser.add_argument("--log-path", type=Path, default=None)
     parser.add_argument("--ready-timeout", type=float, default=120.0)
+    parser.add_argument("--otlp-traces-url", default="", help="OTLP/HTTP traces endpoint for Triton's own spans")
     args = parser.parse_args(argv)
 
     stop_requested = threading.Event()
@@ -333,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir=workdir,
             models_dir=args.models_dir,
             log_path=args.log_path,
+            otlp_traces_url=args.otlp_traces_url,
         )
         stack.callback(triton.stop)
         triton.start()

@@ -1,29 +1,34 @@
-"""Serve a set of gRPC servicers: the one way every Clearframe service starts.
+"""Run a Clearframe service: the one way every service starts.
 
-``serve()`` sets up logs and tracing, builds a ``grpc.aio`` server with the error-mapping interceptor,
-standard health (``grpc.health.v1``) and reflection, and runs until SIGTERM or SIGINT. On a signal
-every service turns NOT_SERVING at once (so load balancers and the gateway's /healthz stop sending),
-then after ``drain_delay_s`` the server stops accepting calls and gives in-flight ones
-``shutdown_grace_s`` to finish.
+``run_service(name, main)`` is every ``services/<name>/__main__.py``'s last line. It configures logs and
+tracing *before* ``main()`` runs, so every channel and client ``main()`` builds is instrumented, then
+runs ``main()`` and flushes the spans left at exit.
+
+``serve()`` builds a ``grpc.aio`` server with the error-mapping interceptor, standard health
+(``grpc.health.v1``, per component: see :mod:`clearframe_runtime.health`) and reflection, and runs until
+SIGTERM or SIGINT. On a signal every service turns NOT_SERVING at once (so load balancers and the
+gateway's /healthz stop sending), then after ``drain_delay_s`` the server stops accepting calls and gives
+in-flight ones ``shutdown_grace_s`` to finish.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import structlog
 from google.protobuf.descriptor import ServiceDescriptor
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from clearframe_runtime.access import AccessInterceptor
 from clearframe_runtime.errors import Unimplemented
-from clearframe_runtime.observability import configure_logging, configure_tracing
+from clearframe_runtime.health import Component, ComponentHealth, ComponentHealthServicer
+from clearframe_runtime.observability import configure, shutdown_tracing, tracing_configured
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.settings import ServiceSettings, load_settings
 from clearframe_runtime.status import ErrorInterceptor
@@ -79,6 +84,19 @@ def server_options(settings: ServiceSettings) -> list[tuple[str, int]]:
     ]
 
 
+def run_service(name: str, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Configure logs and tracing for service ``name``, then run ``main()`` to its end.
+
+    Tracing must exist before any gRPC channel, server or HTTP client does (the instrumentation patches
+    their constructors), so this is the first thing a service process does, in one place for all.
+    """
+    configure(name)
+    try:
+        asyncio.run(main())
+    finally:
+        shutdown_tracing()
+
+
 async def serve(
     name: str,
     settings: ServiceSettings,
@@ -88,17 +106,24 @@ async def serve(
     on_stop: Callable[[], Awaitable[None]] | None = None,
     drain_delay_s: float = 0.0,
     reflection_names: Sequence[str] = (),
+    components: Sequence[Component] = (),
+    health_interval_s: float = 5.0,
 ) -> None:
-    """Run the servicers until SIGTERM/SIGINT, then drain."""
-    configure_logging(name, settings.log_level)
-    configure_tracing(name)
+    """Run the servicers until SIGTERM/SIGINT, then drain.
+
+    ``components`` are the service's dependencies (see :mod:`clearframe_runtime.health`): checked once
+    before the service reports SERVING, then every ``health_interval_s``.
+    """
+    if not tracing_configured():
+        # Channels built before tracing carry no trace context: refuse rather than break traces quietly.
+        raise RuntimeError(f"{name}: start the service with clearframe_runtime.server.run_service(name, main)")
     if on_start is not None:
         await on_start()
 
     # Errors outermost, so the access check's refusals get their status; then the one permission check.
     access = AccessInterceptor(PrincipalCodec(settings.internal_secret.get_secret_value()))
     server = grpc.aio.server(interceptors=[ErrorInterceptor(), access], options=server_options(settings))
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = ComponentHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.descriptor.full_name for s in servicers]
     for servicer in servicers:
@@ -115,9 +140,10 @@ async def serve(
     if server.add_insecure_port(settings.listen) == 0:
         raise SystemExit(f"{name}: cannot bind {settings.listen}")
     await server.start()
-    for service_name in ["", *names]:
-        await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("server.started", listen=settings.listen, services=names)
+    component_health = ComponentHealth(health_servicer, components, names, interval_s=health_interval_s)
+    await component_health.check_once()
+    component_health.start()
+    log.info("server.started", listen=settings.listen, services=names, components=[c.name for c in components])
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -126,6 +152,7 @@ async def serve(
     await stopping.wait()
 
     log.info("server.draining", grace_s=settings.shutdown_grace_s)
+    await component_health.stop()
     await health_servicer.enter_graceful_shutdown()
     if drain_delay_s:
         await asyncio.sleep(drain_delay_s)

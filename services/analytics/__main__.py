@@ -6,16 +6,15 @@ UNIMPLEMENTED (HTTP 501 through the gateway) — an honest status, never fake da
 
 from __future__ import annotations
 
-import asyncio
-
 from clearframe.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
-from clearframe_runtime.server import serve_unimplemented
+from clearframe_runtime.server import run_service, serve_unimplemented
 
 if __name__ == "__main__":
-    asyncio.run(
-        serve_unimplemented(
+    run_service(
+        "analytics",
+        lambda: serve_unimplemented(
             "analytics",
             [(analytics_service_pb2, analytics_service_pb2_grpc)],
             note="the analytics issue (not filed yet)",
-        )
+        ),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
 from clearframe_runtime import db
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
 from services.auth.adapters.sql import SqlCredentialStore
@@ -67,4 +66,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service("auth", main)

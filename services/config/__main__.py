@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from clearframe.config.v1 import config_service_pb2, config_service_pb2_grpc
 from clearframe_runtime import db
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
 from services.config.adapters.sql import SqlConfigStore
 from services.config.api import AnalysisConfigServicer
@@ -47,4 +46,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service("config", main)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from clearframe.frames.v1 import frames_service_pb2, frames_service_pb2_grpc
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import load_settings
 from services.frames.adapters.ffmpeg import FfmpegDecoder, default_ffmpeg
 from services.frames.adapters.pillow import PillowEncoder
@@ -49,4 +47,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service("frames", main)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import pkgutil
 
 import clearframe
 from clearframe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import load_settings
 from services.gateway.health import GatewayServicer
 from services.gateway.settings import GatewaySettings
@@ -43,4 +42,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service("gateway", main)

@@ -4,7 +4,9 @@ One listener serves REST (gRPC-JSON transcoding) and native gRPC on the same por
 why:
 
 1. header_mutation strips the headers only the gateway may set (the signed principal, x-http-status),
-   so no client can forge them, on every route including those that skip authentication;
+   so no client can forge them, on every route including those that skip authentication; and it puts
+   the request's trace id in every response (``x-trace-id``): it is the first filter, so it also sees
+   the local replies of the later ones (ext_authz denials, Lua refusals, 404s, transcoder errors);
 2. lua refuses seed-000 uploads that are not multipart (before authentication, as the seed did),
    turns a service's ``x-http-status`` response header into the HTTP status (201, 206, 302, 403 …) of
    transcoded responses, and gives errors on MuseNest's routes MuseNest's envelope (with its
@@ -14,6 +16,11 @@ why:
    runs before the transcoder so it sees REST paths (seed routes answer in their own dialect);
 4. grpc_json_transcoder maps REST onto gRPC methods and rejects unknown paths and query parameters;
 5. router: after transcoding, routes match gRPC paths (/clearframe.<svc>.v1.…) to service clusters.
+
+Tracing is always on: Envoy starts (or continues, from the caller's ``traceparent``) the trace of every
+request and passes it to the services. Spans go to ``otlp_endpoint`` over OTLP/gRPC; without one they
+go to a cluster with no endpoint (discarded), and trace ids still reach the services' logs and the
+``x-trace-id`` header.
 
 Run ``python -m services.gateway.envoy_config --help`` to render a file.
 """
@@ -40,6 +47,10 @@ PUBLIC_PREFIXES = ("/s/", "/a/")
 #: Per-service upstream timeouts (uploads and scans take longer than lookups).
 SERVICE_TIMEOUTS = {"scanner": "120s", "frames": "120s", "sharelinks": "60s"}
 DEFAULT_TIMEOUT = "15s"
+#: The response header that carries the request's trace id (32 hex digits), on every response.
+TRACE_ID_HEADER = "x-trace-id"
+#: ``service.name`` of Envoy's spans.
+ENVOY_SERVICE_NAME = "clearframe-envoy"
 GATEWAY_LUA = r"""
 local MUSENEST_PREFIX = "/api/v1/analysis/config"
 
@@ -247,6 +258,17 @@ def _cluster(name: str, host: str, port: int, dns: bool) -> dict[str, Any]:
     }
 
 
+def _collector_cluster(layout: GatewayLayout) -> dict[str, Any]:
+    """The OTLP/gRPC collector; without an endpoint, a cluster with none (spans are dropped at once)."""
+    if layout.otlp_endpoint:
+        endpoint = layout.otlp_endpoint if "://" in layout.otlp_endpoint else f"http://{layout.otlp_endpoint}"
+        parsed = urlparse(endpoint)
+        return _cluster("otel_collector", parsed.hostname or "127.0.0.1", parsed.port or 4317, layout.dns_clusters)
+    cluster = _cluster("otel_collector", "127.0.0.1", 4317, dns=False)
+    cluster["load_assignment"]["endpoints"] = []
+    return cluster
+
+
 def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]:
     by_name = {u.name: u for u in layout.upstreams}
     routes: list[dict[str, Any]] = [
@@ -325,7 +347,17 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
             "name": "envoy.filters.http.header_mutation",
             "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
-                "mutations": {"request_mutations": [{"remove": h} for h in (*TRUSTED_HEADERS, "x-http-status")]},
+                "mutations": {
+                    "request_mutations": [{"remove": h} for h in (*TRUSTED_HEADERS, "x-http-status")],
+                    "response_mutations": [
+                        {
+                            "append": {
+                                "header": {"key": TRACE_ID_HEADER, "value": "%TRACE_ID%"},
+                                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                            }
+                        }
+                    ],
+                },
             },
         },
         {
@@ -457,22 +489,20 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
         "http_filters": http_filters,
     }
     clusters = [_cluster(u.name, u.host, u.port, layout.dns_clusters) for u in layout.upstreams]
-    if layout.otlp_endpoint:
-        parsed = urlparse(layout.otlp_endpoint if "://" in layout.otlp_endpoint else f"http://{layout.otlp_endpoint}")
-        clusters.append(
-            _cluster("otel_collector", parsed.hostname or "127.0.0.1", parsed.port or 4317, layout.dns_clusters)
-        )
-        hcm["tracing"] = {
-            "random_sampling": {"value": 100},
-            "provider": {
-                "name": "envoy.tracers.opentelemetry",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
-                    "grpc_service": {"envoy_grpc": {"cluster_name": "otel_collector"}, "timeout": "1s"},
-                    "service_name": "clearframe-gateway",
-                },
+    clusters.append(_collector_cluster(layout))
+    hcm["tracing"] = {
+        "random_sampling": {"value": 100},
+        # A CLIENT span per upstream request (the router's), so the time spent in the service shows apart.
+        "spawn_upstream_span": True,
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {"envoy_grpc": {"cluster_name": "otel_collector"}, "timeout": "1s"},
+                "service_name": ENVOY_SERVICE_NAME,
             },
-        }
+        },
+    }
     return {
         "admin": {"address": {"socket_address": {"address": layout.admin_host, "port_value": layout.admin_port}}},
         "static_resources": {

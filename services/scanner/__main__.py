@@ -21,8 +21,9 @@ from clearframe.scanner.v1 import (
     scanner_service_pb2_grpc,
 )
 from clearframe_runtime import db
+from clearframe_runtime.health import Component, database_component, grpc_service_component
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.server import Servicer, serve
+from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
 from services.scanner.adapters.config import GrpcPolicySource
 from services.scanner.adapters.frames import GrpcFrameSource
@@ -118,8 +119,14 @@ async def main() -> None:
         ],
         on_start=start,
         on_stop=stop,
+        # Hard dependencies: without any of them no scan can succeed, so the scanner is NOT_SERVING.
+        components=[
+            Component("triton", lambda: triton.ready(registry.triton_models())),
+            database_component(engine),
+            grpc_service_component("frames", settings.frames_url),
+        ],
     )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service("scanner", main)

@@ -6,24 +6,23 @@ UNIMPLEMENTED (HTTP 501 through the gateway) — an honest status, never fake da
 
 from __future__ import annotations
 
-import asyncio
-
 from clearframe.sharelinks.v1 import (
     asset_service_pb2,
     asset_service_pb2_grpc,
     share_link_service_pb2,
     share_link_service_pb2_grpc,
 )
-from clearframe_runtime.server import serve_unimplemented
+from clearframe_runtime.server import run_service, serve_unimplemented
 
 if __name__ == "__main__":
-    asyncio.run(
-        serve_unimplemented(
+    run_service(
+        "sharelinks",
+        lambda: serve_unimplemented(
             "sharelinks",
             [
                 (asset_service_pb2, asset_service_pb2_grpc),
                 (share_link_service_pb2, share_link_service_pb2_grpc),
             ],
             note="the distribution issue (not filed yet)",
-        )
+        ),
     )

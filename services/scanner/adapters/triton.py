@@ -16,6 +16,13 @@ the scanner needs:
 
 Tensor names, shapes and dtypes are the production model configs' (``deploy/triton/models``); callers
 pass the batch dimension in the array itself.
+
+Tracing: each ``infer`` is one CLIENT span ``triton.infer <model>`` (the gRPC attempts are its children
+and carry ``traceparent`` to Triton, whose own OpenTelemetry spans join the trace). The span carries the
+model, the batch size, the attempts, and the server's queue and compute times taken from Triton's
+statistics: the change in the model's cumulative inference statistics since the previous sample, per
+request (exact when requests do not overlap, the mean of the overlapping ones otherwise, and then
+``triton.server.requests_in_sample`` says over how many).
 """
 
 from __future__ import annotations
@@ -25,16 +32,29 @@ import contextlib
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import structlog
+from numpy.typing import NDArray
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from clearframe_runtime.errors import DeadlineExceeded, Internal, Unavailable
+from clearframe_runtime.observability import untraced
 
 log = structlog.get_logger(__name__)
+tracer = trace.get_tracer(__name__)
+#: The statistics Triton keeps per model (``inference_stats``), in the span as ``triton.server.<name>_ms``.
+_STAT_FIELDS = ("queue", "compute_input", "compute_infer", "compute_output")
+#: Statistics are a small answer; on a loaded machine it can still take a moment.
+_STATS_TIMEOUT_S = 2.0
+#: Triton updates the statistics just after it answers: samples taken before that are tried again.
+_STATS_TRIES, _STATS_RETRY_S = 5, 0.02
 
 #: Largest message either way: a batch of 16 NudeNet frames is ~20 MB, past gRPC's 4 MiB default.
 _MAX_MESSAGE_BYTES = 2**31 - 1
@@ -56,6 +76,24 @@ class InferenceFailed(Internal):
     """Triton answered, but not with a result (bad request, model error): a bug, never retried."""
 
     default_reason = "TRITON_INFERENCE_FAILED"
+
+
+@dataclass(frozen=True)
+class ServerTimes:
+    """Cumulative ``inference_stats`` of one model: successful requests and nanoseconds per phase."""
+
+    requests: int
+    ns: tuple[int, ...]
+
+    def per_request_ms(self, earlier: ServerTimes) -> dict[str, float]:
+        """Mean milliseconds per request of each phase between ``earlier`` and this sample."""
+        count = self.requests - earlier.requests
+        if count <= 0:
+            return {}
+        return {
+            f"triton.server.{name}_ms": (now - then) / count / 1e6
+            for name, now, then in zip(_STAT_FIELDS, self.ns, earlier.ns, strict=True)
+        } | {"triton.server.requests_in_sample": count}
 
 
 class TritonInference:
@@ -87,6 +125,9 @@ class TritonInference:
         self._client: InferenceServerClient | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._server_times: dict[str, ServerTimes] = {}
+        self._last_means: dict[str, dict[str, float]] = {}
+        self._finishing: set[asyncio.Task[None]] = set()
 
     # --- channel management ------------------------------------------------------------------------------
 
@@ -116,7 +157,8 @@ class TritonInference:
                 await client.close()
 
     async def close(self) -> None:
-        """Close every channel; later calls raise Unavailable."""
+        """End the spans still waiting for their server times, close every channel; later calls raise Unavailable."""
+        await self.flush_spans()
         self._closed = True
         client, self._client = self._client, None
         for task in list(self._retiring):
@@ -132,10 +174,10 @@ class TritonInference:
     async def infer(
         self,
         model: str,
-        inputs: Mapping[str, np.ndarray],
+        inputs: Mapping[str, NDArray[Any]],
         outputs: Sequence[str],
         timeout_s: float | None = None,
-    ) -> dict[str, np.ndarray]:
+    ) -> dict[str, NDArray[Any]]:
         """Run one inference request; returns the requested outputs by name.
 
         Raises:
@@ -143,6 +185,47 @@ class TritonInference:
             DeadlineExceeded: no answer within ``timeout_s``.
             InferenceFailed: Triton rejected the request or the model failed.
         """
+        batch = next((int(a.shape[0]) for a in inputs.values() if a.ndim > 0), 1)
+        span = tracer.start_span(
+            f"triton.infer {model}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.service": "inference.GRPCInferenceService",
+                "rpc.method": "ModelInfer",
+                "server.address": self.url,
+                "triton.model": model,
+                "triton.batch_size": batch,
+            },
+        )
+        try:
+            with trace.use_span(span, end_on_exit=False, record_exception=True, set_status_on_exception=True):
+                # The counters are cumulative: the first request of a model needs a baseline of its own.
+                if model not in self._server_times and (baseline := await self._sample_server_times(model)):
+                    self._server_times[model] = baseline
+                result = await self._infer(model, inputs, outputs, timeout_s, span)
+        except BaseException:
+            span.end()
+            raise
+        # Triton counts a request in its statistics just after answering it: read them off the hot path,
+        # and end the span at the time the answer came.
+        task = asyncio.get_running_loop().create_task(self._finish_span(model, span, time.time_ns()))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        return result
+
+    async def flush_spans(self) -> None:
+        """Wait until every inference span has its server times and has ended."""
+        await asyncio.gather(*list(self._finishing), return_exceptions=True)
+
+    async def _infer(
+        self,
+        model: str,
+        inputs: Mapping[str, NDArray[Any]],
+        outputs: Sequence[str],
+        timeout_s: float | None,
+        span: Span,
+    ) -> dict[str, NDArray[Any]]:
         budget = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + budget
         tensors = []
@@ -158,6 +241,7 @@ class TritonInference:
             if remaining <= 0:
                 raise DeadlineExceeded(f"Triton {model}: no answer within {budget:.2f} s", reason="TRITON_TIMEOUT")
             client = self._current()
+            span.set_attribute("triton.attempts", attempt + 1)
             try:
                 result = await client.infer(model, tensors, outputs=requested, client_timeout=remaining)
             except InferenceServerException as exc:
@@ -179,6 +263,46 @@ class TritonInference:
                 await asyncio.sleep(delay)
                 continue
             return {name: result.as_numpy(name) for name in outputs}
+
+    async def _sample_server_times(self, model: str) -> ServerTimes | None:
+        """The model's cumulative statistics now, or None when Triton does not answer at once."""
+        if self._closed:
+            return None
+        client = self._current()
+        try:
+            with untraced():
+                answer = await client.get_inference_statistics(model, client_timeout=_STATS_TIMEOUT_S)
+        except InferenceServerException as exc:
+            log.info("triton.statistics_unavailable", model=model, error=exc.message())
+            return None
+        for stats in answer.model_stats:
+            inference = stats.inference_stats
+            return ServerTimes(inference.success.count, tuple(getattr(inference, f).ns for f in _STAT_FIELDS))
+        return None
+
+    async def _finish_span(self, model: str, span: Span, end_time: int) -> None:
+        """Set the server's per-request queue and compute times on ``span``, then end it at ``end_time``."""
+        try:
+            means: dict[str, float] = {}
+            for attempt in range(_STATS_TRIES):
+                now = await self._sample_server_times(model)
+                if now is None:
+                    break
+                earlier = self._server_times.get(model)
+                if earlier is None or now.requests < earlier.requests:  # no baseline, or Triton restarted
+                    self._server_times[model] = now
+                    break
+                means = now.per_request_ms(earlier)
+                if means:
+                    self._server_times[model] = now
+                    self._last_means[model] = means
+                    break
+                if attempt + 1 < _STATS_TRIES:
+                    await asyncio.sleep(_STATS_RETRY_S)
+            # Counted already by a concurrent request's sample: that sample's means include this request.
+            span.set_attributes(means or self._last_means.get(model, {}))
+        finally:
+            span.end(end_time=end_time)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads the retries of many concurrent scans instead of synchronizing them.

@@ -215,6 +215,8 @@ class Delivery:
     next_attempt_at: datetime | None
     replay_of: str
     payload: Mapping[str, Any]
+    #: W3C trace context (``traceparent``, ``tracestate``) of the action that created it; attempts join it.
+    trace_context: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

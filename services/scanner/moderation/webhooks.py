@@ -5,6 +5,10 @@ picks up every PENDING delivery whose next attempt is due. Each due delivery is 
 next attempt moved forward by a lease, conditionally on the value read) so that two scanner replicas
 never send the same attempt twice. Attempts are bounded by a semaphore; each one's outcome (HTTP
 status or error) is written to the delivery log before the next retry is planned.
+
+Each attempt is a CLIENT span ``webhook.deliver`` of the trace of the decision that created the
+delivery (its context is stored with the delivery) and sends that span's ``traceparent``, so a
+receiver that traces can continue the same trace.
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from clearframe_runtime.observability import attached, inject_context
 from services.scanner.moderation.domain import DELIVERY_FAILED, Delivery, attempt_outcome, sign
 from services.scanner.moderation.ports import ModerationStore
 
 log = structlog.get_logger(__name__)
+tracer = trace.get_tracer(__name__)
 USER_AGENT = "Clearframe-Webhooks/1"
 
 
@@ -105,38 +113,62 @@ class DeliveryWorker:
 
     async def _attempt(self, delivery: Delivery) -> None:
         async with self._slots:
-            hook = await self._store.get_webhook(delivery.webhook_id)
-            if hook is None:
-                await self._store.save_delivery(
-                    replace(delivery, state=DELIVERY_FAILED, next_attempt_at=None, last_error="webhook deleted")
-                )
-                return
-            body = encode_payload(delivery.payload)
-            timestamp = int(time.time())
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-                "X-Clearframe-Event": delivery.event_type,
-                "X-Clearframe-Delivery": delivery.delivery_id,
-                "X-Clearframe-Timestamp": str(timestamp),
-                "X-Clearframe-Signature": sign(hook.secret, timestamp, body),
-            }
-            status, error = 0, ""
-            try:
-                response = await self._client.post(hook.url, content=body, headers=headers, timeout=self._timeout_s)
-                status = response.status_code
-            except httpx.TimeoutException:
-                error = f"timeout after {self._timeout_s:g}s"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
-            outcome = attempt_outcome(delivery, status=status, error=error, now=self._clock())
-            await self._store.save_delivery(outcome)
-            log.info(
-                "webhook.attempt",
-                delivery_id=delivery.delivery_id,
-                webhook_id=hook.webhook_id,
-                status=status,
-                error=error,
-                state=outcome.state,
-                attempts=outcome.attempt_count,
+            with (
+                attached(dict(delivery.trace_context)),
+                tracer.start_as_current_span(
+                    "webhook.deliver",
+                    kind=SpanKind.CLIENT,
+                    attributes={
+                        "clearframe.webhook.id": delivery.webhook_id,
+                        "clearframe.webhook.delivery_id": delivery.delivery_id,
+                        "clearframe.webhook.event": delivery.event_type,
+                        "clearframe.webhook.attempt": delivery.attempt_count + 1,
+                    },
+                ) as span,
+            ):
+                await self._send(delivery, span)
+
+    async def _send(self, delivery: Delivery, span: trace.Span) -> None:
+        hook = await self._store.get_webhook(delivery.webhook_id)
+        if hook is None:
+            await self._store.save_delivery(
+                replace(delivery, state=DELIVERY_FAILED, next_attempt_at=None, last_error="webhook deleted")
             )
+            return
+        body = encode_payload(delivery.payload)
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Clearframe-Event": delivery.event_type,
+            "X-Clearframe-Delivery": delivery.delivery_id,
+            "X-Clearframe-Timestamp": str(timestamp),
+            "X-Clearframe-Signature": sign(hook.secret, timestamp, body),
+            **inject_context(),  # traceparent (and tracestate) of this attempt's span
+        }
+        span.set_attribute("http.request.method", "POST")
+        span.set_attribute("url.full", hook.url)
+        status, error = 0, ""
+        try:
+            response = await self._client.post(hook.url, content=body, headers=headers, timeout=self._timeout_s)
+            status = response.status_code
+        except httpx.TimeoutException:
+            error = f"timeout after {self._timeout_s:g}s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        if status:
+            span.set_attribute("http.response.status_code", status)
+        if error or not 200 <= status < 300:
+            span.set_status(Status(StatusCode.ERROR, error or f"HTTP {status}"))
+        outcome = attempt_outcome(delivery, status=status, error=error, now=self._clock())
+        span.set_attribute("clearframe.webhook.state", outcome.state)
+        await self._store.save_delivery(outcome)
+        log.info(
+            "webhook.attempt",
+            delivery_id=delivery.delivery_id,
+            webhook_id=hook.webhook_id,
+            status=status,
+            error=error,
+            state=outcome.state,
+            attempts=outcome.attempt_count,
+        )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -73,3 +75,50 @@ async def test_recovers_when_triton_comes_back(tmp_path: Path) -> None:
     finally:
         await inference.close()
         server.stop()
+
+
+async def test_each_inference_is_a_client_span_with_the_server_times(
+    triton: TritonInference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from services.scanner.adapters import triton as adapter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(adapter, "tracer", provider.get_tracer("test"))
+    for batch in (3, 2):
+        await triton.infer("age", {"images": np.zeros((batch, 3, 64, 64), dtype=np.float32)}, ["probabilities"])
+        await triton.flush_spans()  # one request at a time: each span has its own request's times
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == ["triton.infer age", "triton.infer age"]
+    for span, batch in zip(spans, (3, 2), strict=True):
+        attributes: dict[str, Any] = dict(span.attributes or {})
+        assert span.kind == SpanKind.CLIENT
+        assert attributes["triton.model"] == "age"
+        assert attributes["triton.batch_size"] == batch
+        assert attributes["triton.attempts"] == 1
+        # The server's own account of this request (nothing else ran on this model meanwhile).
+        assert attributes["triton.server.requests_in_sample"] == 1
+        assert attributes["triton.server.compute_infer_ms"] > 0
+        assert attributes["triton.server.queue_ms"] >= 0
+    # Concurrent requests: each span still gets the server's times (the mean of the overlapping ones).
+    exporter.clear()
+    await asyncio.gather(
+        *(
+            triton.infer("age", {"images": np.zeros((1, 3, 64, 64), dtype=np.float32)}, ["probabilities"])
+            for _ in range(4)
+        )
+    )
+    await triton.flush_spans()
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 4
+    for span in spans:
+        times: dict[str, Any] = dict(span.attributes or {})
+        assert times["triton.server.compute_infer_ms"] > 0
+        assert 1 <= times["triton.server.requests_in_sample"] <= 4
+    provider.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, and_, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from clearframe_runtime.observability import inject_context
 from services.scanner.adapters.sql import ScanRow
 from services.scanner.moderation.domain import (
     CASE_OPEN,
@@ -256,6 +258,7 @@ class DeliveryRow(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, index=True)
     replay_of: str = Field(default="", max_length=64)
     payload: str
+    trace_context: str = ""
 
     @staticmethod
     def values(d: Delivery) -> dict[str, Any]:
@@ -271,6 +274,7 @@ class DeliveryRow(SQLModel, table=True):
             "next_attempt_at": d.next_attempt_at,
             "replay_of": d.replay_of,
             "payload": _dump(d.payload),
+            "trace_context": _dump(dict(d.trace_context)) if d.trace_context else "",
         }
 
     def record(self) -> Delivery:
@@ -287,6 +291,7 @@ class DeliveryRow(SQLModel, table=True):
             next_attempt_at=_opt(self.next_attempt_at),
             replay_of=self.replay_of,
             payload=json.loads(self.payload),
+            trace_context=json.loads(self.trace_context) if self.trace_context else {},
         )
 
 
@@ -348,7 +353,9 @@ class SqlModerationStore:
             for entry in changes.audit:
                 session.add(AuditRow.of(entry))
             for delivery in changes.deliveries:
-                session.add(DeliveryRow(id=delivery.delivery_id, **DeliveryRow.values(delivery)))
+                # A delivery is sent later by the worker: keep the trace of the action that caused it.
+                traced = delivery if delivery.trace_context else replace(delivery, trace_context=inject_context())
+                session.add(DeliveryRow(id=delivery.delivery_id, **DeliveryRow.values(traced)))
             await session.commit()
 
     async def current_decision(self, scan_id: str) -> Decision | None:
