@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(PY) scripts/gen_protos.py --check
 	bash scripts/buf_breaking.sh
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy runtime services scripts bench
+	$(VENV)/bin/mypy --strict runtime services scripts bench tests
 
 ## test: every check, then the whole test suite (boots the mesh once on free ports).
 test: lint

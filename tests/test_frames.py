@@ -16,13 +16,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import httpx
 import imageio_ffmpeg
 import numpy as np
+import numpy.typing as npt
 import pytest
 from google.api import httpbody_pb2
 from PIL import Image
@@ -51,10 +52,11 @@ VIDEO_RULE = [0, 20, 22]
 
 def _photo_frames(count: int, size: tuple[int, int]) -> Iterator[bytes]:
     width, height = size
-    photos = [
-        (resize(getattr(samples, name)(), (height, width), anti_aliasing=True) * 255).astype(np.uint8)
-        for name in PHOTOS
-    ]
+    photos: list[npt.NDArray[np.uint8]] = []
+    for name in PHOTOS:
+        # skimage is untyped
+        scaled = resize(getattr(samples, name)(), (height, width), anti_aliasing=True)  # type: ignore[no-untyped-call]
+        photos.append((scaled * 255).astype(np.uint8))
     for i in range(count):
         # A different photo each frame, panned a little, so neighbouring frames really differ.
         yield np.ascontiguousarray(np.roll(photos[i % len(photos)][:, :, :3], 3 * i, axis=1)).tobytes()
@@ -124,13 +126,20 @@ def grpc_auth(scans_key: str) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {scans_key}")]
 
 
-def extract_request(data: bytes, content_type: str = "application/octet-stream", **fields: object):
-    return pb.ExtractFramesRequest(body=httpbody_pb2.HttpBody(content_type=content_type, data=data), **fields)
+def extract_request(
+    data: bytes,
+    content_type: str = "application/octet-stream",
+    sampling: pb.FrameSampling | None = None,
+    output: pb.FrameOutput | None = None,
+) -> pb.ExtractFramesRequest:
+    return pb.ExtractFramesRequest(
+        body=httpbody_pb2.HttpBody(content_type=content_type, data=data), sampling=sampling, output=output
+    )
 
 
 def ffmpeg_children(pid: int) -> list[int]:
     """Live (not zombie) ffmpeg processes whose parent is ``pid``, read from /proc."""
-    found = []
+    found: list[int] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -161,7 +170,9 @@ def frames_pid(mesh: Mesh) -> int:
 
 
 @pytest.mark.parametrize("name", list(KINDS))
-def test_probe_reports_the_media_facts(http: httpx.Client, auth, media, name: str) -> None:
+def test_probe_reports_the_media_facts(
+    http: httpx.Client, auth: dict[str, str], media: dict[str, bytes], name: str
+) -> None:
     container, content_type, kind, codec, _, _ = KINDS[name]
     response = http.post(
         "/v1/media:probe", headers={**auth, "content-type": "application/octet-stream"}, content=media[name]
@@ -184,7 +195,12 @@ def test_probe_reports_the_media_facts(http: httpx.Client, auth, media, name: st
 
 
 @pytest.mark.parametrize("name", list(KINDS))
-def test_extract_frames_follows_the_sampling_rule(stub, grpc_auth, media, name: str) -> None:
+def test_extract_frames_follows_the_sampling_rule(
+    stub: frames_service_pb2_grpc.FramesServiceStub,
+    grpc_auth: list[tuple[str, str]],
+    media: dict[str, bytes],
+    name: str,
+) -> None:
     _, content_type, _, _, rule, step = KINDS[name]
     replies = list(stub.ExtractFrames(extract_request(media[name], content_type), metadata=grpc_auth, timeout=30))
     assert replies[0].WhichOneof("payload") == "media" and replies[0].media.frame_count == FRAMES
@@ -208,7 +224,9 @@ def test_extract_frames_follows_the_sampling_rule(stub, grpc_auth, media, name: 
     )
 
 
-def test_frames_are_the_source_frames(stub, grpc_auth, media) -> None:
+def test_frames_are_the_source_frames(
+    stub: frames_service_pb2_grpc.FramesServiceStub, grpc_auth: list[tuple[str, str]], media: dict[str, bytes]
+) -> None:
     """Frame 5 of the GIF is the photo that was encoded as frame 5 (a lossless source)."""
     replies = list(stub.ExtractFrames(extract_request(media["apng"]), metadata=grpc_auth, timeout=30))
     frame = next(r.frame for r in replies if r.WhichOneof("payload") == "frame" and r.frame.index == 5)
@@ -217,7 +235,9 @@ def test_frames_are_the_source_frames(stub, grpc_auth, media) -> None:
     assert np.array_equal(decoded, expected)
 
 
-def test_step_cap_and_jpeg_output(stub, grpc_auth, media) -> None:
+def test_step_cap_and_jpeg_output(
+    stub: frames_service_pb2_grpc.FramesServiceStub, grpc_auth: list[tuple[str, str]], media: dict[str, bytes]
+) -> None:
     request = extract_request(
         media["gif"],
         sampling=pb.FrameSampling(step=pb.StepSampling(gif_step=2), max_frames=4),
@@ -234,7 +254,9 @@ def test_step_cap_and_jpeg_output(stub, grpc_auth, media) -> None:
         assert frame.content_type == "image/jpeg" and image.format == "JPEG" and image.size == (80, 60)
 
 
-def test_interval_sampling_and_rgb24(stub, grpc_auth, media) -> None:
+def test_interval_sampling_and_rgb24(
+    stub: frames_service_pb2_grpc.FramesServiceStub, grpc_auth: list[tuple[str, str]], media: dict[str, bytes]
+) -> None:
     request = extract_request(
         media["webm"],
         sampling=pb.FrameSampling(interval=pb.IntervalSampling(interval={"nanos": 750_000_000})),
@@ -249,7 +271,7 @@ def test_interval_sampling_and_rgb24(stub, grpc_auth, media) -> None:
     assert replies[-1].summary.step_used == 0
 
 
-def test_rest_extraction_streams_ndjson(http: httpx.Client, auth, media) -> None:
+def test_rest_extraction_streams_ndjson(http: httpx.Client, auth: dict[str, str], media: dict[str, bytes]) -> None:
     params = {"sampling.max_frames": "3", "output.format": "IMAGE_FORMAT_JPEG"}
     with http.stream(
         "POST",
@@ -272,7 +294,12 @@ def test_rest_extraction_streams_ndjson(http: httpx.Client, auth, media) -> None
 # --- streaming and cancellation ------------------------------------------------------------------------
 
 
-def test_first_frame_arrives_while_ffmpeg_decodes_and_cancelling_kills_it(stub, grpc_auth, media, mesh) -> None:
+def test_first_frame_arrives_while_ffmpeg_decodes_and_cancelling_kills_it(
+    stub: frames_service_pb2_grpc.FramesServiceStub,
+    grpc_auth: list[tuple[str, str]],
+    media: dict[str, bytes],
+    mesh: Mesh,
+) -> None:
     request = extract_request(
         media["long"], sampling=pb.FrameSampling(step=pb.StepSampling(video_step=1), max_frames=300)
     )
@@ -298,7 +325,8 @@ def _gif_claiming(media: dict[str, bytes], width: int, height: int) -> bytes:
     return bytes(data)
 
 
-BAD_INPUT = {
+BadInput = tuple[Callable[[dict[str, bytes]], bytes], dict[str, str], int, str, str]
+BAD_INPUT: dict[str, BadInput] = {
     # name: (body maker, query, status, reason, words in the message)
     "random bytes": (lambda m: os.urandom(4096), {}, 400, "UNSUPPORTED_MEDIA_TYPE", "supported format"),
     "text file": (
@@ -343,7 +371,7 @@ BAD_INPUT = {
     ],
 )
 def test_bad_input_is_refused_quickly_with_a_reason(
-    http: httpx.Client, auth, media, mesh, case: str, path: str
+    http: httpx.Client, auth: dict[str, str], media: dict[str, bytes], mesh: Mesh, case: str, path: str
 ) -> None:
     make, params, status, reason, words = BAD_INPUT[case]
     started = time.monotonic()
@@ -357,14 +385,17 @@ def test_bad_input_is_refused_quickly_with_a_reason(
     assert not ffmpeg_children(frames_pid(mesh))
 
 
-def test_truncated_gif_ends_the_stream_with_an_error_after_the_good_frames(stub, grpc_auth, media) -> None:
+def test_truncated_gif_ends_the_stream_with_an_error_after_the_good_frames(
+    stub: frames_service_pb2_grpc.FramesServiceStub, grpc_auth: list[tuple[str, str]], media: dict[str, bytes]
+) -> None:
     truncated = media["gif"][: len(media["gif"]) * 2 // 3]
-    received = []
+    received: list[pb.ExtractFramesResponse] = []
     with pytest.raises(grpc.RpcError) as failure:
         for reply in stub.ExtractFrames(extract_request(truncated, "image/gif"), metadata=grpc_auth, timeout=30):
             received.append(reply)
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_info(failure.value).reason == "MEDIA_UNDECODABLE"
+    info = error_info(failure.value)
+    assert info is not None and info.reason == "MEDIA_UNDECODABLE"
     assert "truncated or corrupt" in failure.value.details()
     # The frames before the damage were sent and are whole images; the last message repeats the status.
     frames = [r.frame for r in received if r.WhichOneof("payload") == "frame"]
@@ -375,7 +406,9 @@ def test_truncated_gif_ends_the_stream_with_an_error_after_the_good_frames(stub,
     assert received[-1].error.message == failure.value.details()
 
 
-def test_rest_stream_that_fails_midway_ends_with_an_error_line(http: httpx.Client, auth, media) -> None:
+def test_rest_stream_that_fails_midway_ends_with_an_error_line(
+    http: httpx.Client, auth: dict[str, str], media: dict[str, bytes]
+) -> None:
     truncated = media["gif"][: len(media["gif"]) * 2 // 3]
     response = http.post("/v1/media:extractFrames", headers={**auth, "content-type": "image/gif"}, content=truncated)
     assert response.status_code == 200  # sent with the first line, before the damage was found
@@ -386,7 +419,9 @@ def test_rest_stream_that_fails_midway_ends_with_an_error_line(http: httpx.Clien
     assert error["details"][0]["reason"] == "MEDIA_UNDECODABLE"
 
 
-def test_permission_scans_create_is_required(http: httpx.Client, admin_headers, media) -> None:
+def test_permission_scans_create_is_required(
+    http: httpx.Client, admin_headers: dict[str, str], media: dict[str, bytes]
+) -> None:
     other = make_key(http, admin_headers, "config.read")
     response = http.post("/v1/media:probe", headers={"Authorization": f"Bearer {other}"}, content=media["gif"])
     assert response.status_code == 403
@@ -428,7 +463,7 @@ def _signed(*permissions: str) -> list[tuple[str, str]]:
     return [("x-clearframe-principal", value), ("x-clearframe-principal-signature", signature)]
 
 
-def test_decode_time_limit_kills_ffmpeg(slow_limit_frames, media) -> None:
+def test_decode_time_limit_kills_ffmpeg(slow_limit_frames: tuple[str, int], media: dict[str, bytes]) -> None:
     target, pid = slow_limit_frames
     request = extract_request(
         media["long"], sampling=pb.FrameSampling(step=pb.StepSampling(video_step=1), max_frames=300)
@@ -442,13 +477,14 @@ def test_decode_time_limit_kills_ffmpeg(slow_limit_frames, media) -> None:
         elapsed = time.monotonic() - started
     assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     info = error_info(failure.value)
+    assert info is not None
     assert info.reason == "EXTRACTION_TIMEOUT" and info.metadata["limit"] == "decode_timeout"
     assert "decode time limit of 0.5 s" in failure.value.details()
     assert elapsed < 5
     wait_for_no_ffmpeg(pid, timeout=2)
 
 
-def test_call_deadline_kills_ffmpeg(slow_limit_frames, media) -> None:
+def test_call_deadline_kills_ffmpeg(slow_limit_frames: tuple[str, int], media: dict[str, bytes]) -> None:
     target, pid = slow_limit_frames
     request = extract_request(
         media["long"], sampling=pb.FrameSampling(step=pb.StepSampling(video_step=1), max_frames=300)
@@ -462,7 +498,7 @@ def test_call_deadline_kills_ffmpeg(slow_limit_frames, media) -> None:
     wait_for_no_ffmpeg(pid, timeout=2)
 
 
-def test_direct_calls_need_a_signed_principal(slow_limit_frames, media) -> None:
+def test_direct_calls_need_a_signed_principal(slow_limit_frames: tuple[str, int], media: dict[str, bytes]) -> None:
     target, _ = slow_limit_frames
     with grpc.insecure_channel(target) as channel:
         stub = frames_service_pb2_grpc.FramesServiceStub(channel)

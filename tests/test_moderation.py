@@ -28,7 +28,7 @@ CONFIG = "/api/v1/analysis/config"
 
 def config(face_weight: float, *, webhooks: bool = True) -> dict[str, Any]:
     """The astronaut photo has one FACE_FEMALE (≈ 0.72) and no nudity: its score is 0.72 × face_weight."""
-    body = copy.deepcopy(PUBLIC_SITE_EXAMPLE)
+    body: dict[str, Any] = copy.deepcopy(PUBLIC_SITE_EXAMPLE)
     body["scoring_config"]["detection_weights"]["FACE_DETECTED"] = face_weight
     body["scoring_config"]["thresholds"] = {"auto_approve_under": 10, "auto_flag_over": 25, "auto_reject_over": 95}
     body["blip_config"]["webhook_delivery"] = webhooks
@@ -69,13 +69,15 @@ def scan(http: httpx.Client, keys: dict[str, str], model: str, asset: str = "") 
         content=encoded("astronaut"),
     )
     assert response.status_code == 201, response.text
-    return response.json()["scan"]
+    created: dict[str, Any] = response.json()["scan"]
+    return created
 
 
 def decisions_of(http: httpx.Client, keys: dict[str, str], scan_id: str) -> list[dict[str, Any]]:
     response = http.get("/v1/decisions", params={"scan_id": scan_id}, headers=h(keys["read"]))
     assert response.status_code == 200, response.text
-    return response.json()["decisions"]
+    decisions: list[dict[str, Any]] = response.json()["decisions"]
+    return decisions
 
 
 def test_same_image_under_two_configurations(http: httpx.Client, keys: dict[str, str]) -> None:

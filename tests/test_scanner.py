@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +24,7 @@ CORE_KEYS = [
 
 
 @pytest.fixture(scope="module")
-def bot_token(http: httpx.Client, admin_headers) -> str:
+def bot_token(http: httpx.Client, admin_headers: dict[str, str]) -> str:
     """What the Discord bot holds: a seed-000 token from GET /token."""
     response = http.get("/token", params={"email": "scanner-bot@example.org"}, headers=admin_headers)
     assert response.status_code == 200
@@ -43,14 +45,14 @@ def check(
     return http.post("/check", headers={"Authorization": auth}, files={field: (filename, image, mime)})
 
 
-def bot_verdict(body: dict) -> str:
+def bot_verdict(body: dict[str, Any]) -> str:
     """pixai-discord-bot: risk = hentai + porn + sexy; flag at 0.6, delete at 0.95."""
     scores = body["modules.nsfw_scanner"]
     risk = scores["hentai"] + scores["porn"] + scores["sexy"]
     return "delete" if risk >= 0.95 else "flag" if risk >= 0.6 else "ok"
 
 
-def supervisor_verdict(body: dict) -> str:
+def supervisor_verdict(body: dict[str, Any]) -> str:
     """SuperVisOr: max(hentai, porn, sexy), raised by rating tags; ≥ 0.7 is NSFW."""
     scores = body.get("modules.nsfw_scanner") or body["modules"]["nsfw_scanner"]
     score = max(scores["hentai"], scores["porn"], scores["sexy"])
@@ -63,7 +65,9 @@ def supervisor_verdict(body: dict) -> str:
 
 
 @pytest.mark.parametrize("photo", ["astronaut", "coffee", "chelsea"])
-def test_check_answers_the_seed_shape_and_clients_find_safe_media_safe(http, bot_token, photo) -> None:
+def test_check_answers_the_seed_shape_and_clients_find_safe_media_safe(
+    http: httpx.Client, bot_token: str, photo: str
+) -> None:
     response = check(http, bot_token, encoded(photo))
     assert response.status_code == 200, response.text
     body = response.json()
@@ -78,7 +82,7 @@ def test_check_answers_the_seed_shape_and_clients_find_safe_media_safe(http, bot
     assert supervisor_verdict(body) == "sfw"
 
 
-def test_check_detects_the_astronauts_face(http, bot_token) -> None:
+def test_check_detects_the_astronauts_face(http: httpx.Client, bot_token: str) -> None:
     body = check(http, bot_token, encoded("astronaut", "JPEG", quality=92), mime="image/jpeg").json()
     assert "face_female" in [t["label"] for t in body["modules.tagging"]["tags"]]
     detections = body["modules.nudenet"]["detections"]
@@ -88,11 +92,11 @@ def test_check_detects_the_astronauts_face(http, bot_token) -> None:
     assert y + h < 512 * 0.6  # upper part of the 512×512 photo
 
 
-def test_check_also_accepts_bearer_tokens(http, bot_token) -> None:
+def test_check_also_accepts_bearer_tokens(http: httpx.Client, bot_token: str) -> None:
     assert check(http, bot_token, encoded("coffee"), bearer=True).status_code == 200
 
 
-def test_check_errors_are_the_seeds(http, bot_token) -> None:
+def test_check_errors_are_the_seeds(http: httpx.Client, bot_token: str) -> None:
     missing = check(http, bot_token, encoded("coffee"), field="picture")
     assert (missing.status_code, missing.json()) == (400, {"error": "image missing"})
     invalid = check(http, bot_token, b"this is not an image at all")
@@ -121,7 +125,9 @@ def _png_bomb(width: int, height: int) -> bytes:
     )
 
 
-def test_decompression_bomb_is_refused_without_decoding(http, bot_token, admin_headers) -> None:
+def test_decompression_bomb_is_refused_without_decoding(
+    http: httpx.Client, bot_token: str, admin_headers: dict[str, str]
+) -> None:
     bomb = _png_bomb(60000, 60000)
     response = check(http, bot_token, bomb)
     assert (response.status_code, response.json()) == (400, {"error": "invalid image"})
@@ -131,7 +137,7 @@ def test_decompression_bomb_is_refused_without_decoding(http, bot_token, admin_h
     assert v1.json()["details"][0]["reason"] == "DIMENSIONS_TOO_LARGE"
 
 
-def test_batch_gif_samples_like_the_seed(http, bot_token) -> None:
+def test_batch_gif_samples_like_the_seed(http: httpx.Client, bot_token: str) -> None:
     gif = animated_gif(23)
     response = http.post("/batch", headers={"Authorization": bot_token}, files={"file": ("a.gif", gif, "image/gif")})
     assert response.status_code == 200, response.text
@@ -144,14 +150,16 @@ def test_batch_gif_samples_like_the_seed(http, bot_token) -> None:
 
 
 @pytest.mark.parametrize(("frames", "expected"), [(3, 3), (75, 60)])
-def test_batch_frame_count_is_the_frames_extracted_capped_at_60(http, bot_token, frames, expected) -> None:
+def test_batch_frame_count_is_the_frames_extracted_capped_at_60(
+    http: httpx.Client, bot_token: str, frames: int, expected: int
+) -> None:
     gif = animated_gif(frames)
     response = http.post("/batch", headers={"Authorization": bot_token}, files={"file": ("a.gif", gif, "image/gif")})
     assert response.status_code == 200, response.text
     assert response.json()["frameCount"] == expected
 
 
-def test_batch_video_uses_the_video_step(http, bot_token, tmp_path) -> None:
+def test_batch_video_uses_the_video_step(http: httpx.Client, bot_token: str, tmp_path: Path) -> None:
     clip = video(tmp_path / "clip.mp4", frames=45)
     response = http.post(
         "/batch", headers={"Authorization": bot_token}, files={"file": ("clip.mp4", clip, "video/mp4")}
@@ -160,7 +168,7 @@ def test_batch_video_uses_the_video_step(http, bot_token, tmp_path) -> None:
     assert response.json()["frameCount"] == 45  # every frame of the clip, though only 3 were sampled (step 20)
 
 
-def test_batch_errors(http, bot_token) -> None:
+def test_batch_errors(http: httpx.Client, bot_token: str) -> None:
     missing = http.post("/batch", headers={"Authorization": bot_token}, files={"other": ("a.gif", b"x", "image/gif")})
     assert (missing.status_code, missing.json()) == (400, {"error": "file missing"})
     corrupt = http.post(
@@ -176,7 +184,7 @@ def test_batch_errors(http, bot_token) -> None:
     assert (large.status_code, large.json()) == (413, {"error": "payload too large"})
 
 
-def test_stats_counts_tags(http, bot_token) -> None:
+def test_stats_counts_tags(http: httpx.Client, bot_token: str) -> None:
     check(http, bot_token, encoded("astronaut"))
     response = http.get("/stats", headers={"Authorization": bot_token})
     assert response.status_code == 200
@@ -186,7 +194,7 @@ def test_stats_counts_tags(http, bot_token) -> None:
     assert "face_female" in body["top_tags"]
 
 
-def test_v1_scan_of_an_image(http, admin_headers) -> None:
+def test_v1_scan_of_an_image(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     key = make_key(http, admin_headers, "scans.create", "moderation.read")
     headers = {"X-API-Key": key}
     response = http.post(
@@ -209,7 +217,7 @@ def test_v1_scan_of_an_image(http, admin_headers) -> None:
     assert fetched.status_code == 200 and fetched.json()["scan"]["result"]["verdict"] == "VERDICT_APPROVED"
 
 
-def test_v1_scan_of_a_gif_has_per_frame_evidence(http, admin_headers) -> None:
+def test_v1_scan_of_a_gif_has_per_frame_evidence(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     key = make_key(http, admin_headers, "scans.create")
     response = http.post("/v1/scans", headers={"X-API-Key": key, "content-type": "image/gif"}, content=animated_gif(12))
     assert response.status_code == 201, response.text
@@ -218,7 +226,7 @@ def test_v1_scan_of_a_gif_has_per_frame_evidence(http, admin_headers) -> None:
     assert result["frames_total"] == 12 and result["frames_analyzed"] == len(sample_indices(12, 5))
 
 
-def test_v1_scan_errors(http, admin_headers) -> None:
+def test_v1_scan_errors(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     key = make_key(http, admin_headers, "scans.create", "moderation.read")
     headers = {"X-API-Key": key}
     empty = http.post("/v1/scans", headers={**headers, "content-type": "image/png"}, content=b"")
@@ -241,7 +249,7 @@ def test_v1_scan_errors(http, admin_headers) -> None:
     assert denied.status_code == 403
 
 
-def test_list_scans_paginates(http, admin_headers) -> None:
+def test_list_scans_paginates(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     key = make_key(http, admin_headers, "scans.create", "moderation.read")
     headers = {"X-API-Key": key}
     for _ in range(3):
@@ -265,7 +273,7 @@ def test_list_scans_paginates(http, admin_headers) -> None:
     assert int(stats["recorded_count"]) >= 1
 
 
-def test_idempotent_request_id(http, admin_headers) -> None:
+def test_idempotent_request_id(http: httpx.Client, admin_headers: dict[str, str]) -> None:
     key = make_key(http, admin_headers, "scans.create")
     headers = {"X-API-Key": key, "content-type": "image/png"}
     params = {"request_id": "0b0e7d3c-5b1e-4c5a-9d59-9c0f3f6d1a11"}
@@ -276,7 +284,9 @@ def test_idempotent_request_id(http, admin_headers) -> None:
     assert taken.status_code == 409
 
 
-def test_return_immediately_answers_202_and_the_scan_completes(http, admin_headers) -> None:
+def test_return_immediately_answers_202_and_the_scan_completes(
+    http: httpx.Client, admin_headers: dict[str, str]
+) -> None:
     import time
 
     key = make_key(http, admin_headers, "scans.create", "moderation.read")

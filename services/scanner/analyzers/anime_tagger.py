@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from services.scanner.analyzers._common import call_timeout, chunks
@@ -36,7 +37,7 @@ OUTPUT_NAME = "predictions_sigmoid"
 RATING_CATEGORY = "9"
 
 
-def preprocess(image: Image.Image) -> np.ndarray:
+def preprocess(image: Image.Image) -> npt.NDArray[np.float32]:
     """RGB image → (448, 448, 3) float32 BGR in 0..255, padded to a white square."""
     rgb = image.convert("RGB")
     side = max(rgb.size)

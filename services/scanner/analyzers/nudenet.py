@@ -20,6 +20,7 @@ from typing import ClassVar, Literal
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from clearframe_runtime.vocabulary import NUDENET_LABELS
 from services.scanner.analyzers._common import call_timeout, chunks
@@ -37,7 +38,7 @@ INPUT_NAME = "images"
 OUTPUT_NAME = "output0"
 
 
-def preprocess(rgb: np.ndarray) -> np.ndarray:
+def preprocess(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     """One RGB uint8 image → the model's (3, 320, 320) float32 input."""
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # trained on BGR; RGB input gives false positives
     height, width = bgr.shape[:2]
@@ -48,7 +49,7 @@ def preprocess(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray((resized.astype(np.float32) / 255.0).transpose(2, 0, 1))
 
 
-def postprocess(output: np.ndarray, width: int, height: int) -> list[Detection]:
+def postprocess(output: npt.NDArray[np.float32], width: int, height: int) -> list[Detection]:
     """One (22, 2100) output → detections in the frame's pixel coordinates."""
     rows = output.T  # (2100, 22)
     class_scores = rows[:, 4:]
@@ -91,7 +92,7 @@ class NudeNetAnalyzer:
             return []
         arrays = [np.asarray(frame.image.convert("RGB")) for frame in frames]
         batch = await asyncio.to_thread(lambda: np.stack([preprocess(a) for a in arrays]))
-        outputs: list[np.ndarray] = []
+        outputs: list[npt.NDArray[np.float32]] = []
         for part in chunks(batch, self._settings.max_batch_size):
             result = await self._triton.infer(
                 self._settings.nudenet_model,

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 
 import imagehash
 import numpy as np
+import numpy.typing as npt
 import pdqhash
 import structlog
 
@@ -44,22 +45,23 @@ MAX_MATCHES = 20
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
 
 
-def pdq_hash(rgb: np.ndarray) -> tuple[str, int]:
+def pdq_hash(rgb: npt.NDArray[np.uint8]) -> tuple[str, int]:
     """PDQ hash (canonical 64-digit hex) and quality (0..100) of an RGB uint8 image."""
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb, dtype=np.uint8))
     # pdqhash returns bit 255 first, which is the most significant bit of the canonical hex.
     return bytes(np.packbits(np.asarray(bits, dtype=np.uint8))).hex(), int(quality)
 
 
-def hamming(hash_bytes: np.ndarray, bank: np.ndarray) -> np.ndarray:
+def hamming(hash_bytes: npt.NDArray[np.uint8], bank: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     """Hamming distances between one (32,) uint8 hash and an (M, 32) bank."""
-    return _POPCOUNT[np.bitwise_xor(bank, hash_bytes)].sum(axis=1)
+    distances: npt.NDArray[np.uint64] = _POPCOUNT[np.bitwise_xor(bank, hash_bytes)].sum(axis=1)
+    return distances
 
 
 @dataclass(frozen=True)
 class HashBank:
     name: str
-    hashes: np.ndarray  # (M, 32) uint8
+    hashes: npt.NDArray[np.uint8]  # (M, 32)
     ids: tuple[str, ...]
     enabled: bool
 

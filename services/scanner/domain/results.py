@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from clearframe_runtime.vocabulary import map_label
 from services.scanner.analyzers.base import TextInput
 from services.scanner.domain import decision as decisions
 from services.scanner.domain.model import (
@@ -116,7 +117,7 @@ def _frames(outcome: ScanOutcome, decision: decisions.Decision) -> tuple[FrameEv
                 height=report.frame.image.height,
                 risk_score=risk.get(report.frame.index, 0.0),
                 detections=tuple(
-                    DetectionEvidence(d.label, decisions.map_label(d.label), d.score, d.box) for d in report.detections
+                    DetectionEvidence(d.label, map_label(d.label), d.score, d.box) for d in report.detections
                 ),
                 scores=scores,
                 labels=tuple(ScoredLabel(t, s) for t, s in report.tags),

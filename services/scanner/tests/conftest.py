@@ -45,12 +45,12 @@ async def triton(local_triton: LocalTriton) -> AsyncIterator[TritonInference]:
 
 @pytest.fixture(scope="session")
 def astronaut() -> Image.Image:
-    return Image.fromarray(skdata.astronaut())
+    return Image.fromarray(skdata.astronaut())  # type: ignore[no-untyped-call]  # skimage.data is untyped
 
 
 @pytest.fixture(scope="session")
 def coffee() -> Image.Image:
-    return Image.fromarray(skdata.coffee())
+    return Image.fromarray(skdata.coffee())  # type: ignore[no-untyped-call]
 
 
 def frames(*images: Image.Image) -> list[Frame]:

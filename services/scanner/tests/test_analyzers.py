@@ -147,8 +147,9 @@ async def test_pdq_matches_a_recompressed_copy_not_an_unrelated_image(
 def test_pdq_hex_is_the_canonical_form() -> None:
     import pdqhash
 
-    bits, _ = pdqhash.compute(skdata.astronaut())
-    hex_hash, _ = pdq.pdq_hash(skdata.astronaut())
+    rgb = skdata.astronaut()  # type: ignore[no-untyped-call]  # skimage.data is untyped
+    bits, _ = pdqhash.compute(rgb)
+    hex_hash, _ = pdq.pdq_hash(rgb)
     # Canonical hex: the first digit holds bits 255..252, i.e. pdqhash's first four vector entries.
     assert int(hex_hash[0], 16) == int("".join(str(b) for b in bits[:4]), 2)
     assert bin(int(hex_hash, 16)).count("1") == int(np.sum(bits))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from clearframe_runtime.vocabulary import map_label
 from services.scanner.analyzers.base import Detection
 from services.scanner.domain.decision import (
     APPROVED,
@@ -13,7 +14,6 @@ from services.scanner.domain.decision import (
     child_keyword_hits,
     decide,
     decide_frame,
-    map_label,
     nudity_score,
 )
 from services.scanner.tests.fakes import detection, policy

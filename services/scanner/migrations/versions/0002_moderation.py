@@ -5,6 +5,8 @@ Revises: 0001
 Create Date: 2026-11-28
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -14,7 +16,7 @@ branch_labels = None
 depends_on = None
 
 
-def _time(name: str, nullable: bool = False, index: bool = False) -> sa.Column:
+def _time(name: str, nullable: bool = False, index: bool = False) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable, index=index)
 
 

@@ -328,7 +328,7 @@ class SqlModerationStore:
         async with self._sessions() as session:
             decision = changes.decision
             if decision is not None:
-                await session.exec(  # type: ignore[call-overload]
+                await session.exec(
                     update(DecisionRow)
                     .where(col(DecisionRow.scan_id) == decision.scan_id, col(DecisionRow.current).is_(True))
                     .values(current=False)
@@ -339,7 +339,7 @@ class SqlModerationStore:
                     row = ReviewCaseRow(id=change.case.case_id, **ReviewCaseRow.values(change.case))
                     session.add(row)
                     continue
-                result = await session.exec(  # type: ignore[call-overload]
+                result = await session.exec(
                     update(ReviewCaseRow)
                     .where(
                         col(ReviewCaseRow.id) == change.case.case_id,
@@ -447,7 +447,7 @@ class SqlModerationStore:
         if before is not None:
             statement = statement.where(col(AuditRow.created_at) < before)
         async with self._sessions() as session:
-            result = await session.exec(statement)  # type: ignore[call-overload]
+            result = await session.exec(statement)
             session.add(AuditRow.of(record))
             await session.commit()
             return int(result.rowcount)
@@ -509,12 +509,12 @@ class SqlModerationStore:
 
     async def delete_webhook(self, webhook_id: str, now: datetime) -> None:
         async with self._sessions() as session:
-            await session.exec(  # type: ignore[call-overload]
+            await session.exec(
                 update(DeliveryRow)
                 .where(col(DeliveryRow.webhook_id) == webhook_id, col(DeliveryRow.state) == DELIVERY_PENDING)
                 .values(state=DELIVERY_FAILED, next_attempt_at=None, last_error="webhook deleted")
             )
-            await session.exec(delete(WebhookRow).where(col(WebhookRow.id) == webhook_id))  # type: ignore[call-overload]
+            await session.exec(delete(WebhookRow).where(col(WebhookRow.id) == webhook_id))
             await session.commit()
 
     async def webhooks_for(self, event_type: str, usage_intent: str) -> list[Webhook]:
@@ -547,7 +547,7 @@ class SqlModerationStore:
 
     async def claim_delivery(self, delivery: Delivery, lease_until: datetime) -> bool:
         async with self._sessions() as session:
-            result = await session.exec(  # type: ignore[call-overload]
+            result = await session.exec(
                 update(DeliveryRow)
                 .where(
                     col(DeliveryRow.id) == delivery.delivery_id,
