@@ -183,7 +183,9 @@ def database_url() -> Iterator[str | None]:
 
 
 @pytest.fixture(scope="session")
-def mesh(tmp_path_factory: pytest.TempPathFactory, span_sink, database_url) -> Iterator[Mesh]:
+def mesh(
+    tmp_path_factory: pytest.TempPathFactory, span_sink: tuple[SpanSink, str], database_url: str | None
+) -> Iterator[Mesh]:
     workdir: Path = tmp_path_factory.mktemp("mesh")
     options = MeshOptions.free(
         workdir,
@@ -233,10 +235,12 @@ def make_key(http: httpx.Client, admin_headers: dict[str, str], *permissions: st
         json={"display_name": f"test {' '.join(permissions)}", "permissions": list(permissions)},
     )
     assert response.status_code == 200, response.text
-    return response.json()["secret"]
+    secret: str = response.json()["secret"]
+    return secret
 
 
-def make_token(http: httpx.Client, admin_headers: dict[str, str], subject: str, **body: object) -> dict:
+def make_token(http: httpx.Client, admin_headers: dict[str, str], subject: str, **body: object) -> dict[str, Any]:
     response = http.post("/v1/tokens", headers=admin_headers, json={"subject": subject, **body})
     assert response.status_code == 200, response.text
-    return response.json()
+    token: dict[str, Any] = response.json()
+    return token

@@ -203,7 +203,7 @@ def test_every_answer_names_its_trace_errors_and_local_replies_included(
 
 
 def test_native_grpc_answers_name_their_trace_too(gateway_channel: grpc.Channel) -> None:
-    stub = gateway_pb2_grpc.GatewayServiceStub(gateway_channel)  # type: ignore[no-untyped-call]
+    stub = gateway_pb2_grpc.GatewayServiceStub(gateway_channel)
     _, call = stub.GetHealth.with_call(gateway_pb2.GetHealthRequest(), timeout=10)
     metadata = dict(call.initial_metadata())
     assert TRACE_ID.match(str(metadata.get("x-trace-id", ""))), metadata

@@ -28,6 +28,8 @@ from services.scanner.analyzers.base import Detection
 
 APPROVED, FLAGGED, REJECTED = "APPROVED", "FLAGGED", "REJECTED"
 _SEVERITY = {APPROVED: 0, FLAGGED: 1, REJECTED: 2}
+
+
 @dataclass(frozen=True)
 class Policy:
     """The resolved analysis configuration of an upload's usage intent and model."""
