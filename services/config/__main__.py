@@ -6,6 +6,7 @@ from pathlib import Path
 
 from clearframe.config.v1 import config_service_pb2, config_service_pb2_grpc
 from clearframe_runtime import db
+from clearframe_runtime.health import database_component
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
@@ -42,6 +43,8 @@ async def main() -> None:
         ],
         on_start=start,
         on_stop=engine.dispose,
+        # Without its database no call can be answered: NOT_SERVING while it is unreachable.
+        components=[database_component(engine)],
     )
 
 

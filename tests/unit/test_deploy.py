@@ -525,3 +525,19 @@ def test_kustomize_renders_every_component(tmp_path: Path) -> None:
         assert_hardened(workload)
     assert find(objects, "Service", "clearframe-envoy")["spec"]["type"] == "LoadBalancer"
     assert find(objects, "StatefulSet", "clearframe-postgres")["metadata"]["namespace"] == "clearframe"
+
+
+def test_production_triton_traces_with_the_local_flags_to_the_collectors_http_port() -> None:
+    from clearframe_mesh.triton import trace_flags
+
+    (component,) = load_yaml(KUBE / "components" / "otel" / "kustomization.yaml")
+    (entry,) = [p for p in component["patches"] if p["target"]["name"] == "clearframe-triton"]
+    operations = yaml.safe_load(entry["patch"])
+    server = pod_spec(find(base_objects(), "Deployment", "clearframe-triton"))["containers"][0]
+    assert server["name"] == "server"
+    assert {op["op"] for op in operations} == {"add"}
+    assert {op["path"] for op in operations} == {"/spec/template/spec/containers/0/args/-"}
+    added = [op["value"] for op in operations]
+    collector_http = OTLP_ENDPOINT.rsplit(":", 1)[0] + ":4318/v1/traces"
+    local = trace_flags(collector_http)
+    assert added == [f"{flag}={value}" for flag, value in zip(local[::2], local[1::2], strict=True)]
