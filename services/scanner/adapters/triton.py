@@ -22,7 +22,9 @@ and carry ``traceparent`` to Triton, whose own OpenTelemetry spans join the trac
 model, the batch size, the attempts, and the server's queue and compute times taken from Triton's
 statistics: the change in the model's cumulative inference statistics since the previous sample, per
 request (exact when requests do not overlap, the mean of the overlapping ones otherwise, and then
-``triton.server.requests_in_sample`` says over how many).
+``triton.server.requests_in_sample`` says over how many). Statistics are read off the answer's path, by
+at most one sampler per model at a time, which serves every span that ended meanwhile: under load a
+burst of inferences costs one statistics call, not one each.
 """
 
 from __future__ import annotations
@@ -127,7 +129,10 @@ class TritonInference:
         self._closed = False
         self._server_times: dict[str, ServerTimes] = {}
         self._last_means: dict[str, dict[str, float]] = {}
-        self._finishing: set[asyncio.Task[None]] = set()
+        #: Spans waiting for their server times (with the time their answer came), and each model's sampler.
+        self._waiting: dict[str, list[tuple[Span, int]]] = {}
+        self._samplers: dict[str, asyncio.Task[None]] = {}
+        self._baselines: dict[str, asyncio.Task[None]] = {}
 
     # --- channel management ------------------------------------------------------------------------------
 
@@ -201,22 +206,23 @@ class TritonInference:
         try:
             with trace.use_span(span, end_on_exit=False, record_exception=True, set_status_on_exception=True):
                 # The counters are cumulative: the first request of a model needs a baseline of its own.
-                if model not in self._server_times and (baseline := await self._sample_server_times(model)):
-                    self._server_times[model] = baseline
+                if model not in self._server_times:
+                    await self._baseline(model)
                 result = await self._infer(model, inputs, outputs, timeout_s, span)
         except BaseException:
             span.end()
             raise
         # Triton counts a request in its statistics just after answering it: read them off the hot path,
         # and end the span at the time the answer came.
-        task = asyncio.get_running_loop().create_task(self._finish_span(model, span, time.time_ns()))
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+        self._waiting.setdefault(model, []).append((span, time.time_ns()))
+        if model not in self._samplers:
+            self._samplers[model] = asyncio.get_running_loop().create_task(self._finish_spans(model))
         return result
 
     async def flush_spans(self) -> None:
         """Wait until every inference span has its server times and has ended."""
-        await asyncio.gather(*list(self._finishing), return_exceptions=True)
+        while self._samplers:
+            await asyncio.gather(*list(self._samplers.values()), return_exceptions=True)
 
     async def _infer(
         self,
@@ -280,29 +286,57 @@ class TritonInference:
             return ServerTimes(inference.success.count, tuple(getattr(inference, f).ns for f in _STAT_FIELDS))
         return None
 
-    async def _finish_span(self, model: str, span: Span, end_time: int) -> None:
-        """Set the server's per-request queue and compute times on ``span``, then end it at ``end_time``."""
+    async def _baseline(self, model: str) -> None:
+        """The model's first statistics sample, taken once however many first requests wait for it."""
+        task = self._baselines.get(model)
+        if task is None:
+            task = self._baselines[model] = asyncio.get_running_loop().create_task(self._take_baseline(model))
+        await asyncio.shield(task)
+
+    async def _take_baseline(self, model: str) -> None:
         try:
-            means: dict[str, float] = {}
-            for attempt in range(_STATS_TRIES):
-                now = await self._sample_server_times(model)
-                if now is None:
-                    break
-                earlier = self._server_times.get(model)
-                if earlier is None or now.requests < earlier.requests:  # no baseline, or Triton restarted
-                    self._server_times[model] = now
-                    break
-                means = now.per_request_ms(earlier)
-                if means:
-                    self._server_times[model] = now
-                    self._last_means[model] = means
-                    break
-                if attempt + 1 < _STATS_TRIES:
-                    await asyncio.sleep(_STATS_RETRY_S)
-            # Counted already by a concurrent request's sample: that sample's means include this request.
-            span.set_attributes(means or self._last_means.get(model, {}))
+            if (baseline := await self._sample_server_times(model)) is not None:
+                self._server_times.setdefault(model, baseline)
         finally:
-            span.end(end_time=end_time)
+            self._baselines.pop(model, None)  # none taken (Triton busy): the next request tries again
+
+    async def _finish_spans(self, model: str) -> None:
+        """The model's sampler: end every waiting span with the server times, until none waits."""
+        try:
+            while spans := self._waiting.pop(model, None):
+                means: dict[str, float] = {}
+                try:
+                    means = await self._server_means(model, len(spans))
+                finally:
+                    for span, end_time in spans:
+                        span.set_attributes(means)
+                        span.end(end_time=end_time)
+        finally:
+            # No await between the last (empty) look at the waiting list and this: a span that ends later
+            # starts a new sampler.
+            self._samplers.pop(model, None)
+
+    async def _server_means(self, model: str, expected: int) -> dict[str, float]:
+        """Per-request server times since the previous sample, once Triton has counted ``expected`` more."""
+        means: dict[str, float] = {}
+        for attempt in range(_STATS_TRIES):
+            now = await self._sample_server_times(model)
+            if now is None:
+                break
+            earlier = self._server_times.get(model)
+            if earlier is None or now.requests < earlier.requests:  # no baseline, or Triton restarted
+                self._server_times[model] = now
+                break
+            if now.requests - earlier.requests >= expected or (
+                attempt + 1 == _STATS_TRIES and now.requests > earlier.requests
+            ):
+                means = now.per_request_ms(earlier)
+                self._server_times[model] = now
+                self._last_means[model] = means
+                break
+            await asyncio.sleep(_STATS_RETRY_S)
+        # Counted already by an earlier sample (its means include these requests): use that sample's.
+        return means or self._last_means.get(model, {})
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads the retries of many concurrent scans instead of synchronizing them.

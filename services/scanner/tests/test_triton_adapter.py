@@ -12,7 +12,7 @@ import pytest
 
 from clearframe_mesh.process import free_port
 from clearframe_runtime.errors import DeadlineExceeded, Unavailable
-from services.scanner.adapters.triton import InferenceFailed, TritonInference
+from services.scanner.adapters.triton import InferenceFailed, ServerTimes, TritonInference
 from services.scanner.tests.conftest import new_local_triton
 
 COFFEE_LIKE = np.zeros((1, 3, 320, 320), dtype=np.float32)
@@ -122,3 +122,31 @@ async def test_each_inference_is_a_client_span_with_the_server_times(
         assert times["triton.server.compute_infer_ms"] > 0
         assert 1 <= times["triton.server.requests_in_sample"] <= 4
     provider.shutdown()
+
+
+class _CountingStatistics(TritonInference):
+    """Answers at once and counts statistics calls; Triton's counters advance by what was answered."""
+
+    def __init__(self) -> None:
+        super().__init__("127.0.0.1:1")
+        self.statistics_calls = 0
+        self.answered = 0
+
+    async def _infer(self, model: str, inputs: Any, outputs: Any, timeout_s: Any, span: Any) -> dict[str, Any]:
+        self.answered += 1
+        return {}
+
+    async def _sample_server_times(self, model: str) -> ServerTimes | None:
+        self.statistics_calls += 1
+        await asyncio.sleep(0)
+        return ServerTimes(self.answered, (self.answered, self.answered, 2 * self.answered, self.answered))
+
+
+async def test_a_burst_of_inferences_costs_one_baseline_and_one_statistics_call() -> None:
+    triton = _CountingStatistics()
+    await asyncio.gather(*(triton.infer("nudenet", {}, []) for _ in range(8)))
+    await triton.flush_spans()
+    assert triton.statistics_calls == 2  # the model's baseline, then one sample for all eight spans
+    await triton.infer("nudenet", {}, [])
+    await triton.flush_spans()
+    assert triton.statistics_calls == 3
