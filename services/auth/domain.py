@@ -11,12 +11,12 @@ import ipaddress
 import re
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from urllib.parse import unquote_plus
 
+from clearframe_runtime.clock import Clock, utcnow
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.principal import KIND_API_KEY, KIND_TOKEN, PERMISSIONS, Principal
@@ -25,14 +25,6 @@ from services.auth.ports import ApiKeyRecord, CredentialStore, TokenRecord
 SUBJECT_RE = re.compile(r"^[^\s\x00-\x1f\x7f]{1,254}$")
 API_KEY_PREFIX = "cfk_"
 MIN_ADMIN_KEY_LENGTH = 24
-
-
-#: Where the domain reads the time; the service passes :func:`utcnow`, tests a clock they move.
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def digest(secret: str) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from clearframe.config.v1 import config_service_pb2, config_service_pb2_grpc
 from clearframe_runtime import db
+from clearframe_runtime.clock import utcnow
 from clearframe_runtime.health import database_component
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
@@ -25,6 +26,7 @@ async def main() -> None:
         SqlConfigStore(db.session_factory(engine)),
         ResolutionCache(settings.config_cache_ttl_s),
         ChangeFeed(settings.config_max_watchers),
+        clock=utcnow,
     )
     codec = PrincipalCodec(settings.internal_secret.get_secret_value())
 

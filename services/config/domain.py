@@ -20,10 +20,11 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from clearframe_runtime.clock import Clock, utcnow
 from clearframe_runtime.errors import InvalidArgument, NotFound, ResourceExhausted
 from clearframe_runtime.pagination import decode_page_token, encode_page_token
 from clearframe_runtime.vocabulary import COMPONENT_OF, LABEL_MAP, NUDENET_LABELS, PRODUCED_LABELS, USAGE_INTENTS
@@ -75,10 +76,6 @@ CREATE, UPDATE, DELETE = "create", "update", "delete"
 AUDIT_ACTIONS = (CREATE, UPDATE, DELETE, "activate", "deactivate")
 DEFAULT_AUDIT_LIMIT = 50
 MAX_AUDIT_LIMIT = 500
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------------------------------------- keys
@@ -668,10 +665,11 @@ def _event(change: Change, resolved: Resolved) -> ConfigEvent:
 class Configurations:
     """The use cases of the config service, on a :class:`ConfigStore`."""
 
-    def __init__(self, store: ConfigStore, cache: ResolutionCache, feed: ChangeFeed):
+    def __init__(self, store: ConfigStore, cache: ResolutionCache, feed: ChangeFeed, *, clock: Clock = utcnow):
         self._store = store
         self._cache = cache
         self._feed = feed
+        self._clock = clock
 
     @property
     def feed(self) -> ChangeFeed:
@@ -726,13 +724,13 @@ class Configurations:
                 )
             body = apply_update_mask(current.document, body, update_mask)
         document = require_valid(body)
-        change = await self._store.put(intent, model, document, actor, utcnow())
+        change = await self._store.put(intent, model, document, actor, self._clock())
         await self._changed(change)
         return change.config
 
     async def delete(self, usage_intent: str, model_id: str, actor: Actor) -> StoredConfig:
         intent, model = check_usage_intent(usage_intent), check_model_id(model_id)
-        change = await self._store.deactivate(intent, model, actor, utcnow())
+        change = await self._store.deactivate(intent, model, actor, self._clock())
         if change is None:
             raise NotFound(
                 f"Configuration not found: no active configuration for {intent}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,7 @@ from clearframe.scanner.v1 import (
     scanner_service_pb2_grpc,
 )
 from clearframe_runtime import db
+from clearframe_runtime.clock import utcnow
 from clearframe_runtime.health import Component, database_component, grpc_service_component
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
@@ -72,7 +72,7 @@ async def main() -> None:
         scans,
         policies,
         images,
-        clock=lambda: datetime.now(UTC),
+        clock=utcnow,
         new_id=lambda: uuid.uuid4().hex,
         runner=settings.instance(),
     )

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from clearframe_runtime.clock import Clock, utcnow
 from clearframe_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.vocabulary import USAGE_INTENTS
 from services.scanner.domain.model import Scan
@@ -482,7 +483,7 @@ class Moderation:
         store: ModerationStore,
         *,
         url_policy: UrlPolicy | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
         on_deliveries: Callable[[], None] = lambda: None,
     ):
         self.store = store

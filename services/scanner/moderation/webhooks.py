@@ -17,15 +17,15 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import structlog
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from clearframe_runtime.clock import Clock, utcnow
 from clearframe_runtime.observability import attached, inject_context
 from services.scanner.moderation.domain import DELIVERY_FAILED, Delivery, attempt_outcome, sign
 from services.scanner.moderation.ports import ModerationStore
@@ -48,7 +48,7 @@ class DeliveryWorker:
         timeout_s: float = 10.0,
         concurrency: int = 8,
         poll_s: float = 5.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ):
         self._store = store
         self._client = client
