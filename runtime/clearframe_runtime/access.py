@@ -178,6 +178,9 @@ RULES: Mapping[str, Rule] = {
             "DownloadAsset": PUBLIC,
             "SignAssetUrl": needs("assets.write"),
             "VerifySignedUrl": needs("assets.write"),
+            "RescanAsset": needs("assets.write"),
+            # The blurred still of media under review: reviewers only, never public.
+            "GetAssetPreview": needs("moderation.read"),
         },
     ),
     **_service(

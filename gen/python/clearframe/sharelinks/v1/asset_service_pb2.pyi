@@ -38,6 +38,13 @@ class ModerationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODERATION_STATUS_REJECTED: _ClassVar[ModerationStatus]
     MODERATION_STATUS_ERROR: _ClassVar[ModerationStatus]
 
+class RenditionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RENDITION_STATE_UNSPECIFIED: _ClassVar[RenditionState]
+    RENDITION_STATE_PENDING: _ClassVar[RenditionState]
+    RENDITION_STATE_READY: _ClassVar[RenditionState]
+    RENDITION_STATE_FAILED: _ClassVar[RenditionState]
+
 class SignedUrlProblem(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SIGNED_URL_PROBLEM_UNSPECIFIED: _ClassVar[SignedUrlProblem]
@@ -45,6 +52,8 @@ class SignedUrlProblem(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIGNED_URL_PROBLEM_MISSING_PARAMS: _ClassVar[SignedUrlProblem]
     SIGNED_URL_PROBLEM_BAD_SIGNATURE: _ClassVar[SignedUrlProblem]
     SIGNED_URL_PROBLEM_EXPIRED: _ClassVar[SignedUrlProblem]
+    SIGNED_URL_PROBLEM_UNKNOWN_KEY: _ClassVar[SignedUrlProblem]
+    SIGNED_URL_PROBLEM_LIFETIME_TOO_LONG: _ClassVar[SignedUrlProblem]
 ASSET_VISIBILITY_UNSPECIFIED: AssetVisibility
 ASSET_VISIBILITY_PUBLIC: AssetVisibility
 ASSET_VISIBILITY_SIGNED: AssetVisibility
@@ -59,14 +68,20 @@ MODERATION_STATUS_APPROVED: ModerationStatus
 MODERATION_STATUS_FLAGGED: ModerationStatus
 MODERATION_STATUS_REJECTED: ModerationStatus
 MODERATION_STATUS_ERROR: ModerationStatus
+RENDITION_STATE_UNSPECIFIED: RenditionState
+RENDITION_STATE_PENDING: RenditionState
+RENDITION_STATE_READY: RenditionState
+RENDITION_STATE_FAILED: RenditionState
 SIGNED_URL_PROBLEM_UNSPECIFIED: SignedUrlProblem
 SIGNED_URL_PROBLEM_MALFORMED: SignedUrlProblem
 SIGNED_URL_PROBLEM_MISSING_PARAMS: SignedUrlProblem
 SIGNED_URL_PROBLEM_BAD_SIGNATURE: SignedUrlProblem
 SIGNED_URL_PROBLEM_EXPIRED: SignedUrlProblem
+SIGNED_URL_PROBLEM_UNKNOWN_KEY: SignedUrlProblem
+SIGNED_URL_PROBLEM_LIFETIME_TOO_LONG: SignedUrlProblem
 
 class Asset(_message.Message):
-    __slots__ = ("asset_id", "canonical_url", "content_type", "size_bytes", "sha256", "width", "height", "frame_count", "duration", "title", "tags", "description", "filename", "usage_intent", "model_id", "visibility", "cache_policy", "moderation_status", "scan_id", "owner", "create_time", "update_time")
+    __slots__ = ("asset_id", "canonical_url", "content_type", "size_bytes", "sha256", "width", "height", "frame_count", "duration", "title", "tags", "description", "filename", "usage_intent", "model_id", "visibility", "cache_policy", "moderation_status", "scan_id", "owner", "create_time", "update_time", "decision_id", "moderation_error", "renditions")
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     CANONICAL_URL_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +104,9 @@ class Asset(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    MODERATION_ERROR_FIELD_NUMBER: _ClassVar[int]
+    RENDITIONS_FIELD_NUMBER: _ClassVar[int]
     asset_id: str
     canonical_url: str
     content_type: str
@@ -111,7 +129,30 @@ class Asset(_message.Message):
     owner: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, asset_id: _Optional[str] = ..., canonical_url: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_count: _Optional[int] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., title: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., filename: _Optional[str] = ..., usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., visibility: _Optional[_Union[AssetVisibility, str]] = ..., cache_policy: _Optional[_Union[CachePolicy, str]] = ..., moderation_status: _Optional[_Union[ModerationStatus, str]] = ..., scan_id: _Optional[str] = ..., owner: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    decision_id: str
+    moderation_error: str
+    renditions: _containers.RepeatedCompositeFieldContainer[Rendition]
+    def __init__(self, asset_id: _Optional[str] = ..., canonical_url: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., frame_count: _Optional[int] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., title: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., filename: _Optional[str] = ..., usage_intent: _Optional[str] = ..., model_id: _Optional[str] = ..., visibility: _Optional[_Union[AssetVisibility, str]] = ..., cache_policy: _Optional[_Union[CachePolicy, str]] = ..., moderation_status: _Optional[_Union[ModerationStatus, str]] = ..., scan_id: _Optional[str] = ..., owner: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_id: _Optional[str] = ..., moderation_error: _Optional[str] = ..., renditions: _Optional[_Iterable[_Union[Rendition, _Mapping]]] = ...) -> None: ...
+
+class Rendition(_message.Message):
+    __slots__ = ("name", "url", "content_type", "width", "height", "size_bytes", "state", "error")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    url: str
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int
+    state: RenditionState
+    error: str
+    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., content_type: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., size_bytes: _Optional[int] = ..., state: _Optional[_Union[RenditionState, str]] = ..., error: _Optional[str] = ...) -> None: ...
 
 class CreateAssetRequest(_message.Message):
     __slots__ = ("body", "title", "tags", "description", "filename", "usage_intent", "model_id", "visibility", "cache_policy")
@@ -200,7 +241,7 @@ class DeleteAssetResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class DownloadAssetRequest(_message.Message):
-    __slots__ = ("asset_id", "expires", "signature", "disposition", "filename", "platform", "subject")
+    __slots__ = ("asset_id", "expires", "signature", "disposition", "filename", "platform", "subject", "kid", "rendition")
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
@@ -208,6 +249,8 @@ class DownloadAssetRequest(_message.Message):
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    RENDITION_FIELD_NUMBER: _ClassVar[int]
     asset_id: str
     expires: int
     signature: str
@@ -215,23 +258,45 @@ class DownloadAssetRequest(_message.Message):
     filename: str
     platform: str
     subject: str
-    def __init__(self, asset_id: _Optional[str] = ..., expires: _Optional[int] = ..., signature: _Optional[str] = ..., disposition: _Optional[str] = ..., filename: _Optional[str] = ..., platform: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
+    kid: str
+    rendition: str
+    def __init__(self, asset_id: _Optional[str] = ..., expires: _Optional[int] = ..., signature: _Optional[str] = ..., disposition: _Optional[str] = ..., filename: _Optional[str] = ..., platform: _Optional[str] = ..., subject: _Optional[str] = ..., kid: _Optional[str] = ..., rendition: _Optional[str] = ...) -> None: ...
+
+class RescanAssetRequest(_message.Message):
+    __slots__ = ("asset_id",)
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    def __init__(self, asset_id: _Optional[str] = ...) -> None: ...
+
+class RescanAssetResponse(_message.Message):
+    __slots__ = ("asset",)
+    ASSET_FIELD_NUMBER: _ClassVar[int]
+    asset: Asset
+    def __init__(self, asset: _Optional[_Union[Asset, _Mapping]] = ...) -> None: ...
+
+class GetAssetPreviewRequest(_message.Message):
+    __slots__ = ("asset_id",)
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    def __init__(self, asset_id: _Optional[str] = ...) -> None: ...
 
 class SignAssetUrlRequest(_message.Message):
-    __slots__ = ("asset_id", "ttl", "disposition", "filename", "platform", "subject")
+    __slots__ = ("asset_id", "ttl", "disposition", "filename", "platform", "subject", "rendition")
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     TTL_FIELD_NUMBER: _ClassVar[int]
     DISPOSITION_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    RENDITION_FIELD_NUMBER: _ClassVar[int]
     asset_id: str
     ttl: _duration_pb2.Duration
     disposition: str
     filename: str
     platform: str
     subject: str
-    def __init__(self, asset_id: _Optional[str] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., disposition: _Optional[str] = ..., filename: _Optional[str] = ..., platform: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
+    rendition: str
+    def __init__(self, asset_id: _Optional[str] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., disposition: _Optional[str] = ..., filename: _Optional[str] = ..., platform: _Optional[str] = ..., subject: _Optional[str] = ..., rendition: _Optional[str] = ...) -> None: ...
 
 class SignAssetUrlResponse(_message.Message):
     __slots__ = ("url", "expire_time", "signature")

@@ -66,6 +66,16 @@ class AssetServiceStub:
                 request_serializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.DownloadAssetRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.RescanAsset = channel.unary_unary(
+                '/clearframe.sharelinks.v1.AssetService/RescanAsset',
+                request_serializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.RescanAssetRequest.SerializeToString,
+                response_deserializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.RescanAssetResponse.FromString,
+                _registered_method=True)
+        self.GetAssetPreview = channel.unary_unary(
+                '/clearframe.sharelinks.v1.AssetService/GetAssetPreview',
+                request_serializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.GetAssetPreviewRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.SignAssetUrl = channel.unary_unary(
                 '/clearframe.sharelinks.v1.AssetService/SignAssetUrl',
                 request_serializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.SignAssetUrlRequest.SerializeToString,
@@ -145,6 +155,32 @@ class AssetServiceServicer:
         request must carry a valid signature (see SignAssetUrl): missing → PERMISSION_DENIED
         (SIGNATURE_REQUIRED), wrong → INVALID_SIGNATURE, `now >= expires` → SIGNED_URL_EXPIRED.
         Assets not APPROVED answer NOT_FOUND.
+
+        HEAD answers the same status and headers without the body. Every answer carries `Surrogate-Key`
+        and `Cache-Tag` naming the asset id (CDN purge by asset), `X-Content-Type-Options: nosniff` and a
+        `Content-Disposition` (RFC 6266; `filename*` for non-ASCII names).
+
+        Renditions (see Rendition) are delivered at `/a/{asset_id}/{rendition}` with the same semantics;
+        a rendition not (yet) produced answers NOT_FOUND (ASSET_NOT_FOUND).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RescanAsset(self, request, context):
+        """Starts a new scan of an asset whose scan failed (moderation_status ERROR); the asset is PENDING
+        again until the new decision. Other states answer FAILED_PRECONDITION (ASSET_NOT_RESCANNABLE): a
+        decided asset changes only by a moderation decision. Needs `assets.write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAssetPreview(self, request, context):
+        """A strongly blurred still of the asset's first frame (JPEG), for reviewers deciding FLAGGED media;
+        never public. Needs `moderation.read`.
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
@@ -153,11 +189,13 @@ class AssetServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SignAssetUrl(self, request, context):
-        """Creates a signed URL for an asset's canonical URL: the extra parameters and `expires` (epoch
-        seconds, now + ttl) are added to the query, then `signature` = unpadded base64url of
-        HMAC-SHA256(secret, path + "?" + urlencode(sorted(params))) where path is "/a/{asset_id}" and
-        params are every query parameter except `signature`. Needs `assets.write`. FAILED_PRECONDITION
-        (SIGNING_DISABLED) when no secret is configured.
+        """Creates a signed URL for an asset's canonical URL (or one of its renditions'): the extra
+        parameters, `expires` (epoch seconds, now + ttl) and `kid` (the signing key's id) are added to the
+        query, then `signature` = unpadded base64url of HMAC-SHA256(key, path + "?" +
+        urlencode(sorted(params))) where path is "/a/{asset_id}" (or "/a/{asset_id}/{rendition}") and params
+        are every query parameter except `signature`. Several keys verify at once (rotation), one signs; a
+        ttl beyond the configured maximum lifetime is INVALID_ARGUMENT (INVALID_TTL). Needs `assets.write`.
+        FAILED_PRECONDITION (SIGNING_DISABLED) when no key is configured.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -202,6 +240,16 @@ def add_AssetServiceServicer_to_server(servicer, server):
             'DownloadAsset': grpc.unary_unary_rpc_method_handler(
                     servicer.DownloadAsset,
                     request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.DownloadAssetRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'RescanAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.RescanAsset,
+                    request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.RescanAssetRequest.FromString,
+                    response_serializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.RescanAssetResponse.SerializeToString,
+            ),
+            'GetAssetPreview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetPreview,
+                    request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.GetAssetPreviewRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'SignAssetUrl': grpc.unary_unary_rpc_method_handler(
@@ -377,6 +425,60 @@ class AssetService:
             target,
             '/clearframe.sharelinks.v1.AssetService/DownloadAsset',
             clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.DownloadAssetRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RescanAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.sharelinks.v1.AssetService/RescanAsset',
+            clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.RescanAssetRequest.SerializeToString,
+            clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.RescanAssetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetPreview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.sharelinks.v1.AssetService/GetAssetPreview',
+            clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.GetAssetPreviewRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
