@@ -294,12 +294,15 @@ def rest_routes(services: Iterable[ServiceDescriptor] | None = None) -> list[Res
         http = method.GetOptions().Extensions[annotations_pb2.http]
         for binding in (http, *http.additional_bindings):
             verb = binding.WhichOneof("pattern")
-            if verb is None or verb == "custom":
+            if verb is None:
                 continue
-            template = getattr(binding, verb)
+            # A custom pattern (HEAD on the delivery routes) names its method itself.
+            method_name, template = (
+                (binding.custom.kind, binding.custom.path) if verb == "custom" else (verb.upper(), getattr(binding, verb))
+            )
             routes.append(
                 RestRoute(
-                    verb.upper(), template, path, rule, template_pattern(template), len(_VARIABLE.findall(template))
+                    method_name, template, path, rule, template_pattern(template), len(_VARIABLE.findall(template))
                 )
             )
     return sorted(routes, key=lambda r: (r.variables, r.template))

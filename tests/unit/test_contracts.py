@@ -31,7 +31,9 @@ def test_seed_routes_are_bound_exactly() -> None:
                 rules = [rule, *rule.additional_bindings]
                 for r in rules:
                     verb = r.WhichOneof("pattern")
-                    if verb:
+                    if verb == "custom":
+                        bindings.add((r.custom.kind, r.custom.path))
+                    elif verb:
                         bindings.add((verb.upper(), getattr(r, verb)))
     base = "/api/v1/analysis/config"
     expected = {
