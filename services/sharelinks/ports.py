@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from services.sharelinks.domain.model import Asset, Moderation, RenditionRecord
+
 
 class BlobNotFound(LookupError):
     """No blob under the key (never written, deleted, or never completed)."""
@@ -96,3 +98,155 @@ class RenditionMaker(Protocol):
 
 class RenditionFailed(RuntimeError):
     """ffmpeg could not produce a rendition (the message says why)."""
+
+
+# ------------------------------------------------------------------------------------ media, scans
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What probing the upload found (the frames service reads it from the content, not the header)."""
+
+    #: "image", "animated_image" or "video".
+    kind: str
+    content_type: str
+    width: int
+    height: int
+    frame_count: int
+    duration_s: float
+
+
+class MediaProbe(Protocol):
+    """Reads the media's facts and enforces the media limits (size, dimensions, frames, duration).
+    Raises InvalidArgument naming what is wrong (UNSUPPORTED_MEDIA_TYPE, MEDIA_UNDECODABLE,
+    DIMENSIONS_TOO_LARGE …) and Unavailable when the prober cannot be reached."""
+
+    async def probe(self, data: bytes, declared_type: str) -> MediaInfo: ...
+
+
+@dataclass(frozen=True)
+class ScanOrder:
+    """What a scan of an asset is started with."""
+
+    asset_id: str
+    data: bytes
+    content_type: str
+    usage_intent: str
+    model_id: str
+    title: str
+    tags: tuple[str, ...]
+    description: str
+    #: Idempotency key: a retried start answers the same scan.
+    request_id: str
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """A scan's state as the scanner reports it; ``verdict`` empty while it runs."""
+
+    scan_id: str
+    #: "APPROVED", "FLAGGED", "REJECTED", or "" while running.
+    verdict: str
+    decision_id: str
+    #: Set when the scan failed.
+    error: str
+
+
+class Scans(Protocol):
+    """The scanner service. Raises Unavailable when it cannot be reached."""
+
+    async def start(self, order: ScanOrder) -> str:
+        """Start the scan without waiting for it; returns its scan id."""
+        ...
+
+    async def outcome(self, scan_id: str) -> ScanOutcome | None:
+        """The scan's state; None when the scanner does not know it."""
+        ...
+
+
+@dataclass(frozen=True)
+class ModerationEvent:
+    """One entry of the scanner's decision feed."""
+
+    revision: int
+    #: "decision", "scan_failed" or "heartbeat" (nothing happened; ``revision`` is the feed's head).
+    kind: str
+    asset_id: str = ""
+    scan_id: str = ""
+    #: For decisions: "APPROVED", "FLAGGED", "REJECTED" (or "PENDING").
+    verdict: str = ""
+    decision_id: str = ""
+    #: For failed scans: why.
+    error: str = ""
+
+
+class DecisionFeed(Protocol):
+    """The scanner's moderation events in revision order, from just after ``since_revision`` on, then
+    live; raises Unavailable when the stream cannot be opened or breaks (the caller resumes)."""
+
+    def watch(self, since_revision: int) -> AsyncIterator[ModerationEvent]: ...
+
+
+class CdnPurger(Protocol):
+    """Tells the CDNs in front to drop what they cached under the surrogate keys. Raises on failure (the
+    caller retries)."""
+
+    async def purge(self, surrogate_keys: tuple[str, ...]) -> None: ...
+
+
+# ------------------------------------------------------------------------------------------ storage
+
+
+class DuplicateAsset(Exception):
+    """An asset with this id exists already."""
+
+
+@dataclass(frozen=True)
+class AssetFilter:
+    status: str = ""
+    owner: str = ""
+    tag: str = ""
+
+
+class AssetStore(Protocol):
+    """Asset rows, their renditions and the decision feed's cursor."""
+
+    async def insert(self, asset: Asset) -> None:
+        """Raises DuplicateAsset when the id is taken."""
+        ...
+
+    async def get(self, asset_id: str) -> Asset | None: ...
+
+    async def page(self, where: AssetFilter, offset: int, limit: int) -> list[Asset]:
+        """Newest first (then by id)."""
+        ...
+
+    async def update_metadata(self, asset_id: str, changes: dict[str, object], at: datetime) -> Asset | None:
+        """Set the named descriptive fields (title, tags, description, filename, visibility, cache_policy)."""
+        ...
+
+    async def set_moderation(self, asset_id: str, moderation: Moderation, at: datetime) -> Asset | None: ...
+
+    async def delete(self, asset_id: str) -> bool:
+        """Remove the asset and its rendition rows; False when there was none."""
+        ...
+
+    async def with_status(self, status: str) -> list[Asset]:
+        """Every asset in this moderation state (start-up reconciliation)."""
+        ...
+
+    async def existing(self, asset_ids: set[str]) -> set[str]:
+        """Which of these ids have a row (blob garbage collection)."""
+        ...
+
+    async def renditions(self, asset_id: str) -> list[RenditionRecord]: ...
+
+    async def save_rendition(self, record: RenditionRecord) -> None: ...
+
+    async def delete_renditions(self, asset_id: str) -> None: ...
+
+    async def cursor(self) -> int:
+        """The revision of the last moderation event applied (0 for none)."""
+        ...
+
+    async def save_cursor(self, revision: int) -> None: ...
