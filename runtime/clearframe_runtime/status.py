@@ -17,7 +17,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from clearframe_runtime.errors import CANONICAL_CODES, DOMAIN, DomainError, Internal, canonical_code
+from clearframe_runtime.errors import CANONICAL_CODES, DOMAIN, DomainError, Internal, Unavailable, canonical_code
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +58,26 @@ def error_info(exc: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2.E
             detail.Unpack(info)
             return info
     return None
+
+
+_KIND_OF_CODE: Mapping[str, type[DomainError]] = {name: kind for kind, name in CANONICAL_CODES.items()}
+#: Codes that say the other side could not answer (rather than refused the request).
+_UNREACHABLE = frozenset({"UNAVAILABLE", "UNKNOWN", "INTERNAL", "CANCELLED", "DATA_LOSS", "UNIMPLEMENTED"})
+
+
+def from_rpc_error(exc: grpc.aio.AioRpcError | grpc.RpcError, service: str) -> DomainError:
+    """A failed call to another Clearframe service as the domain error to raise on: the callee's own
+    refusals (its code, reason, metadata and message) pass through; a callee that could not answer becomes
+    Unavailable with the reason ``{SERVICE}_UNAVAILABLE``."""
+    code = exc.code().name if isinstance(exc.code(), grpc.StatusCode) else "UNKNOWN"
+    details = exc.details() or code
+    if code in _UNREACHABLE:
+        return Unavailable(
+            f"the {service} service is unavailable ({code}: {details})", reason=f"{service.upper()}_UNAVAILABLE"
+        )
+    info = error_info(exc)
+    kind = _KIND_OF_CODE.get(code, DomainError)
+    return kind(details, reason=info.reason if info else None, metadata=dict(info.metadata) if info else None)
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type information
@@ -110,4 +130,9 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception, method: str)
     await context.abort_with_status(to_status(Internal("internal error")))
 
 
-__all__ = ["STATUS_CODES", "ErrorInterceptor", "error_info", "status_code", "status_message", "to_status"]
+__all__ = [
+    "STATUS_CODES",
+    "ErrorInterceptor",
+    "error_info",
+    "from_rpc_error",
+    "status_code", "status_message", "to_status"]
