@@ -204,6 +204,10 @@ class Mesh:
                 **{f"CLEARFRAME_{n.upper()}_URL": self.service_target(n) for n in SERVICES},
                 "CLEARFRAME_SCANNER_HASH_BANKS": str(self.options.data_dir / "hashbanks"),
                 "CLEARFRAME_SCANNER_IMAGE_STORE": str(self.options.data_dir / "scanner-images"),
+                # Asset bytes and signing keys survive restarts in the data folder; URLs name the gateway.
+                "CLEARFRAME_BLOB_DIR": str(self.options.data_dir / "blobs"),
+                "CLEARFRAME_SIGNING_KEYS_FILE": str(self.options.data_dir / "signing-keys.json"),
+                "CLEARFRAME_PUBLIC_BASE_URL": f"http://{self.options.host}:{self.options.envoy_port}",
             }
         )
         if name in DATABASE_SERVICES:

@@ -51,9 +51,7 @@ log = structlog.get_logger(__name__)
 
 MODEL_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 #: Content types delivered as uploaded (what the frames service detects and browsers play inline).
-DELIVERABLE_TYPES = frozenset(
-    {"image/gif", "image/png", "image/jpeg", "image/webp", "video/mp4", "video/webm"}
-)
+DELIVERABLE_TYPES = frozenset({"image/gif", "image/png", "image/jpeg", "image/webp", "video/mp4", "video/webm"})
 #: Descriptive fields UpdateAsset may change.
 UPDATABLE = ("title", "tags", "description", "filename", "visibility", "cache_policy")
 #: Changing one of these re-runs moderation (the text is scanned with the media).
@@ -141,7 +139,9 @@ def check_filename(filename: str, limits: Limits) -> str:
         )
     cleaned = safe_filename(filename)
     if not cleaned:
-        raise InvalidArgument(f"filename {filename[:80]!r} has no usable characters", field="filename", reason="INVALID_FILENAME")
+        raise InvalidArgument(
+            f"filename {filename[:80]!r} has no usable characters", field="filename", reason="INVALID_FILENAME"
+        )
     return cleaned
 
 
@@ -200,7 +200,9 @@ class Assets:
 
     async def create(self, upload: Upload, owner: str) -> Asset:
         if not upload.data:
-            raise InvalidArgument("the request body is empty; send the media as the body", field="body", reason="EMPTY_BODY")
+            raise InvalidArgument(
+                "the request body is empty; send the media as the body", field="body", reason="EMPTY_BODY"
+            )
         if len(upload.data) > self.limits.max_upload_bytes:
             raise InvalidArgument(
                 f"the upload is {len(upload.data)} bytes; at most {self.limits.max_upload_bytes} are accepted",
@@ -282,7 +284,9 @@ class Assets:
 
     def _order(self, asset: Asset, data: bytes) -> ScanOrder:
         # The same asset and attempt always give the same key: a retried start is answered the same scan.
-        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"clearframe:asset:{asset.sha256}:{asset.moderation.scan_attempt}"))
+        request_id = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"clearframe:asset:{asset.sha256}:{asset.moderation.scan_attempt}")
+        )
         return ScanOrder(
             asset_id=asset.asset_id,
             data=data,
@@ -401,7 +405,9 @@ class Assets:
         try:
             data = await self._blobs.get(original_key(asset.sha256))
         except Unavailable as exc:
-            raise Unavailable(f"the blob store is unavailable ({exc.message})", reason="BLOB_STORE_UNAVAILABLE") from exc
+            raise Unavailable(
+                f"the blob store is unavailable ({exc.message})", reason="BLOB_STORE_UNAVAILABLE"
+            ) from exc
         async with self._lock(asset.asset_id):
             fresh = await self._store.get(asset.asset_id) or asset
             attempt = fresh.moderation.scan_attempt + 1
@@ -415,8 +421,12 @@ class Assets:
             moderation = (
                 replace(fresh.moderation, scan_id=scan_id, scan_attempt=attempt)
                 if keep_status
-                else Moderation(status=ModerationStatus.PENDING, scan_id=scan_id, scan_attempt=attempt,
-                                revision=fresh.moderation.revision)
+                else Moderation(
+                    status=ModerationStatus.PENDING,
+                    scan_id=scan_id,
+                    scan_attempt=attempt,
+                    revision=fresh.moderation.revision,
+                )
             )
             updated = await self._store.set_moderation(asset.asset_id, moderation, self._clock())
         if updated is None:

@@ -211,7 +211,9 @@ class RenditionWorker:
                 return
             await self._produce_one(asset, source, spec, record)
 
-    async def _produce_one(self, asset: Asset, source: bytes, spec: RenditionSpec, record: RenditionRecord | None) -> None:
+    async def _produce_one(
+        self, asset: Asset, source: bytes, spec: RenditionSpec, record: RenditionRecord | None
+    ) -> None:
         attempts = (record.attempts if record else 0) + 1
         base = record or RenditionRecord(asset.asset_id, spec.name, RenditionState.PENDING)
         try:
@@ -228,7 +230,9 @@ class RenditionWorker:
                     retry_at=self._clock() + self._retry_after * 2 ** (attempts - 1) if retry else None,
                 )
             )
-            log.warning("rendition failed", asset_id=asset.asset_id, rendition=spec.name, attempt=attempts, error=str(exc))
+            log.warning(
+                "rendition failed", asset_id=asset.asset_id, rendition=spec.name, attempt=attempts, error=str(exc)
+            )
             return
         await self._store.save_rendition(
             RenditionRecord(
