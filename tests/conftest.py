@@ -168,6 +168,57 @@ def span_sink() -> Iterator[tuple[SpanSink, str]]:
     server.stop(0)
 
 
+class PurgeSink:
+    """A CDN purge hook: records the surrogate keys of each purge request; answers 503 ``failures`` times
+    first (the service must retry)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.failures = 0
+        self.url = ""
+        self.lock = threading.Lock()
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with sink.lock:
+                    failing = sink.failures > 0
+                    if failing:
+                        sink.failures -= 1
+                    else:
+                        sink.requests.append(
+                            {"surrogate_key": self.headers.get("surrogate-key", ""), "body": json.loads(body or b"{}")}
+                        )
+                self.send_response(503 if failing else 200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                del format, args
+
+        return Handler
+
+    def keys(self) -> list[str]:
+        with self.lock:
+            return [r["surrogate_key"] for r in self.requests]
+
+
+@pytest.fixture(scope="session")
+def purge_sink() -> Iterator[PurgeSink]:
+    sink = PurgeSink()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), sink.handler())
+    sink.url = f"http://127.0.0.1:{server.server_address[1]}/purge"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield sink
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str | None]:
     """A fresh PostgreSQL database for the mesh, or None for SQLite files."""
@@ -184,7 +235,10 @@ def database_url() -> Iterator[str | None]:
 
 @pytest.fixture(scope="session")
 def mesh(
-    tmp_path_factory: pytest.TempPathFactory, span_sink: tuple[SpanSink, str], database_url: str | None
+    tmp_path_factory: pytest.TempPathFactory,
+    span_sink: tuple[SpanSink, str],
+    database_url: str | None,
+    purge_sink: PurgeSink,
 ) -> Iterator[Mesh]:
     workdir: Path = tmp_path_factory.mktemp("mesh")
     options = MeshOptions.free(
@@ -197,6 +251,9 @@ def mesh(
             "CLEARFRAME_AUTH_LEGACY_TOKEN_SUBJECTS": LEGACY_SUBJECT,
             "CLEARFRAME_AUTH_LEGACY_TOKEN_BURST": str(LEGACY_BURST),
             "CLEARFRAME_AUTH_LEGACY_TOKEN_WINDOW_S": "3600",
+            "CLEARFRAME_PURGE_URL": purge_sink.url,
+            # Purge retries back off from 1 s; renditions are retried quickly in tests.
+            "CLEARFRAME_RENDITION_RETRY_S": "2",
         },
     )
     running = Mesh(options)
