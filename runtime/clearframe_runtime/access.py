@@ -131,6 +131,7 @@ RULES: Mapping[str, Rule] = {
             "CreateDecision": needs("moderation.review"),
             "GetDecision": needs("moderation.read"),
             "ListDecisions": needs("moderation.read"),
+            "WatchDecisions": needs("moderation.read"),
             "ListReviewCases": needs("moderation.read"),
             "GetReviewCase": needs("moderation.read"),
             "DecideReviewCase": needs("moderation.review"),

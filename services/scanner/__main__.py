@@ -1,7 +1,8 @@
 """Run the scanner service: `python -m services.scanner`.
 
 ScannerService and ModerationService (decisions, review, audit, webhooks) share one process: every
-completed scan reaches moderation through ``Scanner.listeners``.
+completed scan reaches moderation through ``Scanner.listeners``, every failed one through
+``Scanner.failure_listeners`` (the decision feed that WatchDecisions streams).
 """
 
 from __future__ import annotations
@@ -77,8 +78,10 @@ async def main() -> None:
         runner=settings.instance(),
     )
     webhook_client = httpx.AsyncClient(follow_redirects=False)
-    moderation, deliveries, listener = moderation_parts(sessions, webhook_client)
-    scanner.listeners.append(listener)
+    parts = moderation_parts(sessions, webhook_client)
+    deliveries = parts.deliveries
+    scanner.listeners.append(parts.listener)
+    scanner.failure_listeners.append(parts.listener.failed)
     sweeper: list[asyncio.Task[None]] = []
 
     async def start() -> None:
@@ -112,7 +115,7 @@ async def main() -> None:
                 scanner_service_pb2.DESCRIPTOR.services_by_name["ScannerService"],
             ),
             Servicer(
-                ModerationServicer(moderation, scans, codec),
+                ModerationServicer(parts.moderation, scans, codec, parts.feed),
                 moderation_service_pb2_grpc.add_ModerationServiceServicer_to_server,
                 moderation_service_pb2.DESCRIPTOR.services_by_name["ModerationService"],
             ),

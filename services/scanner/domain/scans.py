@@ -44,6 +44,7 @@ INTERRUPTED = "SCAN_INTERRUPTED"
 
 Metadata = tuple[tuple[str, str], ...]
 Listener = Callable[[Scan, decisions.Policy], Awaitable[None]]
+FailureListener = Callable[[Scan], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,9 @@ class Scanner:
         #: Called with every completed scan and the policy that decided it (moderation records the
         #: decision, opens review cases, delivers webhooks). A failing listener is logged, not fatal.
         self.listeners: list[Listener] = []
+        #: Called with every stored scan that ended FAILED (moderation tells the decision feed's
+        #: watchers: the asset has no decision and shows an error). A failing listener is logged.
+        self.failure_listeners: list[FailureListener] = []
         self._background: dict[asyncio.Task[Scan], Scan] = {}
 
     # --- /v1 ------------------------------------------------------------------------------------------
@@ -267,6 +271,7 @@ class Scanner:
                 completed_at=self._clock(),
             )
             await self.store.save(failed)
+            await self._notify_failed(failed)
             return failed
         done = replace(
             scan, media_type=kind, state=ScanState.SUCCEEDED, result=result, completed_at=result.completed_at
@@ -289,6 +294,13 @@ class Scanner:
                 await listener(scan, policy)
             except Exception:  # the scan itself succeeded and is stored
                 log.exception("scan.listener_failed", scan_id=scan.scan_id)
+
+    async def _notify_failed(self, scan: Scan) -> None:
+        for listener in self.failure_listeners:
+            try:
+                await listener(scan)
+            except Exception:  # the failure itself is stored on the scan
+                log.exception("scan.failure_listener_failed", scan_id=scan.scan_id)
 
     def _interrupted(self, scan: Scan, why: str) -> Scan:
         return replace(
@@ -313,7 +325,9 @@ class Scanner:
                 await task
         for scan in cut:
             if scan is not None:
-                await self.store.save(self._interrupted(scan, "the scanner shut down before this scan finished"))
+                interrupted = self._interrupted(scan, "the scanner shut down before this scan finished")
+                await self.store.save(interrupted)
+                await self._notify_failed(interrupted)
         if cut:
             log.warning("scan.drain_cut_short", scans=len(cut))
         return len(cut)
@@ -328,7 +342,9 @@ class Scanner:
             if scan.scan_id in mine:
                 continue
             if scan.runner == self.runner or scan.created_at < orphaned_before:
-                await self.store.save(self._interrupted(scan, "the scanner stopped before this scan finished"))
+                interrupted = self._interrupted(scan, "the scanner stopped before this scan finished")
+                await self.store.save(interrupted)
+                await self._notify_failed(interrupted)
                 finished.append(scan.scan_id)
         if finished:
             log.warning("scan.recovered_as_failed", scans=finished)

@@ -22,7 +22,7 @@ from clearframe_runtime.principal import Principal, PrincipalCodec
 from clearframe_runtime.protoconv import field_datetime, timestamp
 from clearframe_runtime.vocabulary import USAGE_INTENTS
 from services.scanner.domain.decision import Policy
-from services.scanner.domain.model import Scan, ScanState
+from services.scanner.domain.model import Failure, Scan, ScanState
 from services.scanner.moderation import domain
 from services.scanner.moderation.domain import (
     AuditEntry,
@@ -31,14 +31,17 @@ from services.scanner.moderation.domain import (
     Decision,
     DecisionFilter,
     Delivery,
+    FeedEvent,
     Moderation,
     ReviewCase,
     ScanFacts,
+    ScanFailure,
     TimeRange,
     Webhook,
 )
+from services.scanner.moderation.feed import DecisionFeed, Heartbeat
 from services.scanner.ports import ScanReader
-from services.scanner.wire import plain, reasons_message, result_message
+from services.scanner.wire import plain, reasons_message, result_message, status_message
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +102,29 @@ def decision_message(d: Decision) -> pb.Decision:
         current=d.current,
         create_time=timestamp(d.created_at),
     )
+
+
+def watch_message(item: FeedEvent | Heartbeat) -> pb.WatchDecisionsResponse:
+    if isinstance(item, Heartbeat):
+        return pb.WatchDecisionsResponse(
+            revision=item.revision,
+            event_time=timestamp(item.sent_at),
+            heartbeat=pb.WatchHeartbeat(send_time=timestamp(item.sent_at)),
+        )
+    message = pb.WatchDecisionsResponse(revision=item.revision, event_time=timestamp(item.created_at))
+    if item.decision is not None:
+        message.decision.CopyFrom(decision_message(item.decision))
+    elif item.failure is not None:
+        f = item.failure
+        message.scan_failed.CopyFrom(
+            pb.ScanFailure(
+                scan_id=f.scan_id,
+                asset_id=f.asset_id,
+                error=status_message(Failure(f.code, f.message, f.reason)),
+                failure_time=timestamp(f.failed_at),
+            )
+        )
+    return message
 
 
 def audit_message(e: AuditEntry) -> pb.AuditEntry:
@@ -178,7 +204,8 @@ def _next_token(items: list[Any], offset: int, size: int, filters: Sequence[obje
 
 
 class ScanListener:
-    """Registered on ``Scanner.listeners``: every completed scan gets its automated decision."""
+    """Registered on ``Scanner.listeners``: every completed scan gets its automated decision (and, on
+    ``Scanner.failure_listeners``, every failed one its feed event)."""
 
     def __init__(self, moderation: Moderation):
         self._moderation = moderation
@@ -189,13 +216,30 @@ class ScanListener:
         decision = await self._moderation.record_automated(scan_facts(scan, webhook_delivery=policy.webhook_delivery))
         log.info("moderation.decided", scan_id=scan.scan_id, decision_id=decision.decision_id, verdict=decision.verdict)
 
+    async def failed(self, scan: Scan) -> None:
+        """Registered on ``Scanner.failure_listeners``: a FAILED scan becomes an event of the feed."""
+        if scan.state != ScanState.FAILED:
+            return
+        error = scan.error or Failure("UNKNOWN", "the scan failed")
+        failure = ScanFailure(
+            scan_id=scan.scan_id,
+            asset_id=scan.asset_id,
+            code=error.code,
+            message=error.message,
+            reason=error.reason,
+            failed_at=scan.completed_at or self._moderation.now(),
+        )
+        await self._moderation.record_failure(failure)
+        log.info("moderation.scan_failed", scan_id=scan.scan_id, reason=error.reason)
+
 
 # -- the servicer ----------------------------------------------------------------------------------
 
 
 class ModerationServicer(pb_grpc.ModerationServiceServicer):
-    def __init__(self, moderation: Moderation, scans: ScanReader, codec: PrincipalCodec):
+    def __init__(self, moderation: Moderation, scans: ScanReader, codec: PrincipalCodec, feed: DecisionFeed):
         self._moderation = moderation
+        self._feed = feed
         self._store = moderation.store
         self._scans = scans
         self._codec = codec
@@ -282,6 +326,12 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
             decisions=[decision_message(d) for d in items[:size]],
             next_page_token=_next_token(items, offset, size, [where]),
         )
+
+    async def WatchDecisions(
+        self, request: pb.WatchDecisionsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchDecisionsResponse]:
+        async for item in self._feed.watch(request.since_revision, request.asset_id):
+            yield watch_message(item)
 
     # review cases
 

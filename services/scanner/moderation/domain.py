@@ -221,6 +221,35 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class ScanFailure:
+    """A scan that ended FAILED: no decision, but its asset's publisher must learn it (the asset shows
+    ERROR). ``code`` is the canonical status name, ``reason`` the ErrorInfo reason."""
+
+    scan_id: str
+    asset_id: str
+    code: str
+    message: str
+    reason: str
+    failed_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One event of the decision feed: a decision or a failed scan, at its global revision."""
+
+    revision: int
+    created_at: datetime
+    decision: Decision | None = None
+    failure: ScanFailure | None = None
+
+    @property
+    def asset_id(self) -> str:
+        if self.decision is not None:
+            return self.decision.asset_id
+        return self.failure.asset_id if self.failure is not None else ""
+
+
+@dataclass(frozen=True)
 class CaseUpdate:
     """A review case to insert (expected_version None) or to replace if still at expected_version."""
 
@@ -236,6 +265,13 @@ class ChangeSet:
     cases: list[CaseUpdate] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
+    #: A failed scan for the decision feed (the decision, when set, is a feed event of its own).
+    failure: ScanFailure | None = None
+
+    @property
+    def feed_events(self) -> int:
+        """How many events of the decision feed this change set writes."""
+        return (self.decision is not None) + (self.failure is not None)
 
 
 class StaleCase(Exception):
@@ -485,12 +521,15 @@ class Moderation:
         url_policy: UrlPolicy | None = None,
         clock: Clock = utcnow,
         on_deliveries: Callable[[], None] = lambda: None,
+        on_events: Callable[[], None] = lambda: None,
     ):
         self.store = store
         self.url_policy = url_policy or UrlPolicy()
         self._clock = clock
         #: Wakes the delivery worker when new deliveries were written.
         self.on_deliveries = on_deliveries
+        #: Wakes this process's watch streams when decision-feed events were written.
+        self.on_events = on_events
 
     def now(self) -> datetime:
         return self._clock()
@@ -506,6 +545,10 @@ class Moderation:
             await self._open_case(changes, facts, now)
         await self._write(changes)
         return decision
+
+    async def record_failure(self, failure: ScanFailure) -> None:
+        """A scan ended FAILED: it has no decision, but watchers of the feed learn it."""
+        await self._write(ChangeSet(failure=failure))
 
     async def create_decision(
         self, facts: ScanFacts, verdict: str, reviewer: str, notes: str, decision_id: str = ""
@@ -680,6 +723,8 @@ class Moderation:
         await self.store.write(changes)
         if changes.deliveries:
             self.on_deliveries()
+        if changes.feed_events:
+            self.on_events()
 
     # -- audit trail and statistics ----------------------------------------------------------------
 

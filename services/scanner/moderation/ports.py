@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         Decision,
         DecisionFilter,
         Delivery,
+        FeedEvent,
         ReviewCase,
         StatCounts,
         TimeRange,
@@ -23,7 +24,15 @@ if TYPE_CHECKING:
 
 class ModerationStore(Protocol):
     async def write(self, changes: ChangeSet) -> None:
-        """Write a change set in one transaction; raises StaleCase when a case moved on meanwhile."""
+        """Write a change set in one transaction; raises StaleCase when a case moved on meanwhile. Its
+        decision and its failure each become a feed event with the next revision; revisions are assigned
+        in commit order (no writer commits a lower revision after a higher one is visible)."""
+
+    async def latest_revision(self) -> int:
+        """The highest revision of the decision feed; 0 while it is empty."""
+
+    async def events_after(self, after: int, upto: int, asset_id: str, limit: int) -> list[FeedEvent]:
+        """Feed events with ``after < revision <= upto`` (of ``asset_id`` when given), oldest first."""
 
     async def current_decision(self, scan_id: str) -> Decision | None: ...
     async def get_decision(self, decision_id: str) -> Decision | None: ...

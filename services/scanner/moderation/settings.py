@@ -20,3 +20,10 @@ class ModerationSettings(BaseSettings):
     webhook_concurrency: int = 8
     #: Longest the worker sleeps between looks at the table (new deliveries wake it at once).
     webhook_poll_s: float = 5.0
+    #: Longest a WatchDecisions stream waits before looking at the feed table again: the wake-up for
+    #: events written by other scanner replicas (this replica's own writes wake its streams at once).
+    watch_poll_s: float = 1.0
+    #: A heartbeat is sent after this long without events.
+    watch_heartbeat_s: float = 15.0
+    #: WatchDecisions streams one replica serves at once (more answer RESOURCE_EXHAUSTED).
+    watch_max_streams: int = 256

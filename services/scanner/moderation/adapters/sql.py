@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import BigInteger, Column, Integer, delete, func, or_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, and_, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,7 +26,9 @@ from services.scanner.moderation.domain import (
     Decision,
     DecisionFilter,
     Delivery,
+    FeedEvent,
     ReviewCase,
+    ScanFailure,
     StaleCase,
     StatCounts,
     TimeRange,
@@ -35,6 +37,10 @@ from services.scanner.moderation.domain import (
 )
 
 metadata = SQLModel.metadata
+
+KIND_DECISION, KIND_SCAN_FAILED = "DECISION", "SCAN_FAILED"
+#: Key of the PostgreSQL transaction lock that orders the feed's writers (see SqlModerationStore.write).
+FEED_LOCK = 0x6D6F6465  # "mode"
 
 
 def _dump(value: Any) -> str:
@@ -295,6 +301,40 @@ class DeliveryRow(SQLModel, table=True):
         )
 
 
+class EventRow(SQLModel, table=True):
+    """The decision feed: one row per decision (its content is the decision's row) or failed scan."""
+
+    __tablename__ = "moderation_events"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    revision: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    )
+    kind: str = Field(max_length=16)
+    decision_id: str = Field(default="", max_length=64)
+    scan_id: str = Field(max_length=64)
+    asset_id: str = Field(default="", max_length=64, index=True)
+    error_code: str = Field(default="", max_length=32)
+    error_reason: str = Field(default="", max_length=64)
+    error_message: str = ""
+    created_at: datetime
+
+    def event(self, decision: DecisionRow | None) -> FeedEvent:
+        assert self.revision is not None
+        if decision is not None:
+            return FeedEvent(self.revision, utc(self.created_at), decision=decision.record())
+        failure = ScanFailure(
+            scan_id=self.scan_id,
+            asset_id=self.asset_id,
+            code=self.error_code,
+            message=self.error_message,
+            reason=self.error_reason,
+            failed_at=utc(self.created_at),
+        )
+        return FeedEvent(self.revision, utc(self.created_at), failure=failure)
+
+
 def _in_period(column: Any, period: TimeRange) -> list[Any]:
     clauses = []
     if period.start is not None:
@@ -356,7 +396,62 @@ class SqlModerationStore:
                 # A delivery is sent later by the worker: keep the trace of the action that caused it.
                 traced = delivery if delivery.trace_context else replace(delivery, trace_context=inject_context())
                 session.add(DeliveryRow(id=delivery.delivery_id, **DeliveryRow.values(traced)))
+            if changes.feed_events:
+                await self._add_events(session, changes)
             await session.commit()
+
+    @staticmethod
+    async def _add_events(session: AsyncSession, changes: ChangeSet) -> None:
+        """The feed's rows, last in the transaction. Watchers read "everything up to the highest
+        revision", so a lower revision must never commit after a higher one is visible: on PostgreSQL
+        writers queue on a transaction lock before their revisions are drawn (SQLite has one writer)."""
+        connection = await session.connection()
+        if connection.dialect.name == "postgresql":
+            await session.flush()  # the other rows first: the lock is held only for the feed's insert
+            await session.exec(select(func.pg_advisory_xact_lock(FEED_LOCK)))
+        if changes.decision is not None:
+            d = changes.decision
+            session.add(
+                EventRow(
+                    kind=KIND_DECISION,
+                    decision_id=d.decision_id,
+                    scan_id=d.scan_id,
+                    asset_id=d.asset_id,
+                    created_at=d.created_at,
+                )
+            )
+        if changes.failure is not None:
+            f = changes.failure
+            session.add(
+                EventRow(
+                    kind=KIND_SCAN_FAILED,
+                    scan_id=f.scan_id,
+                    asset_id=f.asset_id,
+                    error_code=f.code,
+                    error_reason=f.reason,
+                    error_message=f.message,
+                    created_at=f.failed_at,
+                )
+            )
+
+    async def latest_revision(self) -> int:
+        async with self._sessions() as session:
+            return int((await session.exec(select(func.max(EventRow.revision)))).one() or 0)
+
+    async def events_after(self, after: int, upto: int, asset_id: str, limit: int) -> list[FeedEvent]:
+        revision = col(EventRow.revision)
+        query = (
+            select(EventRow, DecisionRow)
+            .join(DecisionRow, col(DecisionRow.id) == col(EventRow.decision_id), isouter=True)
+            .where(revision > after, revision <= upto)
+            # A decision event always has its row (one transaction); the clause keeps ``limit`` exact.
+            .where(or_(col(EventRow.kind) != KIND_DECISION, col(DecisionRow.id).is_not(None)))
+        )
+        if asset_id:
+            query = query.where(EventRow.asset_id == asset_id)
+        async with self._sessions() as session:
+            rows = (await session.exec(query.order_by(revision).limit(limit))).all()
+        return [event.event(decision) for event, decision in rows]
 
     async def current_decision(self, scan_id: str) -> Decision | None:
         async with self._sessions() as session:

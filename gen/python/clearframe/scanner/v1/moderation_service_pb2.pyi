@@ -5,6 +5,7 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -148,6 +149,46 @@ class ListDecisionsResponse(_message.Message):
     decisions: _containers.RepeatedCompositeFieldContainer[Decision]
     next_page_token: str
     def __init__(self, decisions: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchDecisionsRequest(_message.Message):
+    __slots__ = ("since_revision", "asset_id")
+    SINCE_REVISION_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    since_revision: int
+    asset_id: str
+    def __init__(self, since_revision: _Optional[int] = ..., asset_id: _Optional[str] = ...) -> None: ...
+
+class ScanFailure(_message.Message):
+    __slots__ = ("scan_id", "asset_id", "error", "failure_time")
+    SCAN_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_TIME_FIELD_NUMBER: _ClassVar[int]
+    scan_id: str
+    asset_id: str
+    error: _status_pb2.Status
+    failure_time: _timestamp_pb2.Timestamp
+    def __init__(self, scan_id: _Optional[str] = ..., asset_id: _Optional[str] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., failure_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchHeartbeat(_message.Message):
+    __slots__ = ("send_time",)
+    SEND_TIME_FIELD_NUMBER: _ClassVar[int]
+    send_time: _timestamp_pb2.Timestamp
+    def __init__(self, send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchDecisionsResponse(_message.Message):
+    __slots__ = ("revision", "event_time", "decision", "scan_failed", "heartbeat")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    SCAN_FAILED_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    event_time: _timestamp_pb2.Timestamp
+    decision: Decision
+    scan_failed: ScanFailure
+    heartbeat: WatchHeartbeat
+    def __init__(self, revision: _Optional[int] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision: _Optional[_Union[Decision, _Mapping]] = ..., scan_failed: _Optional[_Union[ScanFailure, _Mapping]] = ..., heartbeat: _Optional[_Union[WatchHeartbeat, _Mapping]] = ...) -> None: ...
 
 class ReviewCase(_message.Message):
     __slots__ = ("case_id", "scan_id", "asset_id", "state", "priority", "reasons", "result", "create_time", "close_time", "decision_id", "etag")

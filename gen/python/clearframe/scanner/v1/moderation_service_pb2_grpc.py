@@ -50,6 +50,11 @@ class ModerationServiceStub:
                 request_serializer=clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.ListDecisionsRequest.SerializeToString,
                 response_deserializer=clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.ListDecisionsResponse.FromString,
                 _registered_method=True)
+        self.WatchDecisions = channel.unary_stream(
+                '/clearframe.scanner.v1.ModerationService/WatchDecisions',
+                request_serializer=clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.WatchDecisionsRequest.SerializeToString,
+                response_deserializer=clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.WatchDecisionsResponse.FromString,
+                _registered_method=True)
         self.ListReviewCases = channel.unary_unary(
                 '/clearframe.scanner.v1.ModerationService/ListReviewCases',
                 request_serializer=clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.ListReviewCasesRequest.SerializeToString,
@@ -146,6 +151,21 @@ class ModerationServiceServicer:
     def ListDecisions(self, request, context):
         """Lists decisions, newest first, filtered by asset, scan, verdict or time. Needs `moderation.read`.
         Paginated (AIP-158).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchDecisions(self, request, context):
+        """Streams moderation events in revision order: first every retained event after `since_revision`
+        (the replay), then live ones as they are written, with heartbeats while idle. This is how a
+        service that publishes assets (sharelinks) learns each decision — automated, manual, superseding —
+        and each failed scan, within a second, and how it catches up after its own restart. Needs
+        `moderation.read`. INVALID_ARGUMENT (INVALID_REVISION) for a negative `since_revision`;
+        FAILED_PRECONDITION (REVISION_AHEAD) when `since_revision` lies beyond the feed's current revision
+        (the scanner's database was replaced: resynchronise from 0); RESOURCE_EXHAUSTED (TOO_MANY_WATCHERS)
+        when this replica already serves its maximum number of streams (retry, another replica may answer).
+        Over REST the stream is NDJSON: one WatchDecisionsResponse per line.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -285,6 +305,11 @@ def add_ModerationServiceServicer_to_server(servicer, server):
                     servicer.ListDecisions,
                     request_deserializer=clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.ListDecisionsRequest.FromString,
                     response_serializer=clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.ListDecisionsResponse.SerializeToString,
+            ),
+            'WatchDecisions': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchDecisions,
+                    request_deserializer=clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.WatchDecisionsRequest.FromString,
+                    response_serializer=clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.WatchDecisionsResponse.SerializeToString,
             ),
             'ListReviewCases': grpc.unary_unary_rpc_method_handler(
                     servicer.ListReviewCases,
@@ -439,6 +464,33 @@ class ModerationService:
             '/clearframe.scanner.v1.ModerationService/ListDecisions',
             clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.ListDecisionsRequest.SerializeToString,
             clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.ListDecisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/clearframe.scanner.v1.ModerationService/WatchDecisions',
+            clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.WatchDecisionsRequest.SerializeToString,
+            clearframe_dot_scanner_dot_v1_dot_moderation__service__pb2.WatchDecisionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
