@@ -260,6 +260,26 @@ async def test_moderation_is_set_and_found_by_status(store: AssetStore) -> None:
     assert await store.get(f"{9:016x}") is None
 
 
+async def test_concurrent_writers_of_one_asset_neither_fail_nor_undo_each_other(store: AssetStore) -> None:
+    asset = make_asset(1)
+    await store.insert(asset)
+    decided = Moderation(status=ModerationStatus.APPROVED, scan_id="scan-1", decision_id="d-1", revision=9)
+    later = T0 + timedelta(hours=1)
+    await asyncio.gather(
+        store.set_moderation(asset.asset_id, decided, later),
+        store.update_metadata(asset.asset_id, {"title": "Renamed"}, later),
+        store.update_metadata(asset.asset_id, {"tags": ("x", "y")}, later),
+        store.update_metadata(asset.asset_id, {"description": "Described"}, later),
+        store.save_rendition(RenditionRecord(asset.asset_id, "mp4", RenditionState.PENDING)),
+        store.save_rendition(RenditionRecord(asset.asset_id, "webp", RenditionState.PENDING)),
+    )
+    found = await store.get(asset.asset_id)
+    assert found == replace(
+        asset, title="Renamed", tags=("x", "y"), description="Described", moderation=decided, updated_at=later
+    )
+    assert [r.name for r in await store.renditions(asset.asset_id)] == ["mp4", "webp"]
+
+
 async def test_delete_removes_the_asset_its_tags_and_renditions(store: AssetStore) -> None:
     asset = make_asset(1, tags=("cat",))
     other = make_asset(2, tags=("cat",))
