@@ -209,39 +209,54 @@ class AssetFilter:
 
 
 class AssetStore(Protocol):
-    """Asset rows, their renditions and the decision feed's cursor."""
+    """Asset rows, their renditions and the decision feed's cursor.
+
+    Datetimes must be aware (a naive one is ``ValueError``) and come back as aware UTC. Lists are newest
+    first (``created_at`` descending), then by ``asset_id``. ``services/sharelinks/adapters/sql.py`` implements
+    it in SQL, ``services/sharelinks/tests/fake_store.py`` in memory; ``tests/test_store.py`` holds both to it.
+    """
 
     async def insert(self, asset: Asset) -> None:
-        """Raises DuplicateAsset when the id is taken."""
+        """Raises DuplicateAsset when the id is taken (of concurrent inserts of one id, exactly one wins)."""
         ...
 
     async def get(self, asset_id: str) -> Asset | None: ...
 
     async def page(self, where: AssetFilter, offset: int, limit: int) -> list[Asset]:
-        """Newest first (then by id)."""
+        """Newest first (then by id). Empty filter fields match everything; ``tag`` is an exact match on one of
+        the asset's tags. A negative offset or limit is ``ValueError``."""
         ...
 
     async def update_metadata(self, asset_id: str, changes: dict[str, object], at: datetime) -> Asset | None:
-        """Set the named descriptive fields (title, tags, description, filename, visibility, cache_policy)."""
+        """Set the named descriptive fields (title, tags, description, filename, visibility, cache_policy) and
+        ``updated_at = at``; the updated asset, or None when absent. Any other field, or a value of the wrong
+        type, is ``ValueError`` (see :mod:`services.sharelinks.domain.descriptive`)."""
         ...
 
-    async def set_moderation(self, asset_id: str, moderation: Moderation, at: datetime) -> Asset | None: ...
+    async def set_moderation(self, asset_id: str, moderation: Moderation, at: datetime) -> Asset | None:
+        """Replace the moderation facts and set ``updated_at = at``; the updated asset, or None when absent."""
+        ...
 
     async def delete(self, asset_id: str) -> bool:
-        """Remove the asset and its rendition rows; False when there was none."""
+        """Remove the asset, its tags and its rendition rows (one transaction); False when there was none."""
         ...
 
     async def with_status(self, status: str) -> list[Asset]:
-        """Every asset in this moderation state (start-up reconciliation)."""
+        """Every asset in this moderation state, in list order (start-up reconciliation)."""
         ...
 
     async def existing(self, asset_ids: set[str]) -> set[str]:
-        """Which of these ids have a row (blob garbage collection)."""
+        """Which of these ids have a row (blob garbage collection); any number of ids."""
         ...
 
-    async def renditions(self, asset_id: str) -> list[RenditionRecord]: ...
+    async def renditions(self, asset_id: str) -> list[RenditionRecord]:
+        """The asset's rendition records, by name."""
+        ...
 
-    async def save_rendition(self, record: RenditionRecord) -> None: ...
+    async def save_rendition(self, record: RenditionRecord) -> None:
+        """Insert or replace the record of (asset, name). Nothing is saved when the asset has no row (it was
+        deleted while the rendition was being made)."""
+        ...
 
     async def delete_renditions(self, asset_id: str) -> None: ...
 
@@ -249,4 +264,6 @@ class AssetStore(Protocol):
         """The revision of the last moderation event applied (0 for none)."""
         ...
 
-    async def save_cursor(self, revision: int) -> None: ...
+    async def save_cursor(self, revision: int) -> None:
+        """Keep ``revision`` as the cursor (the last saved one wins)."""
+        ...
