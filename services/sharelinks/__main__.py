@@ -97,7 +97,9 @@ async def main() -> None:
         max_attempts=settings.rendition_max_attempts,
         retry_after=timedelta(seconds=settings.rendition_retry_s),
     )
-    purger = HttpPurger(settings.purge_url, token=settings.purge_token.get_secret_value()) if settings.purge_url else None
+    purger = (
+        HttpPurger(settings.purge_url, token=settings.purge_token.get_secret_value()) if settings.purge_url else None
+    )
     purges = PurgeQueue(purger, sleep=asyncio.sleep, attempts=settings.purge_attempts)
     assets = Assets(
         store,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -60,7 +61,7 @@ _PROBLEMS = {
 _NOT_METADATA = frozenset({"content-type", "content-length"})
 
 
-def _enum(table: dict[int, Any], value: int, field: str) -> Any:
+def _enum(table: Mapping[Any, Any], value: int, field: str) -> Any:
     if value not in table:
         raise InvalidArgument(f"unknown {field} value {value}", field=field)
     return table[value]
@@ -154,7 +155,9 @@ class AssetServicer(pb_grpc.AssetServiceServicer):
         return pb.GetAssetResponse(asset=await self.asset_message(await self._assets.get(request.asset_id)))
 
     async def ListAssets(self, request: pb.ListAssetsRequest, context: grpc.aio.ServicerContext) -> Any:
-        status = _enum(_STATUS_NAMES | {pb.MODERATION_STATUS_UNSPECIFIED: ""}, request.moderation_status, "moderation_status")
+        status = _enum(
+            _STATUS_NAMES | {pb.MODERATION_STATUS_UNSPECIFIED: ""}, request.moderation_status, "moderation_status"
+        )
         assets, token = await self._assets.page(
             AssetFilter(status=status, owner=request.owner, tag=request.tag), request.page_size, request.page_token
         )
@@ -192,7 +195,9 @@ class AssetServicer(pb_grpc.AssetServiceServicer):
 
     async def DownloadAsset(self, request: pb.DownloadAssetRequest, context: grpc.aio.ServicerContext) -> Any:
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        params = {name: getattr(request, name) for name in (*EXTRA_PARAMS, "kid", "signature") if getattr(request, name)}
+        params = {
+            name: getattr(request, name) for name in (*EXTRA_PARAMS, "kid", "signature") if getattr(request, name)
+        }
         if request.expires:
             params["expires"] = str(request.expires)
         answer = await self._delivery.download(
@@ -221,7 +226,9 @@ class AssetServicer(pb_grpc.AssetServiceServicer):
             ttl = int(seconds)
         extras = {name: getattr(request, name) for name in EXTRA_PARAMS}
         signed = await self._delivery.sign(request.asset_id, ttl, extras, request.rendition)
-        return pb.SignAssetUrlResponse(url=signed.url, expire_time=timestamp(signed.expires), signature=signed.signature)
+        return pb.SignAssetUrlResponse(
+            url=signed.url, expire_time=timestamp(signed.expires), signature=signed.signature
+        )
 
     async def VerifySignedUrl(self, request: pb.VerifySignedUrlRequest, context: grpc.aio.ServicerContext) -> Any:
         if not request.url:

@@ -26,6 +26,7 @@ from clearframe_runtime.errors import (
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.vocabulary import USAGE_INTENTS
 from services.sharelinks.domain.delivery import CachePolicy, safe_filename
+from services.sharelinks.domain.descriptive import DESCRIPTIVE_FIELDS
 from services.sharelinks.domain.model import (
     ASSET_ID_RE,
     Asset,
@@ -52,8 +53,10 @@ log = structlog.get_logger(__name__)
 MODEL_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 #: Content types delivered as uploaded (what the frames service detects and browsers play inline).
 DELIVERABLE_TYPES = frozenset({"image/gif", "image/png", "image/jpeg", "image/webp", "video/mp4", "video/webm"})
-#: Descriptive fields UpdateAsset may change.
-UPDATABLE = ("title", "tags", "description", "filename", "visibility", "cache_policy")
+#: Descriptive fields UpdateAsset may change (in the contract's order, for messages).
+UPDATABLE = tuple(
+    sorted(DESCRIPTIVE_FIELDS, key=("title", "tags", "description", "filename", "visibility", "cache_policy").index)
+)
 #: Changing one of these re-runs moderation (the text is scanned with the media).
 TEXT_FIELDS = frozenset({"title", "tags", "description"})
 _VERDICTS = {

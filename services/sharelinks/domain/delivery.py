@@ -75,9 +75,7 @@ _MAX_DIGITS: Final = 18
 
 #: The only content types uploaded bytes are delivered with (what CreateAsset accepts and what the
 #: renditions are). Never HTML, SVG, XML or script: a browser would run them on our origin.
-SAFE_CONTENT_TYPES: Final = frozenset(
-    {"image/gif", "image/png", "image/jpeg", "image/webp", "video/mp4", "video/webm"}
-)
+SAFE_CONTENT_TYPES: Final = frozenset({"image/gif", "image/png", "image/jpeg", "image/webp", "video/mp4", "video/webm"})
 _FALLBACK_CONTENT_TYPE: Final = "application/octet-stream"
 
 DISPOSITIONS: Final = frozenset({"inline", "attachment"})
@@ -449,9 +447,7 @@ def plan(
     etag = strong_etag(sha256)
 
     if signed_expires is not None:
-        cache = cache_headers(
-            cache_policy, now, private=True, max_age_cap_s=signed_expires - int(now.timestamp())
-        )
+        cache = cache_headers(cache_policy, now, private=True, max_age_cap_s=signed_expires - int(now.timestamp()))
     else:
         cache = cache_headers(cache_policy, now)
     headers: dict[str, str] = {

@@ -77,8 +77,9 @@ def world() -> World:
 
 
 async def test_upload_is_pending_and_starts_its_scan(world: World) -> None:
-    asset = await world.upload(GIF, title="Cat", tags=("cat", "funny"), description="a cat", usage_intent="paysite",
-                               model_id="m-1")
+    asset = await world.upload(
+        GIF, title="Cat", tags=("cat", "funny"), description="a cat", usage_intent="paysite", model_id="m-1"
+    )
     digest = hashlib.sha256(GIF).hexdigest()
     assert asset.asset_id == digest[:16] and asset.sha256 == digest
     assert asset.moderation.status is ModerationStatus.PENDING and asset.moderation.scan_id
@@ -95,7 +96,10 @@ async def test_same_bytes_again_name_the_existing_asset_and_change_nothing(world
     with pytest.raises(AlreadyExists) as caught:
         await world.upload(GIF, title="second")
     assert caught.value.reason == "ASSET_ALREADY_EXISTS"
-    assert caught.value.metadata == {"asset_id": first.asset_id, "canonical_url": f"https://cf.example/a/{first.asset_id}"}
+    assert caught.value.metadata == {
+        "asset_id": first.asset_id,
+        "canonical_url": f"https://cf.example/a/{first.asset_id}",
+    }
     assert len(world.scans.orders) == 1
     assert (await world.assets.get(first.asset_id)).title == "first"
 
@@ -171,7 +175,9 @@ async def test_replayed_and_foreign_events_change_nothing(world: World) -> None:
     # A replay (a resumed stream) of an older revision, and a decision about another scan of the asset.
     assert await world.assets.apply(world.decision(asset, 7, "REJECTED")) is None
     assert await world.assets.apply(world.decision(asset, 3, "REJECTED")) is None
-    other = ModerationEvent(revision=8, kind="decision", asset_id=asset.asset_id, scan_id="scan-old", verdict="REJECTED")
+    other = ModerationEvent(
+        revision=8, kind="decision", asset_id=asset.asset_id, scan_id="scan-old", verdict="REJECTED"
+    )
     assert await world.assets.apply(other) is None
     assert (await world.assets.get(asset.asset_id)).delivered
 
@@ -181,8 +187,13 @@ async def test_failed_scan_is_error_and_can_be_rescanned(world: World) -> None:
     with pytest.raises(FailedPrecondition) as caught:
         await world.assets.rescan(asset.asset_id)
     assert caught.value.reason == "ASSET_NOT_RESCANNABLE"
-    failed = ModerationEvent(revision=2, kind="scan_failed", asset_id=asset.asset_id, scan_id=asset.moderation.scan_id,
-                             error="Triton unavailable")
+    failed = ModerationEvent(
+        revision=2,
+        kind="scan_failed",
+        asset_id=asset.asset_id,
+        scan_id=asset.moderation.scan_id,
+        error="Triton unavailable",
+    )
     errored = await world.assets.apply(failed)
     assert errored is not None and errored.moderation.status is ModerationStatus.ERROR
     assert errored.moderation.error == "Triton unavailable"

@@ -139,7 +139,10 @@ async def test_verify_names_the_problem() -> None:
     signed = await delivery.sign(asset_id, 60, {})
     verdict, read_id = delivery.verify(signed.url)
     assert verdict.valid and read_id == asset_id
-    assert delivery.verify(signed.url.replace("https://cf.example", "https://evil.example"))[0].problem is Problem.MALFORMED
+    assert (
+        delivery.verify(signed.url.replace("https://cf.example", "https://evil.example"))[0].problem
+        is Problem.MALFORMED
+    )
     assert delivery.verify(f"/a/{asset_id}")[0].problem is Problem.MISSING_PARAMS
     world.clock.advance(60)
     assert delivery.verify(signed.url)[0].problem is Problem.EXPIRED
@@ -149,15 +152,25 @@ async def test_rotation_keeps_old_urls_valid() -> None:
     world, delivery, asset_id = await published()
     old = await delivery.sign(asset_id, 600, {})
     rotated = Delivery(
-        world.store, world.blobs, KeyRing({"k2": KEY_2, "k1": KEY_1}, "k2"), ["mp4"],
-        base_url="https://cf.example", clock=world.clock, max_lifetime_s=86400,
+        world.store,
+        world.blobs,
+        KeyRing({"k2": KEY_2, "k1": KEY_1}, "k2"),
+        ["mp4"],
+        base_url="https://cf.example",
+        clock=world.clock,
+        max_lifetime_s=86400,
     )
     assert (await rotated.download(get(asset_id, params=query(old.url)))).status == 200
     new = await rotated.sign(asset_id, 600, {})
     assert query(new.url)["kid"] == "k2"
     retired = Delivery(
-        world.store, world.blobs, KeyRing({"k2": KEY_2}, "k2"), ["mp4"],
-        base_url="https://cf.example", clock=world.clock, max_lifetime_s=86400,
+        world.store,
+        world.blobs,
+        KeyRing({"k2": KEY_2}, "k2"),
+        ["mp4"],
+        base_url="https://cf.example",
+        clock=world.clock,
+        max_lifetime_s=86400,
     )
     with pytest.raises(PermissionDenied) as caught:
         await retired.download(get(asset_id, params=query(old.url)))
