@@ -53,10 +53,8 @@ log = structlog.get_logger(__name__)
 MODEL_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 #: Content types delivered as uploaded (what the frames service detects and browsers play inline).
 DELIVERABLE_TYPES = frozenset({"image/gif", "image/png", "image/jpeg", "image/webp", "video/mp4", "video/webm"})
-#: Descriptive fields UpdateAsset may change (in the contract's order, for messages).
-UPDATABLE = tuple(
-    sorted(DESCRIPTIVE_FIELDS, key=("title", "tags", "description", "filename", "visibility", "cache_policy").index)
-)
+#: Descriptive fields UpdateAsset may change.
+UPDATABLE = tuple(sorted(DESCRIPTIVE_FIELDS))
 #: Changing one of these re-runs moderation (the text is scanned with the media).
 TEXT_FIELDS = frozenset({"title", "tags", "description"})
 _VERDICTS = {

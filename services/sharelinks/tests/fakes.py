@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -102,7 +102,11 @@ class FakeFeed:
                 seen = event.revision
                 yield event
             async with self._changed:
-                await self._changed.wait_for(lambda: any(e.revision > seen for e in self.events))
+                await self._changed.wait_for(self._newer_than(seen))
+
+
+    def _newer_than(self, revision: int) -> Callable[[], bool]:
+        return lambda: any(e.revision > revision for e in self.events)
 
 
 class FakeRenditionMaker:

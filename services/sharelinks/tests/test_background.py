@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -20,12 +21,17 @@ async def no_sleep(seconds: float) -> None:
     await asyncio.sleep(0)
 
 
-async def wait_for(predicate: object, timeout_s: float = 5.0) -> None:
-    async def poll() -> None:
-        while not predicate():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
+async def wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Poll ``predicate`` (state of another task) until it holds."""
 
-    await asyncio.wait_for(poll(), timeout_s)
+    async def poll() -> None:
+        for _ in range(int(timeout_s / 0.01)):
+            if predicate():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("condition not reached")
+
+    await poll()
 
 
 async def test_follower_applies_the_feed_and_resumes_from_its_cursor() -> None:
@@ -112,7 +118,7 @@ async def approved_world() -> tuple[World, FakeRenditionMaker, RenditionWorker, 
 
 
 async def test_renditions_of_approved_assets_are_made_and_stored() -> None:
-    world, maker, worker, asset_id = await approved_world()
+    world, _, worker, asset_id = await approved_world()
     await worker.schedule(await world.assets.get(asset_id))
     await worker.idle()
     records = {r.name: r for r in await world.store.renditions(asset_id)}
