@@ -87,7 +87,13 @@ class DecisionFollower:
             except Unavailable as exc:
                 log.warning("decision feed interrupted; resuming", revision=self.revision, error=exc.message)
             except DomainError as exc:
-                log.error("decision feed refused", revision=self.revision, reason=exc.reason, error=exc.message)
+                if exc.reason == "REVISION_AHEAD":
+                    # The scanner's database was replaced: its feed starts over, and so do we.
+                    log.warning("decision feed is behind our cursor; resynchronising from 0", revision=self.revision)
+                    self.revision = 0
+                    await self._store.save_cursor(0)
+                else:
+                    log.error("decision feed refused", revision=self.revision, reason=exc.reason, error=exc.message)
             self.connected = False
             await self._sleep(self._retry_s)
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from clearframe_runtime.errors import InvalidArgument, Unavailable
+from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, Unavailable
 from services.sharelinks.ports import (
     MediaInfo,
     ModerationEvent,
@@ -93,6 +93,8 @@ class FakeFeed:
 
     async def watch(self, since_revision: int) -> AsyncIterator[ModerationEvent]:
         self.watches.append(since_revision)
+        if self.events and since_revision > self.events[-1].revision:
+            raise FailedPrecondition("since_revision is ahead of the feed", reason="REVISION_AHEAD")
         if self.fail_next:
             self.fail_next -= 1
             raise Unavailable("scanner: stream broken", reason="SCANNER_UNAVAILABLE")

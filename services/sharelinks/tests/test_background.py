@@ -71,6 +71,21 @@ async def test_follower_reconnects_after_a_broken_stream() -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_replaced_feed_is_followed_from_the_start() -> None:
+    world = World()
+    feed = FakeFeed()
+    asset = await world.upload(GIF)
+    await world.store.save_cursor(500)  # the scanner's database was replaced: its feed restarts at 1
+    await feed.publish(world.decision(asset, 1, "APPROVED"))
+    follower = DecisionFollower(feed, world.assets, world.store, sleep=no_sleep)
+    task = asyncio.create_task(follower.run())
+    await wait_for(lambda: follower.revision == 1)
+    assert feed.watches[:2] == [500, 0]
+    assert (await world.assets.get(asset.asset_id)).delivered
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_heartbeats_move_the_cursor_only() -> None:
     world = World()
     feed = FakeFeed()
