@@ -64,6 +64,17 @@ MERGE_KEYS = {
 # --- reading the manifests --------------------------------------------------------------------------
 
 
+#: The signed-URL keys and the object store's location and credentials: sharelinks' own secrets.
+SHARELINKS_SECRETS = frozenset(
+    {
+        "CLEARFRAME_SIGNING_KEYS",
+        "CLEARFRAME_S3_ENDPOINT",
+        "CLEARFRAME_S3_BUCKET",
+        "CLEARFRAME_S3_ACCESS_KEY",
+        "CLEARFRAME_S3_SECRET_KEY",
+    }
+)
+
 def load_yaml(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
 
@@ -250,6 +261,7 @@ def test_service_has_a_probed_hardened_deployment(service: str) -> None:
     assert all(ref["name"] == "clearframe-secrets" for ref in secrets.values())
     expected = {"CLEARFRAME_INTERNAL_SECRET"} | ({"DATABASE_URL"} if service in OWNS_TABLES else set())
     expected |= {"CLEARFRAME_ADMIN_KEY"} if service == "auth" else set()
+    expected |= SHARELINKS_SECRETS if service == "sharelinks" else set()
     # Least privilege: each service gets the secrets it uses, no more.
     assert set(secrets) == expected
 
