@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 from google.protobuf import descriptor_pb2
 
 from clearframe_runtime import topology
+from clearframe_runtime.http import HEAD_LENGTH_HEADER, HEAD_REQUEST_HEADER
 from clearframe_runtime.principal import TRUSTED_HEADERS
 
 DESCRIPTOR = Path(__file__).parent / "generated" / "clearframe.binpb"
@@ -113,6 +114,11 @@ end
 function envoy_on_request(handle)
   local headers = handle:headers()
   local path = string.gsub(headers:get(":path") or "", "?.*$", "")
+  -- The transcoder makes every call a POST: tell the service (and our response side) about HEAD.
+  if headers:get(":method") == "HEAD" then
+    headers:replace("__HEAD_REQUEST__", "1")
+    handle:streamInfo():dynamicMetadata():set("clearframe", "head", "1")
+  end
   if string.sub(path, 1, #MUSENEST_PREFIX) == MUSENEST_PREFIX then
     handle:streamInfo():dynamicMetadata():set("clearframe", "musenest", "1")
   end
@@ -132,6 +138,19 @@ function envoy_on_response(handle)
   if string.sub(content_type, 1, 16) == "application/grpc" then
     return
   end
+  -- A transcoded answer is plain HTTP: the gRPC framing's own headers do not belong to it.
+  headers:remove("grpc-status")
+  headers:remove("grpc-message")
+  headers:remove("grpc-accept-encoding")
+  local meta = handle:streamInfo():dynamicMetadata():get("clearframe")
+  -- HEAD: the service sent no body and the GET's length; that length is the answer's Content-Length.
+  local head_length = headers:get("__HEAD_LENGTH__")
+  if head_length ~= nil then
+    headers:remove("__HEAD_LENGTH__")
+    if meta ~= nil and meta["head"] == "1" then
+      headers:replace("content-length", head_length)
+    end
+  end
   -- A service sets x-http-status (201, 206, 302, 403 ...) on transcoded responses; apply it.
   local status = headers:get("x-http-status")
   if status ~= nil then
@@ -141,7 +160,6 @@ function envoy_on_response(handle)
     end
   end
   -- Errors on MuseNest's routes get MuseNest's envelope; its answers print a global model_id as null.
-  local meta = handle:streamInfo():dynamicMetadata():get("clearframe")
   local code = tonumber(headers:get(":status")) or 200
   if meta ~= nil and meta["musenest"] == "1"
      and string.find(content_type, "application/json", 1, true) ~= nil then
@@ -162,6 +180,10 @@ function envoy_on_response(handle)
   end
 end
 """
+
+
+def _lua() -> str:
+    return GATEWAY_LUA.replace("__HEAD_REQUEST__", HEAD_REQUEST_HEADER).replace("__HEAD_LENGTH__", HEAD_LENGTH_HEADER)
 
 
 @dataclass(frozen=True)
@@ -370,7 +392,9 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
             "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
                 "mutations": {
-                    "request_mutations": [{"remove": h} for h in (*TRUSTED_HEADERS, "x-http-status")],
+                    "request_mutations": [
+                        {"remove": h} for h in (*TRUSTED_HEADERS, "x-http-status", HEAD_REQUEST_HEADER)
+                    ],
                     "response_mutations": [
                         {
                             "append": {
@@ -386,7 +410,7 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
             "name": "envoy.filters.http.lua",
             "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
-                "default_source_code": {"inline_string": GATEWAY_LUA},
+                "default_source_code": {"inline_string": _lua()},
             },
         },
         {

@@ -12,6 +12,7 @@ from google.api import httpbody_pb2
 from clearframe.sharelinks.v1 import asset_service_pb2 as pb
 from clearframe.sharelinks.v1 import asset_service_pb2_grpc as pb_grpc
 from clearframe_runtime.errors import InvalidArgument
+from clearframe_runtime.http import HEAD_LENGTH_HEADER, HEAD_REQUEST_HEADER
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.protoconv import duration, timestamp
 from services.sharelinks.domain.assets import UPDATABLE, Assets, Upload
@@ -204,9 +205,8 @@ class AssetServicer(pb_grpc.AssetServiceServicer):
             DownloadRequest(
                 asset_id=request.asset_id,
                 rendition=request.rendition,
-                # Through the gateway a HEAD arrives as this same call; the full answer is sent and the
-                # gateway drops the body, so Content-Length stays that of the GET.
-                method="GET",
+                # Through the gateway a HEAD arrives as this same call, marked by the gateway.
+                method="HEAD" if metadata.get(HEAD_REQUEST_HEADER) == "1" else "GET",
                 params=params,
                 range=metadata.get("range"),
                 if_none_match=metadata.get("if-none-match"),
@@ -214,6 +214,8 @@ class AssetServicer(pb_grpc.AssetServiceServicer):
             )
         )
         headers = [(k.lower(), v) for k, v in answer.headers.items() if k.lower() not in _NOT_METADATA]
+        if "Content-Length" in answer.headers and not answer.body:
+            headers.append((HEAD_LENGTH_HEADER, answer.headers["Content-Length"]))
         await context.send_initial_metadata((("x-http-status", str(answer.status)), *headers))
         return httpbody_pb2.HttpBody(content_type=answer.content_type, data=answer.body)
 
