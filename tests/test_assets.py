@@ -170,7 +170,7 @@ def test_upload_scan_approve_deliver(http: httpx.Client, keys: dict[str, str], l
 
 
 def test_renditions_are_playable(http: httpx.Client, keys: dict[str, str], lenient: str, tmp_path: Path) -> None:
-    approved = published(http, keys, gif(2, frames=8), lenient)
+    approved = published(http, keys, animated_gif(8, size=(320, 240)), lenient)
     asset_id = approved["asset_id"]
 
     def ready() -> dict[str, dict[str, Any]] | None:
@@ -185,7 +185,7 @@ def test_renditions_are_playable(http: httpx.Client, keys: dict[str, str], lenie
         assert answer.status_code == 200, answer.text
         assert answer.headers["content-type"] == expected_type == renditions[name]["content_type"]
         assert answer.headers["surrogate-key"] == asset_id
-        assert int(answer.headers["content-length"]) == renditions[name]["size_bytes"] == len(answer.content)
+        assert int(answer.headers["content-length"]) == int(renditions[name]["size_bytes"]) == len(answer.content)
         path = tmp_path / name
         path.write_bytes(answer.content)
         decoded = subprocess.run(
@@ -235,7 +235,7 @@ def test_flagged_is_not_served_until_a_reviewer_approves_and_a_takedown_stops_it
         headers=h(keys["review"]),
         json={"scan_id": flagged["scan_id"], "verdict": "VERDICT_REJECTED", "notes": "takedown"},
     )
-    assert takedown.status_code == 200, takedown.text
+    assert takedown.status_code == 201, takedown.text
     wait_for(lambda: http.get(f"/a/{asset_id}").status_code == 404, timeout_s=5, what="the takedown")
     assert http.get(f"/a/{asset_id}/poster").status_code == 404
     wait_for(lambda: asset_id in purge_sink.keys(), timeout_s=10, what="the CDN purge")

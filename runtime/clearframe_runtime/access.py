@@ -299,7 +299,9 @@ def rest_routes(services: Iterable[ServiceDescriptor] | None = None) -> list[Res
                 continue
             # A custom pattern (HEAD on the delivery routes) names its method itself.
             method_name, template = (
-                (binding.custom.kind, binding.custom.path) if verb == "custom" else (verb.upper(), getattr(binding, verb))
+                (binding.custom.kind, binding.custom.path)
+                if verb == "custom"
+                else (verb.upper(), getattr(binding, verb))
             )
             routes.append(
                 RestRoute(

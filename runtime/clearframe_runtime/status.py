@@ -135,4 +135,7 @@ __all__ = [
     "ErrorInterceptor",
     "error_info",
     "from_rpc_error",
-    "status_code", "status_message", "to_status"]
+    "status_code",
+    "status_message",
+    "to_status",
+]

@@ -143,12 +143,20 @@ function envoy_on_response(handle)
   headers:remove("grpc-message")
   headers:remove("grpc-accept-encoding")
   local meta = handle:streamInfo():dynamicMetadata():get("clearframe")
-  -- HEAD: the service sent no body and the GET's length; that length is the answer's Content-Length.
+  -- HEAD: no body, ever (Envoy sees the transcoded POST and would send one), and the GET's length: the
+  -- service names it for its own answers; an error's body length stays as the GET would get it.
   local head_length = headers:get("__HEAD_LENGTH__")
-  if head_length ~= nil then
-    headers:remove("__HEAD_LENGTH__")
-    if meta ~= nil and meta["head"] == "1" then
+  headers:remove("__HEAD_LENGTH__")
+  if meta ~= nil and meta["head"] == "1" then
+    if head_length ~= nil then
       headers:replace("content-length", head_length)
+    else
+      local body = handle:body()
+      if body ~= nil and body:length() > 0 then
+        local length = tostring(body:length())
+        body:setBytes("")
+        headers:replace("content-length", length)
+      end
     end
   end
   -- A service sets x-http-status (201, 206, 302, 403 ...) on transcoded responses; apply it.

@@ -44,6 +44,7 @@ class GrpcMediaProbe:
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc, "frames") from exc
         media = answer.media
+        await self._decode(data, declared_type)
         return MediaInfo(
             kind=_KINDS.get(media.kind, "unknown"),
             content_type=media.detected_content_type,
@@ -52,6 +53,26 @@ class GrpcMediaProbe:
             frame_count=media.frame_count,
             duration_s=media.duration.ToTimedelta().total_seconds(),
         )
+
+    async def _decode(self, data: bytes, declared_type: str) -> None:
+        """Decode the whole stream once (sending back only the first and last frame, small): a probe
+        reads containers only, and truncated or corrupt frame data must be refused at upload, not found
+        later by the scan."""
+        request = frames_pb2.ExtractFramesRequest(
+            body=httpbody_pb2.HttpBody(content_type=declared_type, data=data),
+            sampling=frames_pb2.FrameSampling(
+                step=frames_pb2.StepSampling(gif_step=1_000_000, video_step=1_000_000), max_frames=2
+            ),
+            output=frames_pb2.FrameOutput(format=frames_pb2.IMAGE_FORMAT_JPEG, max_dimension=32, jpeg_quality=50),
+        )
+        call = self._stub.ExtractFrames(request, timeout=self._timeout_s, metadata=self._identity.metadata())
+        try:
+            async for _ in call:  # a failure mid-stream ends the call with its status
+                pass
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc, "frames") from exc
+        finally:
+            call.cancel()
 
     async def close(self) -> None:
         await self._channel.close()

@@ -18,6 +18,7 @@ import structlog
 from clearframe_runtime.clock import Clock
 from clearframe_runtime.errors import (
     AlreadyExists,
+    DomainError,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -266,14 +267,17 @@ class Assets:
             raise self._duplicate(asset_id) from None
         try:
             scan_id = await self._scans.start(self._order(asset, upload.data))
-        except Unavailable as exc:
-            # Undo: the upload answers 503 and leaves nothing; the same upload later starts afresh.
+        except DomainError as exc:
+            # Undo: the upload answers the scanner's refusal (or 503) and leaves nothing behind, so the
+            # same upload later starts afresh.
             await self._store.delete(asset_id)
             await self._delete_blob(original_key(sha256))
-            raise Unavailable(
-                f"the scanner is unavailable ({exc.message}); the upload was not kept, retry later",
-                reason="SCANNER_UNAVAILABLE",
-            ) from exc
+            if isinstance(exc, Unavailable):
+                raise Unavailable(
+                    f"the scanner is unavailable ({exc.message}); the upload was not kept, retry later",
+                    reason="SCANNER_UNAVAILABLE",
+                ) from exc
+            raise
         return await self._started(asset, scan_id)
 
     def _duplicate(self, asset_id: str) -> AlreadyExists:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 __all__ = [
     "KID_RE",
@@ -172,7 +172,8 @@ class KeyRing:
         query = self.signed_params(bare, {**existing, **params}, expires=expires)
         signature = query.pop("signature")
         ordered = [*sorted(query.items()), ("signature", signature)]
-        return base.rstrip("/") + bare + "?" + urlencode(ordered)
+        # %20, not "+", for spaces: the gateway's transcoder decodes %XX in query values but keeps "+".
+        return base.rstrip("/") + bare + "?" + urlencode(ordered, quote_via=quote)
 
     def verify(self, path: str, params: Mapping[str, str], now_epoch: int, *, max_lifetime_s: int) -> Verdict:
         """Whether ``params`` (the whole query, ``signature`` included) sign ``path`` validly at

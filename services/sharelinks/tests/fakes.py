@@ -106,7 +106,6 @@ class FakeFeed:
             async with self._changed:
                 await self._changed.wait_for(self._newer_than(seen))
 
-
     def _newer_than(self, revision: int) -> Callable[[], bool]:
         return lambda: any(e.revision > revision for e in self.events)
 
