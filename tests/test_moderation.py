@@ -364,6 +364,18 @@ def test_watch_decisions_pushes_each_decision_and_resumes_from_a_revision(
     assert [b.decision.decision_id for b in both[:2]] == [automated.decision.decision_id, manual.decision.decision_id]
     assert not both[0].decision.current and both[1].decision.current
 
+    # Over REST the same stream is NDJSON.
+    params = {"asset_id": asset, "since_revision": str(automated.revision)}
+    with http.stream("GET", "/v1/decisions:watch", params=params, headers=h(keys["read"]), timeout=10) as rest:
+        assert rest.status_code == 200
+        lines = rest.iter_lines()
+        line = next(lines)
+        while not line.strip():
+            line = next(lines)
+    pushed = json.loads(line)
+    assert pushed["decision"]["decision_id"] == manual.decision.decision_id
+    assert int(pushed["revision"]) == manual.revision
+
 
 def test_watch_decisions_needs_moderation_read_and_a_known_revision(
     keys: dict[str, str], gateway_channel: grpc.Channel
