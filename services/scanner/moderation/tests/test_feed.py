@@ -206,3 +206,19 @@ async def test_the_scan_listener_records_failed_scans_as_feed_events() -> None:
     assert [e.failure for e in replay] == [
         ScanFailure("s9", "00ff00ff00ff00ff", "ABORTED", "the scanner stopped", "SCAN_INTERRUPTED", T0)
     ]
+
+
+def test_stream_messages_carry_the_failure_as_a_status_and_heartbeats_their_position() -> None:
+    from google.rpc import error_details_pb2
+
+    from services.scanner.moderation.api import watch_message
+
+    failed = watch_message(FeedEvent(7, T0, failure=failure("s2", "a2")))
+    assert (failed.revision, failed.WhichOneof("event")) == (7, "scan_failed")
+    assert (failed.scan_failed.scan_id, failed.scan_failed.asset_id) == ("s2", "a2")
+    assert failed.scan_failed.error.code == 14 and failed.scan_failed.error.message == "triton is down"  # UNAVAILABLE
+    info = error_details_pb2.ErrorInfo()
+    assert failed.scan_failed.error.details[0].Unpack(info) and info.reason == "TRITON_UNAVAILABLE"
+    assert failed.scan_failed.failure_time.ToDatetime(tzinfo=UTC) == T0
+    beat = watch_message(Heartbeat(9, T0))
+    assert (beat.revision, beat.WhichOneof("event"), beat.event_time.ToDatetime(tzinfo=UTC)) == (9, "heartbeat", T0)
