@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import io
 import json
+import queue
 import threading
 import time
 import uuid
@@ -16,9 +17,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 
+from clearframe.scanner.v1 import moderation_service_pb2, moderation_service_pb2_grpc, types_pb2
 from tests.conftest import make_key
 from tests.media_samples import encoded
 from tests.test_config import PUBLIC_SITE_EXAMPLE
@@ -288,3 +291,99 @@ def test_webhook_delivery_signed_retried_logged_and_replayed(
 
 def _rfc3339(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1e6):06d}Z"
+
+
+class Watch:
+    """A WatchDecisions stream over native gRPC, read by a thread into a queue."""
+
+    def __init__(self, channel: grpc.Channel, key: str, *, since_revision: int = 0, asset_id: str = "") -> None:
+        stub = moderation_service_pb2_grpc.ModerationServiceStub(channel)
+        request = moderation_service_pb2.WatchDecisionsRequest(since_revision=since_revision, asset_id=asset_id)
+        self.call = stub.WatchDecisions(request, metadata=[("x-api-key", key)], timeout=60)
+        self.items: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for item in self.call:
+                self.items.put(item)
+        except grpc.RpcError as exc:
+            self.items.put(exc)
+
+    def next(self, *, skip_heartbeats: bool = True, timeout: float = 5.0) -> Any:
+        while True:
+            item = self.items.get(timeout=timeout)
+            assert not isinstance(item, grpc.RpcError), item
+            if not (skip_heartbeats and item.WhichOneof("event") == "heartbeat"):
+                return item
+
+    def close(self) -> None:
+        self.call.cancel()
+
+
+def test_watch_decisions_pushes_each_decision_and_resumes_from_a_revision(
+    http: httpx.Client, keys: dict[str, str], gateway_channel: grpc.Channel
+) -> None:
+    (strict,) = models(http, keys, 100)  # the astronaut scores ≈ 72: FLAGGED
+    asset = uuid.uuid4().hex[:16]
+    watch = Watch(gateway_channel, keys["read"], asset_id=asset)
+    caught_up = watch.next(skip_heartbeats=False)
+    assert caught_up.WhichOneof("event") == "heartbeat"  # nothing for this asset yet: the replay is empty
+
+    scanned = scan(http, keys, strict, asset)
+    automated = watch.next()
+    assert automated.WhichOneof("event") == "decision" and automated.revision > caught_up.revision
+    assert (automated.decision.scan_id, automated.decision.asset_id) == (scanned["scan_id"], asset)
+    assert automated.decision.automated and automated.decision.verdict == types_pb2.VERDICT_FLAGGED
+
+    cases = http.get("/v1/reviews", params={"asset_id": asset}, headers=h(keys["read"])).json()["cases"]
+    (case,) = cases
+    decided = http.post(
+        f"/v1/reviews/{case['case_id']}:decide", headers=h(keys["review"]), json={"verdict": "VERDICT_APPROVED"}
+    )
+    assert decided.status_code == 200, decided.text
+    manual = watch.next()
+    watch.close()
+    assert manual.WhichOneof("event") == "decision" and manual.revision > automated.revision
+    assert manual.decision.decision_id == decided.json()["decision"]["decision_id"]
+    assert manual.decision.verdict == types_pb2.VERDICT_APPROVED and not manual.decision.automated
+    assert manual.decision.supersedes == automated.decision.decision_id
+
+    # A subscriber that restarts with the last revision it processed gets exactly what came later.
+    resumed = Watch(gateway_channel, keys["read"], since_revision=automated.revision, asset_id=asset)
+    first = resumed.next(skip_heartbeats=False)
+    after = resumed.next(skip_heartbeats=False)
+    resumed.close()
+    assert (first.revision, first.decision.decision_id) == (manual.revision, manual.decision.decision_id)
+    assert after.WhichOneof("event") == "heartbeat" and after.revision >= manual.revision
+    # From the beginning: both, in order, the first now superseded.
+    replay = Watch(gateway_channel, keys["read"], asset_id=asset)
+    both = [replay.next(skip_heartbeats=False) for _ in range(3)]
+    replay.close()
+    assert [b.WhichOneof("event") for b in both] == ["decision", "decision", "heartbeat"]
+    assert [b.decision.decision_id for b in both[:2]] == [automated.decision.decision_id, manual.decision.decision_id]
+    assert not both[0].decision.current and both[1].decision.current
+
+    # Over REST the same stream is NDJSON.
+    params = {"asset_id": asset, "since_revision": str(automated.revision)}
+    with http.stream("GET", "/v1/decisions:watch", params=params, headers=h(keys["read"]), timeout=10) as rest:
+        assert rest.status_code == 200
+        lines = rest.iter_lines()
+        line = next(lines)
+        while not line.strip():
+            line = next(lines)
+    pushed = json.loads(line)
+    assert pushed["decision"]["decision_id"] == manual.decision.decision_id
+    assert int(pushed["revision"]) == manual.revision
+
+
+def test_watch_decisions_needs_moderation_read_and_a_known_revision(
+    keys: dict[str, str], gateway_channel: grpc.Channel
+) -> None:
+    refused = Watch(gateway_channel, keys["scan"])
+    failure = refused.items.get(timeout=10)
+    assert isinstance(failure, grpc.RpcError) and failure.code() == grpc.StatusCode.PERMISSION_DENIED
+    ahead = Watch(gateway_channel, keys["read"], since_revision=2**62)
+    failure = ahead.items.get(timeout=10)
+    assert isinstance(failure, grpc.RpcError) and failure.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "beyond the feed's current revision" in str(failure.details())

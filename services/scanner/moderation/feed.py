@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,7 +89,7 @@ class DecisionFeed:
     def _now_s(self) -> float:
         return self._monotonic() if self._monotonic is not None else asyncio.get_running_loop().time()
 
-    async def watch(self, since_revision: int, asset_id: str = "") -> AsyncIterator[FeedEvent | Heartbeat]:
+    async def watch(self, since_revision: int, asset_id: str = "") -> AsyncGenerator[FeedEvent | Heartbeat, None]:
         """The events after ``since_revision`` (of ``asset_id`` when given), then live ones, forever. A
         refused request raises before the first message."""
         if since_revision < 0:

@@ -75,6 +75,17 @@ def scanner(
     )
 
 
+def failures_told(service: Scanner) -> list[Scan]:
+    """What the scanner's failure listeners hear."""
+    told: list[Scan] = []
+
+    async def listen(scan: Scan) -> None:
+        told.append(scan)
+
+    service.failure_listeners.append(listen)
+    return told
+
+
 async def test_a_scan_of_an_image_completes_and_is_stored_and_announced() -> None:
     service, store, clock = scanner()
     heard: list[tuple[Scan, Policy]] = []
@@ -175,20 +186,24 @@ async def test_a_background_scan_is_running_then_completes() -> None:
 
 async def test_a_background_scan_that_fails_is_stored_failed_with_its_reason() -> None:
     service, store, _ = scanner(policies=Policies(fail=Unavailable("config down", reason="CONFIG_UNAVAILABLE")))
+    told = failures_told(service)
     scan, _ = await service.create(NewScan(png(), return_immediately=True), "alice", ())
     await service.drain(5.0)
     failed = store.scans[scan.scan_id]
     assert failed.state == ScanState.FAILED and failed.error is not None
     assert (failed.error.code, failed.error.reason) == ("UNAVAILABLE", "CONFIG_UNAVAILABLE")
+    assert told == [failed]  # moderation's decision feed hears it
 
 
 async def test_drain_cuts_short_what_outlives_the_grace_period() -> None:
     gate = Gate(NUDENET)
     service, store, _ = scanner(gate)
+    told = failures_told(service)
     scan, _ = await service.create(NewScan(png(), return_immediately=True), "alice", ())
     await gate.entered.wait()
     assert await service.drain(0.01) == 1
     cut = store.scans[scan.scan_id]
+    assert told == [cut]
     assert cut.state == ScanState.FAILED and cut.error is not None
     assert (cut.error.code, cut.error.reason) == ("ABORTED", INTERRUPTED)
     assert "submit it again" in cut.error.message and cut.completed_at is not None
@@ -202,7 +217,9 @@ async def test_recovery_finishes_this_instances_scans_and_orphans_only() -> None
     await store.save(replace(base, scan_id="busy-elsewhere", runner="other"))
     await store.save(replace(base, scan_id="orphan", runner="gone", created_at=clock.now() - timedelta(seconds=601)))
     await store.save(replace(base, scan_id="done", runner="me", state=ScanState.SUCCEEDED))
+    told = failures_told(service)
     assert sorted(await service.recover()) == ["mine", "orphan"]
+    assert sorted(s.scan_id for s in told) == ["mine", "orphan"] and all(s.state == ScanState.FAILED for s in told)
     for scan_id in ("mine", "orphan"):
         error = store.scans[scan_id].error
         assert store.scans[scan_id].state == ScanState.FAILED and error is not None and error.reason == INTERRUPTED

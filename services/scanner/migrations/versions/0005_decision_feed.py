@@ -10,7 +10,7 @@ Create Date: 2026-12-02
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,6 +54,10 @@ def _failure(document: str) -> tuple[str, str, str]:
     return CODES[number] if 0 <= number < len(CODES) else "UNKNOWN", str(error.get("message", "")), str(reason)
 
 
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def upgrade() -> None:
     events = op.create_table(
         "moderation_events",
@@ -71,16 +75,32 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     connection = op.get_bind()
+    # Typed columns, so that SQLite's stored text comes back as datetimes.
+    decisions = sa.table(
+        "moderation_decisions",
+        sa.column("id", sa.String()),
+        sa.column("scan_id", sa.String()),
+        sa.column("asset_id", sa.String()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
+    scans = sa.table(
+        "scanner_scans",
+        sa.column("id", sa.String()),
+        sa.column("state", sa.String()),
+        sa.column("asset_id", sa.String()),
+        sa.column("completed_at", sa.DateTime(timezone=True)),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("document", sa.Text()),
+    )
     backlog: list[tuple[datetime, str, dict[str, Any]]] = []
     for decision_id, scan_id, asset_id, created_at in connection.execute(
-        sa.text("SELECT id, scan_id, asset_id, created_at FROM moderation_decisions")
+        sa.select(decisions.c.id, decisions.c.scan_id, decisions.c.asset_id, decisions.c.created_at)
     ):
         row = {"kind": "DECISION", "decision_id": decision_id, "scan_id": scan_id, "asset_id": asset_id, **NO_ERROR}
-        backlog.append((created_at, decision_id, {**row, "created_at": created_at}))
+        backlog.append((_utc(created_at), decision_id, {**row, "created_at": created_at}))
     for scan_id, asset_id, completed_at, created_at, document in connection.execute(
-        sa.text(
-            "SELECT id, asset_id, completed_at, created_at, document FROM scanner_scans "
-            "WHERE state = 'SCAN_STATE_FAILED'"
+        sa.select(scans.c.id, scans.c.asset_id, scans.c.completed_at, scans.c.created_at, scans.c.document).where(
+            scans.c.state == "SCAN_STATE_FAILED"
         )
     ):
         code, message, reason = _failure(document)
@@ -94,8 +114,8 @@ def upgrade() -> None:
             "error_message": message,
             "error_reason": reason,
         }
-        backlog.append((at, scan_id, {**row, "created_at": at}))
-    backlog.sort(key=lambda item: (str(item[0]), item[1]))
+        backlog.append((_utc(at), scan_id, {**row, "created_at": at}))
+    backlog.sort(key=lambda item: (item[0], item[1]))
     if backlog:
         op.bulk_insert(events, [row for _, _, row in backlog])
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from clearframe_runtime import db
 from clearframe_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument
@@ -22,12 +25,16 @@ from services.scanner.moderation.domain import (
     DELIVERY_SUCCEEDED,
     AuditFilter,
     CaseFilter,
+    ChangeSet,
     DecisionFilter,
+    FeedEvent,
     Moderation,
     ScanFacts,
+    ScanFailure,
     TimeRange,
     verify,
 )
+from services.scanner.moderation.feed import DecisionFeed, Heartbeat
 from services.scanner.moderation.webhooks import DeliveryWorker
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -58,6 +65,7 @@ def facts(scan_id: str, verdict: str, *, urgent: bool = False, webhooks: bool = 
 
 async def test_migrations_are_idempotent(database: str, store: SqlModerationStore) -> None:
     await Moderation(store).record_automated(facts("s1", "FLAGGED"))
+    await Moderation(store).record_failure(failure("s2", "a2"))
     await assert_migrations_idempotent(database, MIGRATIONS)
 
 
@@ -199,3 +207,161 @@ def _due_now(delivery: Any) -> Any:
 
     assert delivery.next_attempt_at is not None
     return replace(delivery, next_attempt_at=delivery.next_attempt_at - timedelta(seconds=5))
+
+
+def failure(scan_id: str, asset: str) -> ScanFailure:
+    return ScanFailure(scan_id, asset, "UNAVAILABLE", "triton is down", "TRITON_UNAVAILABLE", datetime.now(UTC))
+
+
+async def test_the_feed_numbers_decisions_and_failures_and_resumes_after_a_restart(database: str) -> None:
+    await db.migrate(database, MIGRATIONS)
+    engine = db.create_engine(database)
+    store = SqlModerationStore(db.session_factory(engine))
+    moderation = Moderation(store)
+    automated = await moderation.record_automated(facts("s1", "FLAGGED", asset="a1"))
+    await moderation.record_failure(failure("s2", "a2"))
+    case = await store.open_case_for_scan("s1")
+    assert case is not None
+    _, manual = await moderation.decide_case(case, facts("s1", "FLAGGED", asset="a1"), "REJECTED", "key:rev", "no")
+    assert await store.latest_revision() == 3
+    everything = await store.events_after(0, 3, "", 10)
+    assert [e.revision for e in everything] == [1, 2, 3]
+    first, failed, last = everything
+    assert first.decision is not None and first.decision.decision_id == automated.decision_id
+    assert not first.decision.current  # superseded by the review, as it is now
+    assert failed.failure is not None and failed.decision is None
+    assert (failed.failure.scan_id, failed.failure.asset_id, failed.failure.code, failed.failure.reason) == (
+        "s2",
+        "a2",
+        "UNAVAILABLE",
+        "TRITON_UNAVAILABLE",
+    )
+    assert last.decision is not None and last.decision.supersedes == automated.decision_id
+    assert [e.revision for e in await store.events_after(0, 3, "a1", 10)] == [1, 3]
+    assert [e.revision for e in await store.events_after(1, 2, "", 10)] == [2]
+    assert [e.revision for e in await store.events_after(0, 3, "", 1)] == [1]
+    await engine.dispose()
+
+    # The scanner restarts (a new engine): a watcher resuming from revision 1 gets exactly 2 and 3, then
+    # follows live writes.
+    engine = db.create_engine(database)
+    store = SqlModerationStore(db.session_factory(engine))
+    feed = DecisionFeed(store, poll_s=3600, heartbeat_s=3600)
+    moderation = Moderation(store, on_events=feed.notify)
+    stream = feed.watch(1)
+    replay = [await asyncio.wait_for(anext(stream), 5) for _ in range(3)]
+    assert [type(item).__name__ for item in replay] == ["FeedEvent", "FeedEvent", "Heartbeat"]
+    assert [item.revision for item in replay] == [2, 3, 3]
+    again = await moderation.create_decision(facts("s1", "FLAGGED", asset="a1"), "APPROVED", "key:lead", "ok")
+    live = await asyncio.wait_for(anext(stream), 5)
+    assert isinstance(live, FeedEvent) and live.revision == 4
+    assert live.decision is not None and live.decision.decision_id == again.decision_id
+    assert live.decision.supersedes == manual.decision_id
+    await stream.aclose()
+    await engine.dispose()
+
+
+async def test_concurrent_writers_never_let_a_watcher_skip_an_event(store: SqlModerationStore) -> None:
+    """Revisions are visible in order even with writers committing at once (PostgreSQL's case)."""
+    feed = DecisionFeed(store, poll_s=0.01, heartbeat_s=3600)
+    stream = feed.watch(0)
+    assert isinstance(await asyncio.wait_for(anext(stream), 5), Heartbeat)
+    writers = [Moderation(store) for _ in range(6)]  # other replicas: only the poll wakes the stream
+    scans = [f"s{i}" for i in range(30)]
+    seen: list[FeedEvent] = []
+
+    async def watch() -> None:
+        while len(seen) < len(scans):
+            item = await asyncio.wait_for(anext(stream), 10)
+            if isinstance(item, FeedEvent):
+                seen.append(item)
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.gather(
+        *(writers[i % len(writers)].record_automated(facts(scan, "APPROVED")) for i, scan in enumerate(scans))
+    )
+    await watcher
+    await stream.aclose()
+    revisions = [e.revision for e in seen]
+    assert revisions == sorted(set(revisions)) and len(revisions) == len(scans)
+    assert sorted(e.decision.scan_id for e in seen if e.decision) == sorted(scans)
+
+
+async def test_migration_0005_turns_existing_decisions_and_failed_scans_into_the_first_events(database: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", db.async_url(database).replace("%", "%%"))
+    await asyncio.to_thread(command.upgrade, config, "0004")
+    engine = db.create_engine(database)
+    early, late = datetime(2026, 11, 30, 10, tzinfo=UTC), datetime(2026, 11, 30, 11, tzinfo=UTC)
+    failed_document = json.dumps(
+        {
+            "scanId": "s-failed",
+            "state": "SCAN_STATE_FAILED",
+            "error": {
+                "code": 10,
+                "message": "the scanner stopped before this scan finished",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "SCAN_INTERRUPTED",
+                        "domain": "clearframe",
+                    }
+                ],
+            },
+        }
+    )
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.text(
+                "INSERT INTO moderation_decisions (id, scan_id, asset_id, verdict, automated, reviewer, notes, "
+                'reasons, supersedes, "current", created_at, usage_intent, model_id, risk_score, webhook_delivery) '
+                "VALUES ('d-late', 's-ok', 'a1', 'APPROVED', true, 'system', '', '{}', '', true, :at, "
+                "'public_site', '', 1.0, false)"
+            ),
+            {"at": late},
+        )
+        await connection.execute(
+            sa.text(
+                "INSERT INTO scanner_scans (id, state, media_type, content_type, size_bytes, sha256, usage_intent, "
+                "model_id, asset_id, creator, verdict, created_at, completed_at, document, runner) VALUES "
+                "('s-failed', 'SCAN_STATE_FAILED', 'MEDIA_TYPE_IMAGE', 'image/png', 1, :sha, 'public_site', '', "
+                "'a1', 'alice', '', :at, :at, :doc, 'gone')"
+            ),
+            {"sha": "0" * 64, "at": early, "doc": failed_document},
+        )
+    await db.migrate(database, MIGRATIONS)
+    store = SqlModerationStore(db.session_factory(engine))
+    assert await store.latest_revision() == 2
+    failed, decided = await store.events_after(0, 2, "a1", 10)
+    assert failed.failure is not None and failed.failure.scan_id == "s-failed"
+    assert (failed.failure.code, failed.failure.reason) == ("ABORTED", "SCAN_INTERRUPTED")
+    assert decided.decision is not None and decided.decision.decision_id == "d-late"
+    # New events continue after the backfilled ones.
+    await Moderation(store).record_failure(failure("s-new", "a1"))
+    assert [e.revision for e in await store.events_after(2, 3, "", 10)] == [3]
+    await engine.dispose()
+
+
+async def test_no_revision_is_visible_while_a_lower_one_is_uncommitted(database: str) -> None:
+    """A watcher reads everything up to the highest revision it sees, so a writer that has drawn its
+    revision holds back every later one until it commits (else a watcher would skip it for good)."""
+    await db.migrate(database, MIGRATIONS)
+    engine = db.create_engine(database)
+    sessions = db.session_factory(engine)
+    store = SqlModerationStore(sessions)
+    async with sessions() as slow:
+        await SqlModerationStore._add_events(slow, ChangeSet(failure=failure("slow", "a1")))
+        await slow.flush()  # its revision is drawn
+        fast = asyncio.create_task(store.write(ChangeSet(failure=failure("fast", "a1"))))
+        await asyncio.sleep(0.5)  # room for the fast writer to commit, if it could
+        visible_meanwhile = await store.latest_revision()
+        await slow.commit()
+    await fast
+    assert visible_meanwhile == 0
+    events = await store.events_after(0, await store.latest_revision(), "", 10)
+    assert [e.failure.scan_id for e in events if e.failure] == ["slow", "fast"]
+    await engine.dispose()
