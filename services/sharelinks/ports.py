@@ -31,10 +31,16 @@ class BlobInfo:
 class BlobStore(Protocol):
     """Immutable byte blobs by key (``originals/…``, ``renditions/…``).
 
-    Keys are relative, ``/``-separated, of ``[A-Za-z0-9._-]`` segments (never ``.`` or ``..``); anything
-    else is ``ValueError``. A blob is visible whole or not at all: a write that fails or is interrupted
-    leaves nothing readable under its key. A store that cannot be reached raises
-    :class:`clearframe_runtime.errors.Unavailable`.
+    Keys are relative, ``/``-separated, of ``[A-Za-z0-9._-]`` segments (never ``.`` or ``..``, at most 255
+    characters each, 1024 in all); anything else is ``ValueError``, before any I/O. A blob is visible whole
+    or not at all: a write that fails or is interrupted leaves nothing readable under its key (and an
+    overwrite that fails leaves the old blob). A store that cannot be reached, or that refuses its
+    configured credentials, raises :class:`clearframe_runtime.errors.Unavailable` (reasons
+    ``BLOB_STORE_UNAVAILABLE`` and ``BLOB_STORE_CREDENTIALS_REJECTED``).
+
+    Implementations: ``adapters.blobs_fs.FsBlobStore`` (a folder; there a key cannot be both a blob and a
+    folder of blobs, so with ``a`` stored ``a/b`` is a ValueError, and the other way round),
+    ``adapters.blobs_s3.S3BlobStore`` and ``tests.fake_blobs.MemoryBlobStore``.
     """
 
     async def put(self, key: str, data: bytes) -> None:
@@ -42,7 +48,13 @@ class BlobStore(Protocol):
         ...
 
     async def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
-        """The bytes ``start``…``end`` (inclusive; ``None`` = to the end) of the blob; BlobNotFound when absent."""
+        """The bytes ``start``…``end`` (inclusive; ``None`` = to the end) of the blob; BlobNotFound when absent.
+
+        Ranges follow HTTP's ``bytes=start-end``: an ``end`` past the last byte means the last byte. The
+        whole blob (``start=0, end=None``) can always be read, even when empty; any other range must start
+        at a byte of the blob, so ``start >= size`` is ``ValueError`` (HTTP's 416), as are a negative
+        ``start`` and an ``end`` before ``start``.
+        """
         ...
 
     async def size(self, key: str) -> int | None:
@@ -54,7 +66,8 @@ class BlobStore(Protocol):
         ...
 
     def list(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
-        """Every blob whose key starts with ``prefix``, in no particular order."""
+        """Every blob whose key starts with ``prefix`` (as a string: ``a/b`` finds ``a/bc``), in no
+        particular order; ``modified`` is an aware UTC datetime."""
         ...
 
     async def check(self) -> None:

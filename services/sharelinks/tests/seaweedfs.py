@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sysconfig
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -148,29 +149,34 @@ def _wait_until_writable(process: subprocess.Popen[bytes], target: S3Endpoint, l
     raise SeaweedFSFailed(f"SeaweedFS S3 not writable after {START_TIMEOUT_S:.0f} s ({last}):\n{_log_tail(log)}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group (it started a new session), SIGKILL what is left after 10 s."""
-    if process.poll() is None:
+def _stop(process: subprocess.Popen[bytes], grpc_ports: list[int]) -> None:
+    """SIGTERM the server's process group (it started a new session), SIGKILL it 3 s later: its filer waits
+    for streaming clients to leave, which in one process never happens, and the data is thrown away anyway."""
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-    else:
-        # The leader is gone; children it left in the group (if any) go too.
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=3)
+    # Also after a clean exit of the leader: children it left in the group (if any) go too.
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    # Each gRPC server also listens on a Unix socket in the temp folder, which a killed server leaves.
+    for role in ("master", "volume", "filer", "s3"):
+        for port in grpc_ports:
+            socket_file = Path(tempfile.gettempdir()) / f"seaweedfs-{role}-grpc-{port}.sock"
+            if socket_file.is_socket():
+                socket_file.unlink(missing_ok=True)
 
 
 @contextmanager
-def running_seaweedfs(workdir: Path, *, bucket: str = BUCKET) -> Iterator[S3Endpoint]:
+def running_seaweedfs(workdir: Path, *, bucket: str = BUCKET, binary: Path | None = None) -> Iterator[S3Endpoint]:
     """Start SeaweedFS with S3 on free loopback ports, data under ``workdir``; yield its endpoint.
 
     One volume of at most 64 MB (nothing preallocated), so the data folder stays a few hundred KB until
-    blobs are written. The process group is stopped on exit, also when the body raised.
+    blobs are written. The process group is stopped on exit, also when the body raised. ``binary`` replaces
+    the installed ``weed`` (tests of this helper's failure path).
     """
-    binary = weed_binary()
+    binary = binary or weed_binary()
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
     data.mkdir(exist_ok=True)
@@ -225,7 +231,7 @@ def running_seaweedfs(workdir: Path, *, bucket: str = BUCKET) -> Iterator[S3Endp
         _wait_until_writable(process, target, log)
         yield target
     finally:
-        _stop(process)
+        _stop(process, [master_grpc, volume_grpc, filer_grpc, s3_grpc])
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from services.sharelinks.adapters.blobs_fs import TEMP_MARK, FsBlobStore
 from services.sharelinks.adapters.blobs_s3 import S3BlobStore
 from services.sharelinks.ports import BlobInfo, BlobNotFound, BlobStore
 from services.sharelinks.tests.fake_blobs import MemoryBlobStore
-from services.sharelinks.tests.seaweedfs import S3Endpoint, running_seaweedfs
+from services.sharelinks.tests.seaweedfs import S3Endpoint, SeaweedFSFailed, running_seaweedfs, weed_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DATA = bytes(range(256)) * 4 + b"tail"  # 1028 bytes, every byte value, so offsets are visible
@@ -260,6 +260,7 @@ WRITER = textwrap.dedent(
     """
     import asyncio, os, stat, sys, time
     from pathlib import Path
+    from services.sharelinks.adapters import blobs_fs
 
     real_fsync = os.fsync
 
@@ -270,7 +271,7 @@ WRITER = textwrap.dedent(
         sys.stdout.flush()
         time.sleep(120)
 
-    blobs_fs.os.fsync = stall
+    os.fsync = stall
     asyncio.run(blobs_fs.FsBlobStore(Path(sys.argv[1])).put("originals/crash", b"z" * 100_000))
     """
 )
@@ -482,3 +483,20 @@ async def test_s3_silent_server_is_unavailable_after_the_timeout(fake_http_serve
         await asyncio.wait_for(store.get("originals/a"), OUTER_BOUND_S)
     with pytest.raises(Unavailable, match="no answer within 1 s"):
         await asyncio.wait_for(store.put("originals/a", b"x"), OUTER_BOUND_S)
+
+
+def test_seaweedfs_binary_is_the_installed_one() -> None:
+    binary = weed_binary()
+    version = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=30, check=True)
+    assert "version" in version.stdout
+
+
+def test_seaweedfs_that_cannot_start_fails_loudly(tmp_path: Path) -> None:
+    broken = tmp_path / "weed"
+    broken.write_text("#!/bin/sh\necho 'cannot open data folder' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    with (
+        pytest.raises(SeaweedFSFailed, match=r"exited with 3(.|\n)*cannot open data folder"),
+        running_seaweedfs(tmp_path / "server", binary=broken),
+    ):
+        pytest.fail("a server that exited must not be yielded")
