@@ -161,6 +161,11 @@ def test_upload_scan_approve_deliver(http: httpx.Client, keys: dict[str, str], l
     head = http.head(url)
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-length"] == str(len(data)) and head.headers["etag"] == f'"{digest}"'
+    assert "grpc-status" not in head.headers and "grpc-status" not in full.headers
+    # Only the gateway marks HEAD requests: a client's own mark is removed, the GET keeps its body.
+    forged = http.get(url, headers={"x-clearframe-head": "1"})
+    assert forged.status_code == 200 and forged.content == data
+    assert http.head(f"/a/{'f' * 16}").status_code == 404
 
     again = upload(http, keys, data, lenient)
     assert again.status_code == 409, again.text
