@@ -163,6 +163,11 @@ async def main() -> None:
         await blobs.check()
         return True
 
+    async def following() -> bool:
+        if not follower.connected:
+            raise ConnectionError(f"not following the scanner's decision feed (at revision {follower.revision})")
+        return True
+
     share_links = share_link_service_pb2.DESCRIPTOR.services_by_name["ShareLinkService"]
     await serve(
         "sharelinks",
@@ -183,12 +188,14 @@ async def main() -> None:
         on_start=start,
         on_stop=stop,
         # Without the database nothing can be answered; without the blob store nothing delivered. The
-        # scanner and frames are needed for uploads only: reported, but delivery goes on without them.
+        # scanner and frames are needed for uploads only, the decision feed for news of decisions:
+        # reported, but delivery goes on without them.
         components=[
             database_component(engine),
             Component("blobs", blobs_ok),
             grpc_service_component("scanner", settings.scanner_url, hard=False),
             grpc_service_component("frames", settings.frames_url, hard=False),
+            Component("decision-feed", following, hard=False),
         ],
     )
 
