@@ -55,8 +55,8 @@ def panning(frames: int, size: tuple[int, int], name: str = "astronaut") -> list
     return [base.crop((x, y, x + width, y + height)) for x, y in boxes]
 
 
-def panning_gif(frames: int = 24, size: tuple[int, int] = (200, 150)) -> bytes:
-    """A photographic GIF (about 530 KB at the defaults), 50 ms a frame."""
+def panning_gif(frames: int = 12, size: tuple[int, int] = (288, 216)) -> bytes:
+    """A photographic GIF (about 500 KB at the defaults), 50 ms a frame."""
     images = panning(frames, size)
     buffer = io.BytesIO()
     images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=50, loop=0)

@@ -12,8 +12,8 @@ What comes out (the sizes rule is in :func:`_scale`):
 * ``webp`` — WebP (libwebp_anim, quality 75, looping forever): animated from an animated source, a still
   WebP from a still one (libwebp writes a single frame as a plain still image), transparency kept;
 * ``poster`` — the first frame as a baseline JPEG;
-* :meth:`FfmpegRenditionMaker.blurred_preview` — the first frame at most 320 px high, box-blurred three
-  times over an eighth of its shorter side (nothing recognisable is left), as JPEG.
+* :meth:`FfmpegRenditionMaker.blurred_preview` — the first frame at most 320 px high under a Gaussian
+  blur of 32 px (nothing recognisable is left), as JPEG.
 
 MP4 and JPEG have no alpha: transparent pixels of PNG/APNG and WebP sources are laid on white first (a
 GIF's come out of ffmpeg's decoder white).
@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,19 @@ _ALPHA_SOURCES = frozenset({"image/png", "image/apng", "image/webp"})
 _LOG_LINE = re.compile(r"^(?:\[[^\]]*@ 0x[0-9a-f]+\] )*\[(?P<level>\w+)\] ?(?P<text>.*)$")
 _OUTPUT_VIDEO = re.compile(r"^\s*Stream #0:\d+\S*: Video: .*?, (?P<w>\d+)x(?P<h>\d+)(?=[ ,\[]|$)")
 _ERROR_LEVELS = frozenset({"error", "fatal", "panic"})
-_TAIL_LINES = 6
+#: Error lines that only repeat that an earlier error stopped ffmpeg; the cause is told before them.
+_CONSEQUENCES = (
+    "Error opening input",
+    "Error opening output",
+    "Error reinitializing filters",
+    "Failed to configure input pad",
+    "Task finished with error code",
+    "Terminating thread with return code",
+    "Could not open encoder before EOF",
+    "Nothing was written into output file",
+    "Conversion failed",
+)
+_TAIL_LINES = 4
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,9 @@ def _scale(kind: str, height: int | None) -> str | None:
         return f"scale=w='{_even('iw')}':h='{_even('ih')}'" if even else None
     target = f"min({height},ih)"
     if even:
-        return f"scale=w='{_even('oh*a+1')}':h='{_even(target)}'"
+        # From the even height, but neither from more than the source's height (a 3000x1 source gives
+        # 3000x2, not 6000x2) nor wider than the source.
+        return f"scale=w='{_even(f'min(iw,min(oh,{target})*a+1)')}':h='{_even(target)}'"
     return f"scale=w='max(1,trunc(oh*a+0.5))':h='{target}'"
 
 
@@ -153,16 +168,14 @@ def _plan(spec: RenditionSpec, source_type: str) -> _Plan:
 
 
 def _preview_plan(source_type: str) -> _Plan:
-    filters = [f"scale=w='max(1,trunc(oh*a+0.5))':h='min({PREVIEW_HEIGHT},ih)'"]
+    # At least 16 px a side (gblur corrupts its heap on frames one pixel wide), at most four times as
+    # wide as high: a degenerate source gives a stretched preview, which blurred is as good as any.
+    filters = [f"scale=w='min(4*{PREVIEW_HEIGHT},max(16,trunc(oh*a+0.5)))':h='max(16,min({PREVIEW_HEIGHT},ih))'"]
     if source_type in _ALPHA_SOURCES:
         filters.append(_ON_WHITE)
-    # Three box passes approach a Gaussian of about a seventh of the shorter side: shapes and colours
-    # stay, faces and text do not.
-    filters += [
-        "format=yuv420p",
-        "boxblur=luma_radius='min(w,h)/8':luma_power=3:chroma_radius='min(cw,ch)/8':chroma_power=3",
-        _JPEG_PIXELS,
-    ]
+    # A Gaussian of a tenth of the full preview height: shapes and colours stay, faces and text do not.
+    # (boxblur's radius could follow the size, but it refuses planes under 2 px.)
+    filters += ["format=yuv420p", f"gblur=sigma={PREVIEW_HEIGHT // 10}:steps=3", _JPEG_PIXELS]
     return _Plan("image/jpeg", filters, list(_JPEG_ARGS))
 
 
@@ -222,7 +235,10 @@ class FfmpegRenditionMaker:
             paths = {str(source_path): "the source", str(output_path): "the output", str(workdir): "the work folder"}
             width, height, errors, tail = _read_log(finished.stderr, paths)
             if finished.returncode != 0 or errors:
-                why = "; ".join(errors[-_TAIL_LINES:] or tail) or f"ffmpeg exited with status {finished.returncode}"
+                causes = [line for line in errors if not line.startswith(_CONSEQUENCES)] or errors or tail
+                why = "; ".join(causes[:_TAIL_LINES]) or f"ffmpeg exited with status {finished.returncode}"
+                if finished.returncode < 0:  # killed by a signal: its last words, not the log before them
+                    why = f"ffmpeg died of {_signal_name(-finished.returncode)}: {'; '.join(tail[-1:])}"
                 log.warning("rendition.failed", rendition=name, returncode=finished.returncode, why=why)
                 raise RenditionFailed(f"the {name} rendition failed: {why}")
             data = await asyncio.to_thread(_read_if_exists, output_path)
@@ -231,6 +247,13 @@ class FfmpegRenditionMaker:
             return RenditionOutput(name=name, content_type=plan.content_type, width=width, height=height, data=data)
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _base_type(content_type: str) -> str:
