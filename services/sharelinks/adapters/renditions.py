@@ -27,7 +27,6 @@ approved, i.e. decoded cleanly by the frames service, so an error here means dam
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import signal
@@ -112,8 +111,10 @@ def _scale(kind: str, height: int | None) -> str | None:
     """The scale filter of a kind at a height (None: no scaling).
 
     Never upscales: the height is ``min(height, source height)``; the width is that height times the
-    source's aspect ratio, rounded. H.264 in yuv420p needs even sides, so the MP4s round both down to
-    even (at least 2): a 101x77 GIF gives a 100x76 MP4, a 101x77 WebP and poster.
+    source's aspect ratio, rounded. H.264 in yuv420p needs even sides, so an MP4's height is rounded
+    down to even (at least 2) and its width is the even number nearest to that height times the aspect
+    ratio, no wider than the source: a 101x77 GIF gives a 100x76 MP4, a 101x77 WebP and poster; at
+    height 200 a 640x360 video gives 356x200 for all three.
     """
     even = kind == "mp4"
     if height is None:
@@ -210,7 +211,9 @@ class FfmpegRenditionMaker:
         workdir = Path(tempfile.mkdtemp(prefix="clearframe-rendition-"))  # mode 0700: ours alone
         try:
             source_path, output_path = workdir / "source", workdir / "output"
-            await asyncio.to_thread(source_path.write_bytes, source)
+            # Written and read on the loop's thread: a worker thread still writing when the caller is
+            # cancelled would race the removal below; on local disk this is milliseconds.
+            source_path.write_bytes(source)
             threads = str(self._threads)
             command = [
                 self._ffmpeg,
@@ -241,12 +244,12 @@ class FfmpegRenditionMaker:
                     why = f"ffmpeg died of {_signal_name(-finished.returncode)}: {'; '.join(tail[-1:])}"
                 log.warning("rendition.failed", rendition=name, returncode=finished.returncode, why=why)
                 raise RenditionFailed(f"the {name} rendition failed: {why}")
-            data = await asyncio.to_thread(_read_if_exists, output_path)
+            data = _read_if_exists(output_path)
             if not data or not width or not height:
                 raise RenditionFailed(f"the {name} rendition failed: ffmpeg wrote no {plan.content_type} output")
             return RenditionOutput(name=name, content_type=plan.content_type, width=width, height=height, data=data)
         finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _signal_name(number: int) -> str:
