@@ -41,7 +41,36 @@ def video(
     container: str = "mp4",
 ) -> bytes:
     """A short clip through ffmpeg (moov atom at the end: the mp4 muxer's default)."""
-    raw = np.stack([np.asarray(photo(PHOTOS[i % len(PHOTOS)]).resize(size)) for i in range(frames)])
+    images = [photo(PHOTOS[i % len(PHOTOS)]).resize(size) for i in range(frames)]
+    return _encode(images, path, fps, codec, container)
+
+
+def panning(frames: int, size: tuple[int, int], name: str = "astronaut") -> list[Image.Image]:
+    """A camera pan across a sample photo: neighbouring frames share most of their pixels, as in real
+    footage (what GIF and H.264 sizes depend on; cycling unrelated photos is a cut on every frame)."""
+    width, height = size
+    base = photo(name).resize((width + width // 2, height + height // 2))
+    span = max(frames - 1, 1)
+    boxes = ((i * (width // 2) // span, i * (height // 2) // span) for i in range(frames))
+    return [base.crop((x, y, x + width, y + height)) for x, y in boxes]
+
+
+def panning_gif(frames: int = 12, size: tuple[int, int] = (288, 216)) -> bytes:
+    """A photographic GIF (about 500 KB at the defaults), 50 ms a frame."""
+    images = panning(frames, size)
+    buffer = io.BytesIO()
+    images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=50, loop=0)
+    return buffer.getvalue()
+
+
+def panning_video(path: Path, seconds: float = 10, fps: int = 30, size: tuple[int, int] = (640, 360)) -> bytes:
+    """An H.264 MP4 of a pan (moov atom at the end)."""
+    return _encode(panning(round(seconds * fps), size), path, fps, "libx264", "mp4")
+
+
+def _encode(images: list[Image.Image], path: Path, fps: int, codec: str, container: str) -> bytes:
+    size = images[0].size
+    raw = np.stack([np.asarray(image) for image in images])
     command = [
         imageio_ffmpeg.get_ffmpeg_exe(),
         "-loglevel",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from clearframe.frames.v1 import frames_service_pb2, frames_service_pb2_grpc
+from clearframe_runtime.ffmpeg import default_ffmpeg
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import load_settings
-from services.frames.adapters.ffmpeg import FfmpegDecoder, default_ffmpeg
+from services.frames.adapters.ffmpeg import FfmpegDecoder
 from services.frames.adapters.pillow import PillowEncoder
 from services.frames.api import FramesServicer
 from services.frames.domain import FramesService, Limits, Policy

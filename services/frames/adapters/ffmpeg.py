@@ -64,13 +64,6 @@ _CONSEQUENCES = (
 )
 
 
-def default_ffmpeg() -> str:
-    """The static ffmpeg of the imageio-ffmpeg wheel."""
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
-
-
 @dataclass(frozen=True)
 class _LogLine:
     level: str

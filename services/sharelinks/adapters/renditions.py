@@ -12,10 +12,11 @@ What comes out (the sizes rule is in :func:`_scale`):
 * ``webp`` — WebP (libwebp_anim, quality 75, looping forever): animated from an animated source, a still
   WebP from a still one (libwebp writes a single frame as a plain still image), transparency kept;
 * ``poster`` — the first frame as a baseline JPEG;
-* :meth:`FfmpegRenditionMaker.blurred_preview` — the first frame at most 320 px high, box-blurred three
-  times over an eighth of its shorter side (nothing recognisable is left), as JPEG.
+* :meth:`FfmpegRenditionMaker.blurred_preview` — the first frame at most 320 px high under a Gaussian
+  blur of 32 px (nothing recognisable is left), as JPEG.
 
-MP4 and JPEG have no alpha: transparent pixels of GIF, PNG/APNG and WebP sources are laid on white first.
+MP4 and JPEG have no alpha: transparent pixels of PNG/APNG and WebP sources are laid on white first (a
+GIF's come out of ffmpeg's decoder white).
 Metadata of the source (titles, GPS of phone videos) is not copied.
 
 Sources are GIF, PNG/APNG, JPEG, WebP (still and animated: this ffmpeg build has a ``webp_anim``
@@ -26,9 +27,9 @@ approved, i.e. decoded cleanly by the frames service, so an error here means dam
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,13 +72,26 @@ _DEMUXERS = {
     "video/x-matroska": "matroska",
     "video/x-msvideo": "avi",
 }
-#: Sources that may carry transparency (which MP4 and JPEG cannot).
-_ALPHA_SOURCES = frozenset({"image/gif", "image/png", "image/apng", "image/webp"})
+#: Sources that may carry transparency (which MP4 and JPEG cannot). Not GIF: its transparency is all or
+#: nothing and ffmpeg's GIF decoder gives transparent pixels white colour already (a test holds it to that).
+_ALPHA_SOURCES = frozenset({"image/png", "image/apng", "image/webp"})
 
 _LOG_LINE = re.compile(r"^(?:\[[^\]]*@ 0x[0-9a-f]+\] )*\[(?P<level>\w+)\] ?(?P<text>.*)$")
 _OUTPUT_VIDEO = re.compile(r"^\s*Stream #0:\d+\S*: Video: .*?, (?P<w>\d+)x(?P<h>\d+)(?=[ ,\[]|$)")
 _ERROR_LEVELS = frozenset({"error", "fatal", "panic"})
-_TAIL_LINES = 6
+#: Error lines that only repeat that an earlier error stopped ffmpeg; the cause is told before them.
+_CONSEQUENCES = (
+    "Error opening input",
+    "Error opening output",
+    "Error reinitializing filters",
+    "Failed to configure input pad",
+    "Task finished with error code",
+    "Terminating thread with return code",
+    "Could not open encoder before EOF",
+    "Nothing was written into output file",
+    "Conversion failed",
+)
+_TAIL_LINES = 4
 
 
 @dataclass(frozen=True)
@@ -97,20 +111,24 @@ def _scale(kind: str, height: int | None) -> str | None:
     """The scale filter of a kind at a height (None: no scaling).
 
     Never upscales: the height is ``min(height, source height)``; the width is that height times the
-    source's aspect ratio, rounded. H.264 in yuv420p needs even sides, so the MP4s round both down to
-    even (at least 2): a 101x77 GIF gives a 100x76 MP4, a 101x77 WebP and poster.
+    source's aspect ratio, rounded. H.264 in yuv420p needs even sides, so an MP4's height is rounded
+    down to even (at least 2) and its width is the even number nearest to that height times the aspect
+    ratio, no wider than the source: a 101x77 GIF gives a 100x76 MP4, a 101x77 WebP and poster; at
+    height 200 a 640x360 video gives 356x200 for all three.
     """
     even = kind == "mp4"
     if height is None:
         return f"scale=w='{_even('iw')}':h='{_even('ih')}'" if even else None
     target = f"min({height},ih)"
     if even:
-        return f"scale=w='{_even('oh*a+1')}':h='{_even(target)}'"
+        # From the even height, but neither from more than the source's height (a 3000x1 source gives
+        # 3000x2, not 6000x2) nor wider than the source.
+        return f"scale=w='{_even(f'min(iw,min(oh,{target})*a+1)')}':h='{_even(target)}'"
     return f"scale=w='max(1,trunc(oh*a+0.5))':h='{target}'"
 
 
 # Transparency onto white: a copy of the frame painted opaque white, the frame laid over it. In YUV, not
-# RGB: a GIF of 783 frames at 640x421 took 1.1 s longer with this than without, 2.4 s longer in RGBA.
+# RGB: on 783 frames at 640x421 this costs 1.1 s in YUV, 2.4 s in RGBA (x264 itself takes 1.5 s).
 _ON_WHITE = (
     "format=yuva420p,split[fg][bg];[bg]drawbox=c=white@1:replace=1:t=fill,format=yuv420p[white];"
     "[white][fg]overlay=format=yuv420"
@@ -151,16 +169,14 @@ def _plan(spec: RenditionSpec, source_type: str) -> _Plan:
 
 
 def _preview_plan(source_type: str) -> _Plan:
-    filters = [f"scale=w='max(1,trunc(oh*a+0.5))':h='min({PREVIEW_HEIGHT},ih)'"]
+    # At least 16 px a side (gblur corrupts its heap on frames one pixel wide), at most four times as
+    # wide as high: a degenerate source gives a stretched preview, which blurred is as good as any.
+    filters = [f"scale=w='min(4*{PREVIEW_HEIGHT},max(16,trunc(oh*a+0.5)))':h='max(16,min({PREVIEW_HEIGHT},ih))'"]
     if source_type in _ALPHA_SOURCES:
         filters.append(_ON_WHITE)
-    # Three box passes approach a Gaussian of about a seventh of the shorter side: shapes and colours
-    # stay, faces and text do not.
-    filters += [
-        "format=yuv420p",
-        "boxblur=luma_radius='min(w,h)/8':luma_power=3:chroma_radius='min(cw,ch)/8':chroma_power=3",
-        _JPEG_PIXELS,
-    ]
+    # A Gaussian of a tenth of the full preview height: shapes and colours stay, faces and text do not.
+    # (boxblur's radius could follow the size, but it refuses planes under 2 px.)
+    filters += ["format=yuv420p", f"gblur=sigma={PREVIEW_HEIGHT // 10}:steps=3", _JPEG_PIXELS]
     return _Plan("image/jpeg", filters, list(_JPEG_ARGS))
 
 
@@ -195,7 +211,9 @@ class FfmpegRenditionMaker:
         workdir = Path(tempfile.mkdtemp(prefix="clearframe-rendition-"))  # mode 0700: ours alone
         try:
             source_path, output_path = workdir / "source", workdir / "output"
-            await asyncio.to_thread(source_path.write_bytes, source)
+            # Written and read on the loop's thread: a worker thread still writing when the caller is
+            # cancelled would race the removal below; on local disk this is milliseconds.
+            source_path.write_bytes(source)
             threads = str(self._threads)
             command = [
                 self._ffmpeg,
@@ -220,15 +238,25 @@ class FfmpegRenditionMaker:
             paths = {str(source_path): "the source", str(output_path): "the output", str(workdir): "the work folder"}
             width, height, errors, tail = _read_log(finished.stderr, paths)
             if finished.returncode != 0 or errors:
-                why = "; ".join(errors[-_TAIL_LINES:] or tail) or f"ffmpeg exited with status {finished.returncode}"
+                causes = [line for line in errors if not line.startswith(_CONSEQUENCES)] or errors or tail
+                why = "; ".join(causes[:_TAIL_LINES]) or f"ffmpeg exited with status {finished.returncode}"
+                if finished.returncode < 0:  # killed by a signal: its last words, not the log before them
+                    why = f"ffmpeg died of {_signal_name(-finished.returncode)}: {'; '.join(tail[-1:])}"
                 log.warning("rendition.failed", rendition=name, returncode=finished.returncode, why=why)
                 raise RenditionFailed(f"the {name} rendition failed: {why}")
-            data = await asyncio.to_thread(_read_if_exists, output_path)
+            data = _read_if_exists(output_path)
             if not data or not width or not height:
                 raise RenditionFailed(f"the {name} rendition failed: ffmpeg wrote no {plan.content_type} output")
             return RenditionOutput(name=name, content_type=plan.content_type, width=width, height=height, data=data)
         finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _base_type(content_type: str) -> str:
