@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-import imageio_ffmpeg
 import structlog
 
 from clearframe.sharelinks.v1 import (
@@ -22,6 +21,7 @@ from clearframe.sharelinks.v1 import (
 )
 from clearframe_runtime import db
 from clearframe_runtime.clock import utcnow
+from clearframe_runtime.ffmpeg import default_ffmpeg
 from clearframe_runtime.health import Component, database_component, grpc_service_component
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve, unimplemented_servicer
@@ -86,7 +86,7 @@ async def main() -> None:
     identity = ServiceIdentity(codec)
     probe = GrpcMediaProbe(settings.frames_url, identity, max_message_bytes=settings.max_message_bytes)
     scanner = GrpcScanner(settings.scanner_url, identity, max_message_bytes=settings.max_message_bytes)
-    maker = FfmpegRenditionMaker(imageio_ffmpeg.get_ffmpeg_exe(), timeout_s=settings.rendition_timeout_s)
+    maker = FfmpegRenditionMaker(default_ffmpeg(), timeout_s=settings.rendition_timeout_s)
     renditions = RenditionWorker(
         store,
         blobs,
