@@ -210,7 +210,11 @@ async def test_every_rendition_decodes_with_the_promised_codec_and_size(
         assert probed.codec in ("webp", "webp_anim")  # ffmpeg names an animated WebP's decoder webp_anim
         with Image.open(io.BytesIO(out.data)) as image:
             assert image.size == (out.width, out.height)
-            assert getattr(image, "n_frames", 1) == source.frames
+            animated_frames = getattr(image, "n_frames", 1)
+            if source.content_type.startswith("video/"):  # resampled to VIDEO_WEBP_FPS: fewer, still moving
+                assert 1 < animated_frames < source.frames
+            else:
+                assert animated_frames == source.frames
     else:
         assert out.content_type == "image/jpeg"
         assert probed.codec == "mjpeg"
@@ -334,7 +338,11 @@ async def test_other_sources_convert_with_their_frames(
             assert (probed.codec, probed.frames) == ("h264", frames)
         else:
             with Image.open(io.BytesIO(out.data)) as image:
-                assert getattr(image, "n_frames", 1) == frames
+                animated_frames = getattr(image, "n_frames", 1)
+                if content_type.startswith("video/"):
+                    assert 1 < animated_frames < frames
+                else:
+                    assert animated_frames == frames
 
 
 @pytest.mark.parametrize(
