@@ -225,6 +225,14 @@ def main() -> None:
         static = delivery.load(mesh.gateway_url, delivery.STATIC_PATH, n_get, 16)
         etag = http.get(asset_path).headers["etag"]
         revalidated = delivery.load(mesh.gateway_url, asset_path, n_get, 16, {"if-none-match": etag}, status=304)
+        reviewer = http.post(
+            "/v1/apikeys",
+            headers=admin,
+            json={"display_name": "bench review", "permissions": ["moderation.read", "moderation.review"]},
+        )
+        reviewer.raise_for_status()
+        taken_down = delivery.takedown(http, api_key, reviewer.json()["secret"], published[0][1].asset_id)
+        print(f"takedown: delivery stopped {taken_down * 1000:.0f} ms after the decision")
         print(
             f"delivery: {served.requests_per_s:.0f}/s vs static {static.requests_per_s:.0f}/s, "
             f"304 {revalidated.requests_per_s:.0f}/s"
@@ -285,6 +293,9 @@ def main() -> None:
         f"- Delivery vs. Envoy alone: requests/s ×{served.requests_per_s / static.requests_per_s:.2f} (goal ≥ 0.5), "
         f"p99 ×{served.p99_ms / static.p99_ms:.1f}. The client (Python, asyncio) shares the 2 cores with Envoy and "
         "the service in both runs.",
+        "",
+        f"- Takedown: `/a/{{id}}` answered 404 {taken_down * 1000:.0f} ms after a reviewer's REJECTED decision "
+        "(the decision's own request included; polled every 20 ms).",
         "",
         "## Publication (upload → APPROVED, then all six renditions)",
         "",

@@ -110,3 +110,18 @@ def lenient_model(http: httpx.Client, admin_headers: dict[str, str], body: dict[
     model = "bench" + uuid.uuid4().hex[:8]
     http.put(f"/api/v1/analysis/config/store/{model}", headers=admin_headers, json=body).raise_for_status()
     return model
+
+
+def takedown(http: httpx.Client, assets_key: str, review_key: str, asset_id: str) -> float:
+    """Seconds from a reviewer's REJECTED decision on an approved asset until `/a/{id}` answers 404
+    (polled every 20 ms, so the figure is an upper bound within that)."""
+    scan_id = http.get(f"/v1/assets/{asset_id}", headers={"X-API-Key": assets_key}).json()["asset"]["scan_id"]
+    started = time.perf_counter()
+    decided = http.post(
+        "/v1/decisions",
+        headers={"X-API-Key": review_key},
+        json={"scan_id": scan_id, "verdict": "VERDICT_REJECTED", "notes": "benchmark takedown"},
+    )
+    decided.raise_for_status()
+    wait_for(lambda: http.get(f"/a/{asset_id}").status_code == 404, 30)
+    return time.perf_counter() - started

@@ -201,7 +201,7 @@ class PurgeSink:
 
         return Handler
 
-    def keys(self) -> list[str]:
+    def purged_keys(self) -> list[str]:
         with self.lock:
             return [r["surrogate_key"] for r in self.requests]
 

@@ -109,16 +109,26 @@ def gif(seed: int, frames: int = 6) -> bytes:
 
 def test_upload_scan_approve_deliver(http: httpx.Client, keys: dict[str, str], lenient: str) -> None:
     data = gif(1)
-    created = upload(http, keys, data, lenient, title="Cat", tags=["cat", "funny"], filename="cat.gif",
-                     content_type="application/octet-stream")  # the type is read from the bytes
+    created = upload(
+        http,
+        keys,
+        data,
+        lenient,
+        title="Cat",
+        tags=["cat", "funny"],
+        filename="cat.gif",
+        content_type="application/octet-stream",
+    )  # the type is read from the bytes
     assert created.status_code == 201, created.text
     body = created.json()["asset"]
     digest = hashlib.sha256(data).hexdigest()
     assert body["asset_id"] == digest[:16] and body["sha256"] == digest
     assert created.headers["location"] == f"/v1/assets/{body['asset_id']}"
     assert body["moderation_status"] == "MODERATION_STATUS_PENDING" and body["scan_id"]
-    assert body["content_type"] == "image/gif" and body["frame_count"] == 6 and body["canonical_url"].endswith(
-        f"/a/{body['asset_id']}"
+    assert (
+        body["content_type"] == "image/gif"
+        and body["frame_count"] == 6
+        and body["canonical_url"].endswith(f"/a/{body['asset_id']}")
     )
     assert http.get(f"/a/{body['asset_id']}").status_code == 404  # nothing before its decision
 
@@ -143,9 +153,17 @@ def test_upload_scan_approve_deliver(http: httpx.Client, keys: dict[str, str], l
     rest = http.get(url, headers={"range": f"bytes={len(data) - 3}-"})
     assert rest.status_code == 206 and rest.content == data[-3:]
     beyond = http.get(url, headers={"range": f"bytes={len(data)}-"})
-    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(data)}" and beyond.content == b""
+    assert (
+        beyond.status_code == 416
+        and beyond.headers["content-range"] == f"bytes */{len(data)}"
+        and beyond.content == b""
+    )
     inverted = http.get(url, headers={"range": "bytes=9-3"})
     assert inverted.status_code == 416
+    several = http.get(url, headers={"range": "bytes=0-1, 5-9"})  # the first range only
+    assert several.status_code == 206 and several.content == data[:2]
+    huge = http.get(url, headers={"range": "bytes=0-99999999999999999999999999"})
+    assert huge.status_code in (200, 416) and huge.content in (data, b"")
     other_unit = http.get(url, headers={"range": "items=0-3"})
     assert other_unit.status_code == 200 and other_unit.content == data
 
@@ -243,16 +261,21 @@ def test_flagged_is_not_served_until_a_reviewer_approves_and_a_takedown_stops_it
     assert takedown.status_code == 201, takedown.text
     wait_for(lambda: http.get(f"/a/{asset_id}").status_code == 404, timeout_s=5, what="the takedown")
     assert http.get(f"/a/{asset_id}/poster").status_code == 404
-    wait_for(lambda: asset_id in purge_sink.keys(), timeout_s=10, what="the CDN purge")
+    wait_for(lambda: asset_id in purge_sink.purged_keys(), timeout_s=10, what="the CDN purge")
 
 
 def test_signed_urls(http: httpx.Client, keys: dict[str, str], lenient: str) -> None:
-    approved = published(http, keys, gif(3), lenient, visibility="ASSET_VISIBILITY_SIGNED", cache_policy="CACHE_POLICY_SHORT")
+    approved = published(
+        http, keys, gif(3), lenient, visibility="ASSET_VISIBILITY_SIGNED", cache_policy="CACHE_POLICY_SHORT"
+    )
     asset_id = approved["asset_id"]
     refused = http.get(f"/a/{asset_id}")
     assert refused.status_code == 403 and refused.json()["details"][0]["reason"] == "SIGNATURE_REQUIRED"
-    signed = http.post(f"/v1/assets/{asset_id}:signUrl", headers=h(keys["assets"]),
-                       json={"ttl": "600s", "disposition": "attachment", "filename": "Katze ü.gif"})
+    signed = http.post(
+        f"/v1/assets/{asset_id}:signUrl",
+        headers=h(keys["assets"]),
+        json={"ttl": "600s", "disposition": "attachment", "filename": "Katze ü.gif"},
+    )
     assert signed.status_code == 200, signed.text
     url = signed.json()["url"]
     params = dict(parse_qsl(urlsplit(url).query))
@@ -315,7 +338,20 @@ def test_bad_uploads(
     if reason:
         assert answer.json()["details"][0]["reason"] == reason
     if data:
-        assert http.get(f"/v1/assets/{hashlib.sha256(data).hexdigest()[:16]}", headers=h(keys["assets"])).status_code == 404
+        assert (
+            http.get(f"/v1/assets/{hashlib.sha256(data).hexdigest()[:16]}", headers=h(keys["assets"])).status_code
+            == 404
+        )
+
+
+def test_unsafe_file_names_are_made_safe(http: httpx.Client, keys: dict[str, str], lenient: str) -> None:
+    created = upload(http, keys, gif(5), lenient, filename='../../etc/"pass\r\nwd".gif')
+    assert created.status_code == 201, created.text
+    name = created.json()["asset"]["filename"]
+    assert "/" not in name and "\r" not in name and "\n" not in name and name.endswith(".gif")
+    decided = settled(http, keys, created.json()["asset"]["asset_id"])
+    disposition = http.get(f"/a/{decided['asset_id']}").headers["content-disposition"]
+    assert "\r" not in disposition and "\n" not in disposition and "/" not in disposition
 
 
 def test_decompression_bomb_is_refused(http: httpx.Client, keys: dict[str, str], lenient: str) -> None:
