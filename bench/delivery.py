@@ -33,7 +33,8 @@ async def _load(base_url: str, path: str, n: int, concurrency: int, headers: dic
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
         for _ in range(concurrency):  # warm-up: open the connections
-            (await client.get(path, headers=headers)).raise_for_status()
+            warm = await client.get(path, headers=headers)
+            assert warm.status_code == status, (path, warm.status_code, warm.text[:200])
         latencies: list[float] = []
         queue = iter(range(n))
 
