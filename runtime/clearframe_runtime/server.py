@@ -76,6 +76,18 @@ def unimplemented_servicer(
     return Servicer(implementation, add_to_server, descriptor)
 
 
+def client_channel(target: str, max_message_bytes: int) -> grpc.aio.Channel:
+    """A channel to another service that carries messages as large as the servers accept (uploads travel
+    as one message)."""
+    return grpc.aio.insecure_channel(
+        target,
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ],
+    )
+
+
 def server_options(settings: ServiceSettings) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", settings.max_message_bytes),

@@ -12,6 +12,7 @@ from PIL import Image
 from clearframe.frames.v1 import frames_service_pb2 as frames_pb2
 from clearframe.frames.v1 import frames_service_pb2_grpc as frames_grpc
 from clearframe_runtime.errors import DeadlineExceeded, InvalidArgument, Unavailable
+from clearframe_runtime.server import client_channel
 from clearframe_runtime.status import error_info
 from services.scanner.analyzers.base import Frame
 from services.scanner.ports import MediaFacts
@@ -29,13 +30,7 @@ class GrpcFrameSource:
     """Streams sampled frames as raw RGB (no encode/decode round trip between the services)."""
 
     def __init__(self, target: str, max_message_bytes: int):
-        self._channel = grpc.aio.insecure_channel(
-            target,
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
-        )
+        self._channel = client_channel(target, max_message_bytes)
         self._stub = frames_grpc.FramesServiceStub(self._channel)
 
     async def frames(

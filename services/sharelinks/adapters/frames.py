@@ -9,6 +9,7 @@ from google.api import httpbody_pb2
 
 from clearframe.frames.v1 import frames_service_pb2 as frames_pb2
 from clearframe.frames.v1 import frames_service_pb2_grpc as frames_grpc
+from clearframe_runtime.server import client_channel
 from clearframe_runtime.status import from_rpc_error
 from services.sharelinks.adapters.identity import ServiceIdentity
 from services.sharelinks.ports import MediaInfo
@@ -23,13 +24,7 @@ _KINDS = {
 
 class GrpcMediaProbe:
     def __init__(self, target: str, identity: ServiceIdentity, *, max_message_bytes: int, timeout_s: float = 20.0):
-        self._channel = grpc.aio.insecure_channel(
-            target,
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
-        )
+        self._channel = client_channel(target, max_message_bytes)
         self._stub = frames_grpc.FramesServiceStub(self._channel)
         self._identity = identity
         self._timeout_s = timeout_s

@@ -13,6 +13,7 @@ from clearframe.scanner.v1 import moderation_service_pb2_grpc as moderation_grpc
 from clearframe.scanner.v1 import scanner_service_pb2 as scanner_pb2
 from clearframe.scanner.v1 import scanner_service_pb2_grpc as scanner_grpc
 from clearframe.scanner.v1 import types_pb2
+from clearframe_runtime.server import client_channel
 from clearframe_runtime.status import from_rpc_error
 from services.sharelinks.adapters.identity import ServiceIdentity
 from services.sharelinks.ports import ModerationEvent, ScanOrder, ScanOutcome
@@ -29,13 +30,7 @@ class GrpcScanner:
     """Starts scans (without waiting: the decision comes through the feed) and reads their outcome."""
 
     def __init__(self, target: str, identity: ServiceIdentity, *, max_message_bytes: int, timeout_s: float = 10.0):
-        self._channel = grpc.aio.insecure_channel(
-            target,
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
-        )
+        self._channel = client_channel(target, max_message_bytes)
         self._scans = scanner_grpc.ScannerServiceStub(self._channel)
         self._moderation = moderation_grpc.ModerationServiceStub(self._channel)
         self._identity = identity
