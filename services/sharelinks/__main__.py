@@ -7,6 +7,7 @@ of ShareLinkService answer UNIMPLEMENTED until their issue lands — an honest s
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +39,7 @@ from services.sharelinks.adapters.sql import SqlAssetStore
 from services.sharelinks.api import AssetServicer
 from services.sharelinks.domain.assets import Assets, Limits
 from services.sharelinks.domain.background import DecisionFollower, PurgeQueue, RenditionWorker
+from services.sharelinks.domain.cache import BytesCache, CachingAssetStore
 from services.sharelinks.domain.publishing import Delivery
 from services.sharelinks.domain.signing import KeyRing, parse_keys
 from services.sharelinks.ports import BlobStore
@@ -80,7 +82,9 @@ async def every(interval_s: float, work: Callable[[], Awaitable[object]], name: 
 async def main() -> None:
     settings, database = load_settings("sharelinks", SharelinksSettings, DatabaseSettings)
     engine = db.create_engine(database.database_url)
-    store = SqlAssetStore(db.session_factory(engine))
+    store = CachingAssetStore(
+        SqlAssetStore(db.session_factory(engine)), ttl_s=settings.delivery_cache_ttl_s, monotonic=time.monotonic
+    )
     blobs = blob_store(settings)
     codec = PrincipalCodec(settings.internal_secret.get_secret_value())
     identity = ServiceIdentity(codec)
@@ -121,8 +125,11 @@ async def main() -> None:
         clock=utcnow,
         max_lifetime_s=settings.signed_url_max_lifetime_s,
         previews=maker,
+        cache=BytesCache(
+            max_total_bytes=settings.delivery_cache_bytes, max_item_bytes=settings.delivery_cache_item_bytes
+        ),
     )
-    follower = DecisionFollower(scanner, assets, store, sleep=asyncio.sleep)
+    follower = DecisionFollower(scanner, assets, store, sleep=asyncio.sleep, invalidate=store.invalidate)
     tasks: list[asyncio.Task[object]] = []
 
     async def start() -> None:

@@ -53,6 +53,13 @@ class SharelinksSettings(ServiceSettings):
     purge_token: SecretStr = SecretStr("")
     purge_attempts: int = Field(default=6, ge=1)
 
+    #: Delivery cache: seconds an asset's row is reused (writes and decision events drop it at once; the TTL
+    #: bounds how stale another replica's metadata change can be here; 0 turns it off), and the memory for
+    #: recently delivered blobs (each at most the item size).
+    delivery_cache_ttl_s: float = Field(default=2.0, ge=0)
+    delivery_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    delivery_cache_item_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
+
     #: Blobs without a committed row older than this are deleted by the periodic garbage collection.
     blob_gc_grace_s: float = Field(default=3600.0, gt=0)
     blob_gc_interval_s: float = Field(default=3600.0, gt=0)

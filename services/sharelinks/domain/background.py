@@ -63,7 +63,19 @@ class DecisionFollower:
     """Applies the scanner's decision feed to the assets, resuming from the stored cursor: a restart of
     either side misses nothing (the feed replays everything after the cursor; applying is idempotent)."""
 
-    def __init__(self, feed: DecisionFeed, assets: Assets, store: AssetStore, *, sleep: Sleep, retry_s: float = 1.0):
+    def __init__(
+        self,
+        feed: DecisionFeed,
+        assets: Assets,
+        store: AssetStore,
+        *,
+        sleep: Sleep,
+        retry_s: float = 1.0,
+        invalidate: Callable[[str], None] | None = None,
+    ):
+        #: Drops what a cache holds of an asset: called for every event about it, applied here or not (another
+        #: replica may have applied it to the shared database already).
+        self._invalidate = invalidate
         self._feed = feed
         self._assets = assets
         self._store = store
@@ -80,6 +92,8 @@ class DecisionFollower:
                 async for event in self._feed.watch(self.revision):
                     self.connected = True
                     if event.kind != "heartbeat":
+                        if self._invalidate is not None and event.asset_id:
+                            self._invalidate(event.asset_id)
                         await self._assets.apply(event)
                     if event.revision > self.revision:
                         self.revision = event.revision

@@ -17,6 +17,7 @@ import structlog
 from clearframe_runtime.clock import Clock
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from services.sharelinks.domain.assets import check_asset_id, not_found
+from services.sharelinks.domain.cache import BytesCache
 from services.sharelinks.domain.delivery import CachePolicy, DeliveryPlan, plan
 from services.sharelinks.domain.model import (
     Asset,
@@ -86,6 +87,7 @@ class Delivery:
         clock: Clock,
         max_lifetime_s: int,
         previews: RenditionMaker | None = None,
+        cache: BytesCache | None = None,
     ):
         self._store = store
         self._blobs = blobs
@@ -95,6 +97,7 @@ class Delivery:
         self._clock = clock
         self._max_lifetime_s = max_lifetime_s
         self._previews = previews
+        self._cache = cache
 
     # -------------------------------------------------------------------------------------- delivery
 
@@ -152,7 +155,7 @@ class Delivery:
         body = b""
         if answer.body and size:
             try:
-                body = await self._blobs.get(key, answer.start, answer.end)
+                body = await self._read(key, sha256, size, answer.start, answer.end)
             except BlobNotFound:
                 log.error("blob missing for a delivered asset", asset_id=asset_id, key=key)
                 raise not_found(asset_id) from None
@@ -161,6 +164,15 @@ class Delivery:
                     f"the blob store is unavailable ({exc.message})", reason="BLOB_STORE_UNAVAILABLE"
                 ) from exc
         return Download(answer.status, answer.headers, answer.headers.get("Content-Type", content_type), body)
+
+    async def _read(self, key: str, sha256: str, size: int, start: int, end: int | None) -> bytes:
+        if self._cache is None or size > self._cache.max_item_bytes:
+            return await self._blobs.get(key, start, end)
+        data = self._cache.get(key, sha256)
+        if data is None:
+            data = await self._blobs.get(key)
+            self._cache.keep(key, sha256, data)
+        return data[start : None if end is None else end + 1]
 
     def _check_rendition(self, name: str) -> str:
         if name and (not RENDITION_NAME_RE.match(name) or name not in self._renditions):

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from services.sharelinks.domain.cache import BytesCache
 from services.sharelinks.domain.model import RenditionRecord, RenditionState, Visibility, rendition_key
 from services.sharelinks.domain.publishing import Delivery, DownloadRequest
 from services.sharelinks.domain.signing import KeyRing, Problem
@@ -17,7 +18,9 @@ KEY_1 = b"k" * 32
 KEY_2 = b"z" * 32
 
 
-async def published(visibility: Visibility = Visibility.PUBLIC) -> tuple[World, Delivery, str]:
+async def published(
+    visibility: Visibility = Visibility.PUBLIC, cache: BytesCache | None = None
+) -> tuple[World, Delivery, str]:
     world = World()
     delivery = Delivery(
         world.store,
@@ -28,6 +31,7 @@ async def published(visibility: Visibility = Visibility.PUBLIC) -> tuple[World, 
         clock=world.clock,
         max_lifetime_s=86400,
         previews=FakeRenditionMaker(),
+        cache=cache,
     )
     asset = await world.upload(GIF, visibility=visibility)
     await world.assets.apply(world.decision(asset, 1, "APPROVED"))

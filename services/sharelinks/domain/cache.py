@@ -1,0 +1,165 @@
+"""A short-lived cache in front of the asset store, for delivery: each request at `/a/{id}` would
+otherwise read its row (and its renditions) from the database.
+
+Every write through the cache drops the asset's entries; the decision follower drops an asset's entries
+for every event about it before applying it, so a takedown decided on any replica stops delivery here at
+once, not after the TTL. What the TTL bounds is how long a metadata change made by another replica (a new
+cache policy, say) takes to show here. Misses are not cached: a new asset is visible at once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from services.sharelinks.domain.model import Asset, Moderation, RenditionRecord
+from services.sharelinks.ports import AssetFilter, AssetStore
+
+Monotonic = Callable[[], float]
+
+
+V = TypeVar("V")
+
+
+class _Expiring(Generic[V]):
+    """Entries that expire ``ttl_s`` after they were kept; the oldest go first beyond ``max_entries``."""
+
+    def __init__(self, ttl_s: float, monotonic: Monotonic, max_entries: int):
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._max = max_entries
+        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: str) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self._monotonic():
+            del self._entries[key]
+            return None
+        return entry[1]
+
+    def keep(self, key: str, value: V) -> None:
+        if self._ttl_s <= 0:
+            return
+        self._entries[key] = (self._monotonic() + self._ttl_s, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+class CachingAssetStore:
+    """An :class:`AssetStore` that keeps ``get`` and ``renditions`` answers for ``ttl_s`` seconds."""
+
+    def __init__(self, store: AssetStore, *, ttl_s: float, monotonic: Monotonic, max_entries: int = 10_000):
+        self._store = store
+        self._assets: _Expiring[Asset] = _Expiring(ttl_s, monotonic, max_entries)
+        self._renditions: _Expiring[tuple[RenditionRecord, ...]] = _Expiring(ttl_s, monotonic, max_entries)
+
+    def invalidate(self, asset_id: str) -> None:
+        self._assets.drop(asset_id)
+        self._renditions.drop(asset_id)
+
+    # ---------------------------------------------------------------------------------- cached reads
+
+    async def get(self, asset_id: str) -> Asset | None:
+        cached = self._assets.get(asset_id)
+        if cached is not None:
+            return cached
+        asset = await self._store.get(asset_id)
+        if asset is not None:
+            self._assets.keep(asset_id, asset)
+        return asset
+
+    async def renditions(self, asset_id: str) -> list[RenditionRecord]:
+        cached = self._renditions.get(asset_id)
+        if cached is not None:
+            return list(cached)
+        records = await self._store.renditions(asset_id)
+        self._renditions.keep(asset_id, tuple(records))
+        return records
+
+    # ---------------------------------------------------------------------------------- pass-through
+
+    async def page(self, where: AssetFilter, offset: int, limit: int) -> list[Asset]:
+        return await self._store.page(where, offset, limit)
+
+    async def with_status(self, status: str) -> list[Asset]:
+        return await self._store.with_status(status)
+
+    async def existing(self, asset_ids: set[str]) -> set[str]:
+        return await self._store.existing(asset_ids)
+
+    async def cursor(self) -> int:
+        return await self._store.cursor()
+
+    async def save_cursor(self, revision: int) -> None:
+        await self._store.save_cursor(revision)
+
+    # ---------------------------------------------------------------------------------- writes
+
+    async def insert(self, asset: Asset) -> None:
+        self.invalidate(asset.asset_id)
+        await self._store.insert(asset)
+
+    async def update_metadata(self, asset_id: str, changes: dict[str, object], at: datetime) -> Asset | None:
+        try:
+            return await self._store.update_metadata(asset_id, changes, at)
+        finally:
+            self.invalidate(asset_id)
+
+    async def set_moderation(self, asset_id: str, moderation: Moderation, at: datetime) -> Asset | None:
+        try:
+            return await self._store.set_moderation(asset_id, moderation, at)
+        finally:
+            self.invalidate(asset_id)
+
+    async def delete(self, asset_id: str) -> bool:
+        try:
+            return await self._store.delete(asset_id)
+        finally:
+            self.invalidate(asset_id)
+
+    async def save_rendition(self, record: RenditionRecord) -> None:
+        try:
+            await self._store.save_rendition(record)
+        finally:
+            self.invalidate(record.asset_id)
+
+    async def delete_renditions(self, asset_id: str) -> None:
+        try:
+            await self._store.delete_renditions(asset_id)
+        finally:
+            self.invalidate(asset_id)
+
+
+class BytesCache:
+    """Recently delivered blobs in memory, least recently used out first: at most ``max_item_bytes`` each
+    and ``max_total_bytes`` in all. Entries are keyed by blob key *and* content hash, so bytes that change
+    under a key (a rendition made again) are never served from an old entry."""
+
+    def __init__(self, *, max_total_bytes: int, max_item_bytes: int):
+        self.max_item_bytes = max_item_bytes
+        self._max_total = max_total_bytes
+        self._total = 0
+        self._entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    def get(self, key: str, sha256: str) -> bytes | None:
+        data = self._entries.get((key, sha256))
+        if data is not None:
+            self._entries.move_to_end((key, sha256))
+        return data
+
+    def keep(self, key: str, sha256: str, data: bytes) -> None:
+        if len(data) > self.max_item_bytes or len(data) > self._max_total or (key, sha256) in self._entries:
+            return
+        self._entries[(key, sha256)] = data
+        self._total += len(data)
+        while self._total > self._max_total:
+            _, dropped = self._entries.popitem(last=False)
+            self._total -= len(dropped)
