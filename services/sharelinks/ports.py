@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from services.sharelinks.domain.model import Asset, Moderation, RenditionRecord
+from services.sharelinks.domain.model import Asset, Moderation, RenditionRecord, ShareLink
 
 
 class BlobNotFound(LookupError):
@@ -279,4 +279,45 @@ class AssetStore(Protocol):
 
     async def save_cursor(self, revision: int) -> None:
         """Keep ``revision`` as the cursor (the last saved one wins)."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------ links
+
+
+class DuplicateCode(Exception):
+    """A link with this code exists already."""
+
+
+class LinkStore(Protocol):
+    """Short links and their exact counters."""
+
+    async def insert_link(self, link: ShareLink) -> None:
+        """Raises DuplicateCode when the code is taken (also under concurrent inserts: exactly one wins)."""
+        ...
+
+    async def get_link(self, code: str) -> ShareLink | None: ...
+
+    async def links(self, asset_id: str, offset: int, limit: int) -> list[ShareLink]:
+        """Newest first (then by code); ``asset_id`` empty for all."""
+        ...
+
+    async def update_link(self, code: str, changes: dict[str, object], at: datetime) -> ShareLink | None:
+        """Set the named fields (title, description, tags, expires_at, max_clicks, disabled, redirect_status,
+        utm); ValueError for others."""
+        ...
+
+    async def delete_link(self, code: str) -> bool: ...
+
+    async def count_click(self, code: str, at: datetime) -> ShareLink | None:
+        """Add one click atomically unless the link is at its ``max_clicks``; the link after counting, or
+        None when it does not exist. A link at its limit is returned unchanged (the caller answers 410)."""
+        ...
+
+    async def count_preview(self, code: str) -> None:
+        """Add one crawler preview."""
+        ...
+
+    async def delete_links_of(self, asset_id: str) -> int:
+        """Remove every link of an asset (the asset was deleted); how many."""
         ...

@@ -108,3 +108,40 @@ class RenditionRecord:
     attempts: int = 0
     #: When a FAILED rendition is tried again; None when no retry is due.
     retry_at: datetime | None = None
+
+
+#: Generated short codes: 8 characters of [A-Za-z0-9] (seed 002).
+CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+CODE_LENGTH = 8
+#: Every code a path may carry: generated ones and custom slugs (3–64 of [A-Za-z0-9_-]).
+CODE_RE = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
+#: Redirect statuses a link may answer with (302 by default).
+REDIRECT_STATUSES = (301, 302, 307, 308)
+
+
+@dataclass(frozen=True)
+class ShareLink:
+    """A short link to an asset."""
+
+    code: str
+    asset_id: str
+    #: Card overrides; empty means the asset's own.
+    title: str
+    description: str
+    tags: tuple[str, ...]
+    creator: str
+    created_at: datetime
+    updated_at: datetime
+    #: After this time the link answers 410 Gone; None for never.
+    expires_at: datetime | None = None
+    #: After this many clicks the link answers 410 Gone; None for no limit.
+    max_clicks: int | None = None
+    disabled: bool = False
+    redirect_status: int = 302
+    #: UTM parameters appended to the redirect target (utm_source, utm_medium, utm_campaign, utm_term,
+    #: utm_content), in that order, the empty ones left out.
+    utm: tuple[tuple[str, str], ...] = ()
+    #: Exact counts: human clicks, and crawler fetches of the card (previews).
+    clicks: int = 0
+    previews: int = 0
+    last_click_at: datetime | None = None
