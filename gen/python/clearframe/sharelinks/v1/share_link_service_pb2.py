@@ -25,10 +25,12 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1clearframe/sharelinks/v1/share_link_service.proto\x12\x18\x63learframe.sharelinks.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x02\n\tShareLink\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x16\n\x08\x61sset_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tshort_url\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rcanonical_url\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x14\n\x06\x63licks\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63reator\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x39\n\x0flast_click_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"Q\n\x16\x43reateShareLinkRequest\x12\x37\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLinkB\x04\xe2\x41\x01\x02\"L\n\x17\x43reateShareLinkResponse\x12\x31\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\")\n\x13GetShareLinkRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"I\n\x14GetShareLinkResponse\x12\x31\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\"P\n\x15ListShareLinksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x03 \x01(\t\"e\n\x16ListShareLinksResponse\x12\x32\n\x05links\x18\x01 \x03(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\",\n\x16\x44\x65leteShareLinkRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x19\n\x17\x44\x65leteShareLinkResponse\"?\n\x17ResolveShareLinkRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08platform\x18\x02 \x01(\t\"^\n\x18ResolveShareLinkResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x12\n\ntarget_url\x18\x03 \x01(\t\x12\x0e\n\x06\x63licks\x18\x04 \x01(\x03\")\n\x13GetShareCardRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xd0\x01\n\tOpenGraph\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\r\n\x05image\x18\x05 \x01(\t\x12\x12\n\nimage_type\x18\x06 \x01(\t\x12\x13\n\x0bimage_width\x18\x07 \x01(\x05\x12\x14\n\x0cimage_height\x18\x08 \x01(\x05\x12\r\n\x05video\x18\t \x01(\t\x12\x11\n\tsite_name\x18\n \x01(\t\x12\x14\n\x0ctwitter_card\x18\x0b \x01(\t\"-\n\x17GetShareMetadataRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x86\x01\n\x18GetShareMetadataResponse\x12\x31\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\x12\x37\n\nopen_graph\x18\x02 \x01(\x0b\x32#.clearframe.sharelinks.v1.OpenGraph2\xe5\x07\n\x10ShareLinkService\x12\x8f\x01\n\x0f\x43reateShareLink\x12\x30.clearframe.sharelinks.v1.CreateShareLinkRequest\x1a\x31.clearframe.sharelinks.v1.CreateShareLinkResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\t/v1/links:\x04link\x12\x87\x01\n\x0cGetShareLink\x12-.clearframe.sharelinks.v1.GetShareLinkRequest\x1a..clearframe.sharelinks.v1.GetShareLinkResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/links/{code}\x12\x86\x01\n\x0eListShareLinks\x12/.clearframe.sharelinks.v1.ListShareLinksRequest\x1a\x30.clearframe.sharelinks.v1.ListShareLinksResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/links\x12\x90\x01\n\x0f\x44\x65leteShareLink\x12\x30.clearframe.sharelinks.v1.DeleteShareLinkRequest\x1a\x31.clearframe.sharelinks.v1.DeleteShareLinkResponse\"\x18\x82\xd3\xe4\x93\x02\x12*\x10/v1/links/{code}\x12\x8c\x01\n\x10ResolveShareLink\x12\x31.clearframe.sharelinks.v1.ResolveShareLinkRequest\x1a\x32.clearframe.sharelinks.v1.ResolveShareLinkResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/s/{code}\x12k\n\x0cGetShareCard\x12-.clearframe.sharelinks.v1.GetShareCardRequest\x1a\x14.google.api.HttpBody\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/s/{code}/card\x12\x9c\x01\n\x10GetShareMetadata\x12\x31.clearframe.sharelinks.v1.GetShareMetadataRequest\x1a\x32.clearframe.sharelinks.v1.GetShareMetadataResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/links/{code}/metadatab\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1clearframe/sharelinks/v1/share_link_service.proto\x12\x18\x63learframe.sharelinks.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xad\x04\n\tShareLink\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x16\n\x08\x61sset_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tshort_url\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rcanonical_url\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x14\n\x06\x63licks\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63reator\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x39\n\x0flast_click_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12/\n\x0b\x65xpire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmax_clicks\x18\r \x01(\x03\x12\x10\n\x08\x64isabled\x18\x0e \x01(\x08\x12\x17\n\x0fredirect_status\x18\x0f \x01(\x05\x12\x34\n\x03utm\x18\x10 \x01(\x0b\x32\'.clearframe.sharelinks.v1.UtmParameters\x12\x16\n\x08previews\x18\x11 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"`\n\rUtmParameters\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06medium\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61mpaign\x18\x03 \x01(\t\x12\x0c\n\x04term\x18\x04 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\t\"=\n\x15VisitShareLinkRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08platform\x18\x02 \x01(\t\"\x82\x01\n\x16UpdateShareLinkRequest\x12\x37\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLinkB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"L\n\x17UpdateShareLinkResponse\x12\x31\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\"b\n\x1c\x42\x61tchCreateShareLinksRequest\x12\x42\n\x08requests\x18\x01 \x03(\x0b\x32\x30.clearframe.sharelinks.v1.CreateShareLinkRequest\"r\n\x1a\x42\x61tchCreateShareLinkResult\x12\x31\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.Status\"f\n\x1d\x42\x61tchCreateShareLinksResponse\x12\x45\n\x07results\x18\x01 \x03(\x0b\x32\x34.clearframe.sharelinks.v1.BatchCreateShareLinkResult\"N\n\x19GetShareLinkQrCodeRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\r\n\x05scale\x18\x03 \x01(\x05\"Q\n\x16\x43reateShareLinkRequest\x12\x37\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLinkB\x04\xe2\x41\x01\x02\"L\n\x17\x43reateShareLinkResponse\x12\x31\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\")\n\x13GetShareLinkRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"I\n\x14GetShareLinkResponse\x12\x31\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\"P\n\x15ListShareLinksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x03 \x01(\t\"e\n\x16ListShareLinksResponse\x12\x32\n\x05links\x18\x01 \x03(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\",\n\x16\x44\x65leteShareLinkRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x19\n\x17\x44\x65leteShareLinkResponse\"?\n\x17ResolveShareLinkRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08platform\x18\x02 \x01(\t\"^\n\x18ResolveShareLinkResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08\x61sset_id\x18\x02 \x01(\t\x12\x12\n\ntarget_url\x18\x03 \x01(\t\x12\x0e\n\x06\x63licks\x18\x04 \x01(\x03\")\n\x13GetShareCardRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xd0\x01\n\tOpenGraph\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\r\n\x05image\x18\x05 \x01(\t\x12\x12\n\nimage_type\x18\x06 \x01(\t\x12\x13\n\x0bimage_width\x18\x07 \x01(\x05\x12\x14\n\x0cimage_height\x18\x08 \x01(\x05\x12\r\n\x05video\x18\t \x01(\t\x12\x11\n\tsite_name\x18\n \x01(\t\x12\x14\n\x0ctwitter_card\x18\x0b \x01(\t\"-\n\x17GetShareMetadataRequest\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x86\x01\n\x18GetShareMetadataResponse\x12\x31\n\x04link\x18\x01 \x01(\x0b\x32#.clearframe.sharelinks.v1.ShareLink\x12\x37\n\nopen_graph\x18\x02 \x01(\x0b\x32#.clearframe.sharelinks.v1.OpenGraph2\xa5\x0c\n\x10ShareLinkService\x12\x8f\x01\n\x0f\x43reateShareLink\x12\x30.clearframe.sharelinks.v1.CreateShareLinkRequest\x1a\x31.clearframe.sharelinks.v1.CreateShareLinkResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\t/v1/links:\x04link\x12\x87\x01\n\x0cGetShareLink\x12-.clearframe.sharelinks.v1.GetShareLinkRequest\x1a..clearframe.sharelinks.v1.GetShareLinkResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/links/{code}\x12\x86\x01\n\x0eListShareLinks\x12/.clearframe.sharelinks.v1.ListShareLinksRequest\x1a\x30.clearframe.sharelinks.v1.ListShareLinksResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/links\x12\x90\x01\n\x0f\x44\x65leteShareLink\x12\x30.clearframe.sharelinks.v1.DeleteShareLinkRequest\x1a\x31.clearframe.sharelinks.v1.DeleteShareLinkResponse\"\x18\x82\xd3\xe4\x93\x02\x12*\x10/v1/links/{code}\x12\x9e\x01\n\x10ResolveShareLink\x12\x31.clearframe.sharelinks.v1.ResolveShareLinkRequest\x1a\x32.clearframe.sharelinks.v1.ResolveShareLinkResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/links/{code}:resolve:\x01*\x12j\n\x0eVisitShareLink\x12/.clearframe.sharelinks.v1.VisitShareLinkRequest\x1a\x14.google.api.HttpBody\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/s/{code}\x12\x9b\x01\n\x0fUpdateShareLink\x12\x30.clearframe.sharelinks.v1.UpdateShareLinkRequest\x1a\x31.clearframe.sharelinks.v1.UpdateShareLinkResponse\"#\x82\xd3\xe4\x93\x02\x1d\x32\x15/v1/links/{link.code}:\x04link\x12\xaa\x01\n\x15\x42\x61tchCreateShareLinks\x12\x36.clearframe.sharelinks.v1.BatchCreateShareLinksRequest\x1a\x37.clearframe.sharelinks.v1.BatchCreateShareLinksResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/links:batchCreate:\x01*\x12u\n\x12GetShareLinkQrCode\x12\x33.clearframe.sharelinks.v1.GetShareLinkQrCodeRequest\x1a\x14.google.api.HttpBody\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/s/{code}/qr\x12k\n\x0cGetShareCard\x12-.clearframe.sharelinks.v1.GetShareCardRequest\x1a\x14.google.api.HttpBody\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/s/{code}/card\x12\x9c\x01\n\x10GetShareMetadata\x12\x31.clearframe.sharelinks.v1.GetShareMetadataRequest\x1a\x32.clearframe.sharelinks.v1.GetShareMetadataResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/links/{code}/metadatab\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,6 +51,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHARELINK'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_SHARELINK'].fields_by_name['last_click_time']._loaded_options = None
   _globals['_SHARELINK'].fields_by_name['last_click_time']._serialized_options = b'\342A\001\003'
+  _globals['_SHARELINK'].fields_by_name['previews']._loaded_options = None
+  _globals['_SHARELINK'].fields_by_name['previews']._serialized_options = b'\342A\001\003'
+  _globals['_SHARELINK'].fields_by_name['update_time']._loaded_options = None
+  _globals['_SHARELINK'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_VISITSHARELINKREQUEST'].fields_by_name['code']._loaded_options = None
+  _globals['_VISITSHARELINKREQUEST'].fields_by_name['code']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATESHARELINKREQUEST'].fields_by_name['link']._loaded_options = None
+  _globals['_UPDATESHARELINKREQUEST'].fields_by_name['link']._serialized_options = b'\342A\001\002'
+  _globals['_GETSHARELINKQRCODEREQUEST'].fields_by_name['code']._loaded_options = None
+  _globals['_GETSHARELINKQRCODEREQUEST'].fields_by_name['code']._serialized_options = b'\342A\001\002'
   _globals['_CREATESHARELINKREQUEST'].fields_by_name['link']._loaded_options = None
   _globals['_CREATESHARELINKREQUEST'].fields_by_name['link']._serialized_options = b'\342A\001\002'
   _globals['_GETSHARELINKREQUEST'].fields_by_name['code']._loaded_options = None
@@ -70,41 +82,65 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHARELINKSERVICE'].methods_by_name['DeleteShareLink']._loaded_options = None
   _globals['_SHARELINKSERVICE'].methods_by_name['DeleteShareLink']._serialized_options = b'\202\323\344\223\002\022*\020/v1/links/{code}'
   _globals['_SHARELINKSERVICE'].methods_by_name['ResolveShareLink']._loaded_options = None
-  _globals['_SHARELINKSERVICE'].methods_by_name['ResolveShareLink']._serialized_options = b'\202\323\344\223\002\013\022\t/s/{code}'
+  _globals['_SHARELINKSERVICE'].methods_by_name['ResolveShareLink']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/links/{code}:resolve:\001*'
+  _globals['_SHARELINKSERVICE'].methods_by_name['VisitShareLink']._loaded_options = None
+  _globals['_SHARELINKSERVICE'].methods_by_name['VisitShareLink']._serialized_options = b'\202\323\344\223\002\013\022\t/s/{code}'
+  _globals['_SHARELINKSERVICE'].methods_by_name['UpdateShareLink']._loaded_options = None
+  _globals['_SHARELINKSERVICE'].methods_by_name['UpdateShareLink']._serialized_options = b'\202\323\344\223\002\0352\025/v1/links/{link.code}:\004link'
+  _globals['_SHARELINKSERVICE'].methods_by_name['BatchCreateShareLinks']._loaded_options = None
+  _globals['_SHARELINKSERVICE'].methods_by_name['BatchCreateShareLinks']._serialized_options = b'\202\323\344\223\002\032\"\025/v1/links:batchCreate:\001*'
+  _globals['_SHARELINKSERVICE'].methods_by_name['GetShareLinkQrCode']._loaded_options = None
+  _globals['_SHARELINKSERVICE'].methods_by_name['GetShareLinkQrCode']._serialized_options = b'\202\323\344\223\002\016\022\014/s/{code}/qr'
   _globals['_SHARELINKSERVICE'].methods_by_name['GetShareCard']._loaded_options = None
   _globals['_SHARELINKSERVICE'].methods_by_name['GetShareCard']._serialized_options = b'\202\323\344\223\002\020\022\016/s/{code}/card'
   _globals['_SHARELINKSERVICE'].methods_by_name['GetShareMetadata']._loaded_options = None
   _globals['_SHARELINKSERVICE'].methods_by_name['GetShareMetadata']._serialized_options = b'\202\323\344\223\002\033\022\031/v1/links/{code}/metadata'
-  _globals['_SHARELINK']._serialized_start=203
-  _globals['_SHARELINK']._serialized_end=515
-  _globals['_CREATESHARELINKREQUEST']._serialized_start=517
-  _globals['_CREATESHARELINKREQUEST']._serialized_end=598
-  _globals['_CREATESHARELINKRESPONSE']._serialized_start=600
-  _globals['_CREATESHARELINKRESPONSE']._serialized_end=676
-  _globals['_GETSHARELINKREQUEST']._serialized_start=678
-  _globals['_GETSHARELINKREQUEST']._serialized_end=719
-  _globals['_GETSHARELINKRESPONSE']._serialized_start=721
-  _globals['_GETSHARELINKRESPONSE']._serialized_end=794
-  _globals['_LISTSHARELINKSREQUEST']._serialized_start=796
-  _globals['_LISTSHARELINKSREQUEST']._serialized_end=876
-  _globals['_LISTSHARELINKSRESPONSE']._serialized_start=878
-  _globals['_LISTSHARELINKSRESPONSE']._serialized_end=979
-  _globals['_DELETESHARELINKREQUEST']._serialized_start=981
-  _globals['_DELETESHARELINKREQUEST']._serialized_end=1025
-  _globals['_DELETESHARELINKRESPONSE']._serialized_start=1027
-  _globals['_DELETESHARELINKRESPONSE']._serialized_end=1052
-  _globals['_RESOLVESHARELINKREQUEST']._serialized_start=1054
-  _globals['_RESOLVESHARELINKREQUEST']._serialized_end=1117
-  _globals['_RESOLVESHARELINKRESPONSE']._serialized_start=1119
-  _globals['_RESOLVESHARELINKRESPONSE']._serialized_end=1213
-  _globals['_GETSHARECARDREQUEST']._serialized_start=1215
-  _globals['_GETSHARECARDREQUEST']._serialized_end=1256
-  _globals['_OPENGRAPH']._serialized_start=1259
-  _globals['_OPENGRAPH']._serialized_end=1467
-  _globals['_GETSHAREMETADATAREQUEST']._serialized_start=1469
-  _globals['_GETSHAREMETADATAREQUEST']._serialized_end=1514
-  _globals['_GETSHAREMETADATARESPONSE']._serialized_start=1517
-  _globals['_GETSHAREMETADATARESPONSE']._serialized_end=1651
-  _globals['_SHARELINKSERVICE']._serialized_start=1654
-  _globals['_SHARELINKSERVICE']._serialized_end=2651
+  _globals['_SHARELINK']._serialized_start=262
+  _globals['_SHARELINK']._serialized_end=819
+  _globals['_UTMPARAMETERS']._serialized_start=821
+  _globals['_UTMPARAMETERS']._serialized_end=917
+  _globals['_VISITSHARELINKREQUEST']._serialized_start=919
+  _globals['_VISITSHARELINKREQUEST']._serialized_end=980
+  _globals['_UPDATESHARELINKREQUEST']._serialized_start=983
+  _globals['_UPDATESHARELINKREQUEST']._serialized_end=1113
+  _globals['_UPDATESHARELINKRESPONSE']._serialized_start=1115
+  _globals['_UPDATESHARELINKRESPONSE']._serialized_end=1191
+  _globals['_BATCHCREATESHARELINKSREQUEST']._serialized_start=1193
+  _globals['_BATCHCREATESHARELINKSREQUEST']._serialized_end=1291
+  _globals['_BATCHCREATESHARELINKRESULT']._serialized_start=1293
+  _globals['_BATCHCREATESHARELINKRESULT']._serialized_end=1407
+  _globals['_BATCHCREATESHARELINKSRESPONSE']._serialized_start=1409
+  _globals['_BATCHCREATESHARELINKSRESPONSE']._serialized_end=1511
+  _globals['_GETSHARELINKQRCODEREQUEST']._serialized_start=1513
+  _globals['_GETSHARELINKQRCODEREQUEST']._serialized_end=1591
+  _globals['_CREATESHARELINKREQUEST']._serialized_start=1593
+  _globals['_CREATESHARELINKREQUEST']._serialized_end=1674
+  _globals['_CREATESHARELINKRESPONSE']._serialized_start=1676
+  _globals['_CREATESHARELINKRESPONSE']._serialized_end=1752
+  _globals['_GETSHARELINKREQUEST']._serialized_start=1754
+  _globals['_GETSHARELINKREQUEST']._serialized_end=1795
+  _globals['_GETSHARELINKRESPONSE']._serialized_start=1797
+  _globals['_GETSHARELINKRESPONSE']._serialized_end=1870
+  _globals['_LISTSHARELINKSREQUEST']._serialized_start=1872
+  _globals['_LISTSHARELINKSREQUEST']._serialized_end=1952
+  _globals['_LISTSHARELINKSRESPONSE']._serialized_start=1954
+  _globals['_LISTSHARELINKSRESPONSE']._serialized_end=2055
+  _globals['_DELETESHARELINKREQUEST']._serialized_start=2057
+  _globals['_DELETESHARELINKREQUEST']._serialized_end=2101
+  _globals['_DELETESHARELINKRESPONSE']._serialized_start=2103
+  _globals['_DELETESHARELINKRESPONSE']._serialized_end=2128
+  _globals['_RESOLVESHARELINKREQUEST']._serialized_start=2130
+  _globals['_RESOLVESHARELINKREQUEST']._serialized_end=2193
+  _globals['_RESOLVESHARELINKRESPONSE']._serialized_start=2195
+  _globals['_RESOLVESHARELINKRESPONSE']._serialized_end=2289
+  _globals['_GETSHARECARDREQUEST']._serialized_start=2291
+  _globals['_GETSHARECARDREQUEST']._serialized_end=2332
+  _globals['_OPENGRAPH']._serialized_start=2335
+  _globals['_OPENGRAPH']._serialized_end=2543
+  _globals['_GETSHAREMETADATAREQUEST']._serialized_start=2545
+  _globals['_GETSHAREMETADATAREQUEST']._serialized_end=2590
+  _globals['_GETSHAREMETADATARESPONSE']._serialized_start=2593
+  _globals['_GETSHAREMETADATARESPONSE']._serialized_end=2727
+  _globals['_SHARELINKSERVICE']._serialized_start=2730
+  _globals['_SHARELINKSERVICE']._serialized_end=4303
 # @@protoc_insertion_point(module_scope)

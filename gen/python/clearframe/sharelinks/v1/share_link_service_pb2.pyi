@@ -3,7 +3,9 @@ import datetime
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -13,7 +15,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ShareLink(_message.Message):
-    __slots__ = ("code", "asset_id", "short_url", "canonical_url", "title", "tags", "description", "clicks", "creator", "create_time", "last_click_time")
+    __slots__ = ("code", "asset_id", "short_url", "canonical_url", "title", "tags", "description", "clicks", "creator", "create_time", "last_click_time", "expire_time", "max_clicks", "disabled", "redirect_status", "utm", "previews", "update_time")
     CODE_FIELD_NUMBER: _ClassVar[int]
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     SHORT_URL_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +27,13 @@ class ShareLink(_message.Message):
     CREATOR_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     LAST_CLICK_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MAX_CLICKS_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    UTM_FIELD_NUMBER: _ClassVar[int]
+    PREVIEWS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     code: str
     asset_id: str
     short_url: str
@@ -36,7 +45,80 @@ class ShareLink(_message.Message):
     creator: str
     create_time: _timestamp_pb2.Timestamp
     last_click_time: _timestamp_pb2.Timestamp
-    def __init__(self, code: _Optional[str] = ..., asset_id: _Optional[str] = ..., short_url: _Optional[str] = ..., canonical_url: _Optional[str] = ..., title: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., clicks: _Optional[int] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_click_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    expire_time: _timestamp_pb2.Timestamp
+    max_clicks: int
+    disabled: bool
+    redirect_status: int
+    utm: UtmParameters
+    previews: int
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, code: _Optional[str] = ..., asset_id: _Optional[str] = ..., short_url: _Optional[str] = ..., canonical_url: _Optional[str] = ..., title: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., clicks: _Optional[int] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_click_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_clicks: _Optional[int] = ..., disabled: _Optional[bool] = ..., redirect_status: _Optional[int] = ..., utm: _Optional[_Union[UtmParameters, _Mapping]] = ..., previews: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UtmParameters(_message.Message):
+    __slots__ = ("source", "medium", "campaign", "term", "content")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MEDIUM_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    medium: str
+    campaign: str
+    term: str
+    content: str
+    def __init__(self, source: _Optional[str] = ..., medium: _Optional[str] = ..., campaign: _Optional[str] = ..., term: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
+
+class VisitShareLinkRequest(_message.Message):
+    __slots__ = ("code", "platform")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    platform: str
+    def __init__(self, code: _Optional[str] = ..., platform: _Optional[str] = ...) -> None: ...
+
+class UpdateShareLinkRequest(_message.Message):
+    __slots__ = ("link", "update_mask")
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    link: ShareLink
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, link: _Optional[_Union[ShareLink, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateShareLinkResponse(_message.Message):
+    __slots__ = ("link",)
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    link: ShareLink
+    def __init__(self, link: _Optional[_Union[ShareLink, _Mapping]] = ...) -> None: ...
+
+class BatchCreateShareLinksRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[CreateShareLinkRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[CreateShareLinkRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchCreateShareLinkResult(_message.Message):
+    __slots__ = ("link", "error")
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    link: ShareLink
+    error: _status_pb2.Status
+    def __init__(self, link: _Optional[_Union[ShareLink, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class BatchCreateShareLinksResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[BatchCreateShareLinkResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[BatchCreateShareLinkResult, _Mapping]]] = ...) -> None: ...
+
+class GetShareLinkQrCodeRequest(_message.Message):
+    __slots__ = ("code", "format", "scale")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    format: str
+    scale: int
+    def __init__(self, code: _Optional[str] = ..., format: _Optional[str] = ..., scale: _Optional[int] = ...) -> None: ...
 
 class CreateShareLinkRequest(_message.Message):
     __slots__ = ("link",)

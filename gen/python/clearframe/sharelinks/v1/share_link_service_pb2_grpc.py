@@ -61,6 +61,26 @@ class ShareLinkServiceStub:
                 request_serializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.ResolveShareLinkRequest.SerializeToString,
                 response_deserializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.ResolveShareLinkResponse.FromString,
                 _registered_method=True)
+        self.VisitShareLink = channel.unary_unary(
+                '/clearframe.sharelinks.v1.ShareLinkService/VisitShareLink',
+                request_serializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.VisitShareLinkRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.UpdateShareLink = channel.unary_unary(
+                '/clearframe.sharelinks.v1.ShareLinkService/UpdateShareLink',
+                request_serializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.UpdateShareLinkRequest.SerializeToString,
+                response_deserializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.UpdateShareLinkResponse.FromString,
+                _registered_method=True)
+        self.BatchCreateShareLinks = channel.unary_unary(
+                '/clearframe.sharelinks.v1.ShareLinkService/BatchCreateShareLinks',
+                request_serializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.BatchCreateShareLinksRequest.SerializeToString,
+                response_deserializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.BatchCreateShareLinksResponse.FromString,
+                _registered_method=True)
+        self.GetShareLinkQrCode = channel.unary_unary(
+                '/clearframe.sharelinks.v1.ShareLinkService/GetShareLinkQrCode',
+                request_serializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.GetShareLinkQrCodeRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.GetShareCard = channel.unary_unary(
                 '/clearframe.sharelinks.v1.ShareLinkService/GetShareCard',
                 request_serializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.GetShareCardRequest.SerializeToString,
@@ -111,10 +131,53 @@ class ShareLinkServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResolveShareLink(self, request, context):
-        """Public redirect `GET /s/{code}` (no authentication): counts one click, records an analytics CLICK
-        event (clearframe.analytics.v1) with the platform, and answers `x-http-status: 302` with
-        `Location: {base}/a/{asset_id}` and `Cache-Control: no-store` (so every click reaches us). The
-        JSON body describes the target for clients that do not follow redirects.
+        """Resolves a link for API clients (seed 002 `resolve_short_link`): counts one click and answers the
+        target as JSON, without redirecting. Public. Expired, disabled or used-up links answer
+        FAILED_PRECONDITION (SHARE_LINK_GONE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VisitShareLink(self, request, context):
+        """The public short URL `GET /s/{code}` (no authentication). A person is redirected: the link's status
+        (302 unless set to 301, 307 or 308) with `Location` = the asset's canonical URL plus the link's UTM
+        parameters, `Cache-Control: no-store` (so every click reaches us and a takedown is never cached);
+        the click is counted exactly and sent to analytics as a CLICK event (platform from the referrer or
+        User-Agent) off the request's path. A link crawler of a chat or social app (Slackbot, Discordbot,
+        Twitterbot, facebookexternalhit, LinkedInBot, TelegramBot, WhatsApp, Teams, …; by User-Agent)
+        gets the Open Graph card instead, counted as a preview, not a click. An expired, disabled or
+        used-up link answers 410 Gone: a small HTML page, or JSON `{"error", "reason"}` when the client
+        accepts JSON.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateShareLink(self, request, context):
+        """Changes a link's fields named in `update_mask` (AIP-134): title, description, tags, expire_time,
+        max_clicks, disabled, redirect_status, utm. Needs `assets.write`. Takes effect at once, also for
+        cached redirects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchCreateShareLinks(self, request, context):
+        """Creates up to 1000 links in one call (AIP-233); each item succeeds or fails on its own, the
+        answer lists them in request order. Needs `assets.write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShareLinkQrCode(self, request, context):
+        """A QR code of the link's short URL, `GET /s/{code}/qr?format=png|svg` (public; PNG by default).
+        `Cache-Control: public, max-age=86400`. Links that would answer 404 or 410 answer the same here.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,6 +231,26 @@ def add_ShareLinkServiceServicer_to_server(servicer, server):
                     servicer.ResolveShareLink,
                     request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.ResolveShareLinkRequest.FromString,
                     response_serializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.ResolveShareLinkResponse.SerializeToString,
+            ),
+            'VisitShareLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.VisitShareLink,
+                    request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.VisitShareLinkRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'UpdateShareLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateShareLink,
+                    request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.UpdateShareLinkRequest.FromString,
+                    response_serializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.UpdateShareLinkResponse.SerializeToString,
+            ),
+            'BatchCreateShareLinks': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCreateShareLinks,
+                    request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.BatchCreateShareLinksRequest.FromString,
+                    response_serializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.BatchCreateShareLinksResponse.SerializeToString,
+            ),
+            'GetShareLinkQrCode': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShareLinkQrCode,
+                    request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.GetShareLinkQrCodeRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'GetShareCard': grpc.unary_unary_rpc_method_handler(
                     servicer.GetShareCard,
@@ -316,6 +399,114 @@ class ShareLinkService:
             '/clearframe.sharelinks.v1.ShareLinkService/ResolveShareLink',
             clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.ResolveShareLinkRequest.SerializeToString,
             clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.ResolveShareLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VisitShareLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.sharelinks.v1.ShareLinkService/VisitShareLink',
+            clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.VisitShareLinkRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateShareLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.sharelinks.v1.ShareLinkService/UpdateShareLink',
+            clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.UpdateShareLinkRequest.SerializeToString,
+            clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.UpdateShareLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCreateShareLinks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.sharelinks.v1.ShareLinkService/BatchCreateShareLinks',
+            clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.BatchCreateShareLinksRequest.SerializeToString,
+            clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.BatchCreateShareLinksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShareLinkQrCode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.sharelinks.v1.ShareLinkService/GetShareLinkQrCode',
+            clearframe_dot_sharelinks_dot_v1_dot_share__link__service__pb2.GetShareLinkQrCodeRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,
