@@ -314,6 +314,11 @@ class LinkStore(Protocol):
         None when it does not exist. A link at its limit is returned unchanged (the caller answers 410)."""
         ...
 
+    async def add_clicks(self, code: str, count: int, at: datetime) -> None:
+        """Add ``count`` clicks counted in memory meanwhile (links without a limit), in one statement;
+        ``last_click_at`` becomes ``at`` unless it is later already. Nothing when the link is gone."""
+        ...
+
     async def count_preview(self, code: str) -> None:
         """Add one crawler preview."""
         ...
