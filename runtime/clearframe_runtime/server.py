@@ -78,12 +78,18 @@ def unimplemented_servicer(
 
 def client_channel(target: str, max_message_bytes: int) -> grpc.aio.Channel:
     """A channel to another service that carries messages as large as the servers accept (uploads travel
-    as one message)."""
+    as one message).
+
+    Reconnect backoff is capped at one second (gRPC's default grows to two minutes): a peer that is
+    still starting, or restarting, is reached again as soon as it listens, not minutes later."""
     return grpc.aio.insecure_channel(
         target,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
         ],
     )
 

@@ -49,7 +49,9 @@ class GrpcScanner:
             return_immediately=True,
         )
         try:
-            answer = await self._scans.CreateScan(request, timeout=self._timeout_s, metadata=self._identity.metadata())
+            answer = await self._scans.CreateScan(
+                request, timeout=self._timeout_s, metadata=self._identity.metadata(), wait_for_ready=True
+            )
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc, "scanner") from exc
         scan_id: str = answer.scan.scan_id
@@ -58,7 +60,10 @@ class GrpcScanner:
     async def outcome(self, scan_id: str) -> ScanOutcome | None:
         try:
             answer = await self._scans.GetScan(
-                scanner_pb2.GetScanRequest(scan_id=scan_id), timeout=self._timeout_s, metadata=self._identity.metadata()
+                scanner_pb2.GetScanRequest(scan_id=scan_id),
+                timeout=self._timeout_s,
+                metadata=self._identity.metadata(),
+                wait_for_ready=True,
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:

@@ -5,6 +5,9 @@ Every write through the cache drops the asset's entries; the decision follower d
 for every event about it before applying it, so a takedown decided on any replica stops delivery here at
 once, not after the TTL. What the TTL bounds is how long a metadata change made by another replica (a new
 cache policy, say) takes to show here. Misses are not cached: a new asset is visible at once.
+
+A read that was under way while an entry was dropped does not keep its answer: it may have read the row
+before the write (a delivery racing a delete), and keeping it would serve the old row for the whole TTL.
 """
 
 from __future__ import annotations
@@ -60,8 +63,11 @@ class CachingAssetStore:
         self._store = store
         self._assets: _Expiring[Asset] = _Expiring(ttl_s, monotonic, max_entries)
         self._renditions: _Expiring[tuple[RenditionRecord, ...]] = _Expiring(ttl_s, monotonic, max_entries)
+        #: Counts every drop; a read keeps its answer only if no drop happened while it read.
+        self._drops = 0
 
     def invalidate(self, asset_id: str) -> None:
+        self._drops += 1
         self._assets.drop(asset_id)
         self._renditions.drop(asset_id)
 
@@ -71,8 +77,9 @@ class CachingAssetStore:
         cached = self._assets.get(asset_id)
         if cached is not None:
             return cached
+        drops = self._drops
         asset = await self._store.get(asset_id)
-        if asset is not None:
+        if asset is not None and drops == self._drops:
             self._assets.keep(asset_id, asset)
         return asset
 
@@ -80,8 +87,10 @@ class CachingAssetStore:
         cached = self._renditions.get(asset_id)
         if cached is not None:
             return list(cached)
+        drops = self._drops
         records = await self._store.renditions(asset_id)
-        self._renditions.keep(asset_id, tuple(records))
+        if drops == self._drops:
+            self._renditions.keep(asset_id, tuple(records))
         return records
 
     # ---------------------------------------------------------------------------------- pass-through

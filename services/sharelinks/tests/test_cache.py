@@ -102,3 +102,32 @@ async def test_delivery_serves_ranges_from_cached_bytes() -> None:
     part = await delivery.download(get(asset_id, range="bytes=2-5"))
     assert part.status == 206 and part.body == full.body[2:6]
     assert (await delivery.download(get(asset_id))).body == full.body
+
+
+class _SlowReads:
+    """The wrapped store's reads wait until ``release`` is set (a read racing a write)."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.release = asyncio.Event()
+
+    async def get(self, asset_id: str) -> object:
+        answer = await self._store.get(asset_id)  # type: ignore[attr-defined]
+        await self.release.wait()
+        return answer
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+async def test_a_read_racing_a_delete_does_not_keep_the_old_row() -> None:
+    world = World()
+    slow = _SlowReads(world.store)
+    cache = CachingAssetStore(slow, ttl_s=3600, monotonic=Ticks())  # type: ignore[arg-type]
+    asset = await world.upload(GIF)
+    reading = asyncio.create_task(cache.get(asset.asset_id))
+    await asyncio.sleep(0)
+    assert await cache.delete(asset.asset_id)
+    slow.release.set()
+    assert await reading is not None  # it read the row before the delete …
+    assert await cache.get(asset.asset_id) is None  # … but did not keep it
