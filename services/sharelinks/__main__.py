@@ -1,7 +1,7 @@
 """Run the sharelinks service: `python -m services.sharelinks`.
 
-AssetService (upload, moderation state, delivery, signed URLs, renditions) is served here; the short links
-of ShareLinkService answer UNIMPLEMENTED until their issue lands — an honest status, never fake data.
+AssetService (upload, moderation state, delivery, signed URLs, renditions) and ShareLinkService (short
+links: the public redirect, cards for link crawlers, QR codes, exact clicks and CLICK events for analytics).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from clearframe_runtime.clock import utcnow
 from clearframe_runtime.ffmpeg import default_ffmpeg
 from clearframe_runtime.health import Component, database_component, grpc_service_component
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.server import Servicer, run_service, serve, unimplemented_servicer
+from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
+from services.sharelinks.adapters.analytics import BufferedClickSender
 from services.sharelinks.adapters.blobs_fs import FsBlobStore
 from services.sharelinks.adapters.blobs_s3 import S3BlobStore
 from services.sharelinks.adapters.frames import GrpcMediaProbe
@@ -35,11 +36,14 @@ from services.sharelinks.adapters.keys import load_or_create_keyring
 from services.sharelinks.adapters.purge import HttpPurger
 from services.sharelinks.adapters.renditions import RENDITIONS, FfmpegRenditionMaker
 from services.sharelinks.adapters.scanner import GrpcScanner
-from services.sharelinks.adapters.sql import SqlAssetStore
+from services.sharelinks.adapters.sql import SqlAssetStore, SqlLinkStore
 from services.sharelinks.api import AssetServicer
+from services.sharelinks.api_links import ShareLinkServicer
 from services.sharelinks.domain.assets import Assets, Limits
 from services.sharelinks.domain.background import DecisionFollower, PurgeQueue, RenditionWorker
 from services.sharelinks.domain.cache import BytesCache, CachingAssetStore
+from services.sharelinks.domain.links import ClickCounter, LinkCache, Links
+from services.sharelinks.domain.model import Asset
 from services.sharelinks.domain.publishing import Delivery
 from services.sharelinks.domain.signing import KeyRing, parse_keys
 from services.sharelinks.ports import BlobStore
@@ -105,6 +109,26 @@ async def main() -> None:
         HttpPurger(settings.purge_url, token=settings.purge_token.get_secret_value()) if settings.purge_url else None
     )
     purges = PurgeQueue(purger, sleep=asyncio.sleep, attempts=settings.purge_attempts)
+    link_store = SqlLinkStore(db.session_factory(engine))
+    clicks = BufferedClickSender(settings.analytics_url, identity, max_buffer=settings.click_buffer)
+    counter = ClickCounter(link_store.add_clicks, interval_s=settings.click_flush_s)
+    links = Links(
+        link_store,
+        store,
+        base_url=settings.public_base_url,
+        clock=utcnow,
+        cache=LinkCache(
+            ttl_s=settings.link_cache_ttl_s, monotonic=time.monotonic, max_entries=settings.link_cache_entries
+        ),
+        counter=counter,
+        clicks=clicks.record,
+        site_name=settings.site_name,
+    )
+
+    async def unpublished(asset: Asset) -> None:
+        links.forget_asset(asset.asset_id)
+        await purges.request(asset)
+
     assets = Assets(
         store,
         blobs,
@@ -114,7 +138,7 @@ async def main() -> None:
         clock=utcnow,
         limits=Limits(max_upload_bytes=settings.max_upload_bytes),
         on_approved=renditions.schedule,
-        on_unpublished=purges.request,
+        on_unpublished=unpublished,
     )
     delivery = Delivery(
         store,
@@ -129,7 +153,13 @@ async def main() -> None:
             max_total_bytes=settings.delivery_cache_bytes, max_item_bytes=settings.delivery_cache_item_bytes
         ),
     )
-    follower = DecisionFollower(scanner, assets, store, sleep=asyncio.sleep, invalidate=store.invalidate)
+
+    def forget(asset_id: str) -> None:
+        # Every decision event, on whichever replica it was decided: the rows and the links looked up afresh.
+        store.invalidate(asset_id)
+        links.forget_asset(asset_id)
+
+    follower = DecisionFollower(scanner, assets, store, sleep=asyncio.sleep, invalidate=forget)
     tasks: list[asyncio.Task[object]] = []
 
     async def start() -> None:
@@ -144,6 +174,8 @@ async def main() -> None:
                 log.warning("start-up reconciliation incomplete", error=str(exc))
 
         tasks.append(asyncio.create_task(follower.run(), name="decision-follower"))
+        tasks.append(asyncio.create_task(clicks.run(), name="click-events"))
+        tasks.append(asyncio.create_task(counter.run(), name="click-counts"))
         tasks.append(asyncio.create_task(begin(), name="reconcile"))
         tasks.append(asyncio.create_task(every(60.0, renditions.resume, "renditions"), name="renditions"))
         grace = timedelta(seconds=settings.blob_gc_grace_s)
@@ -155,6 +187,9 @@ async def main() -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # Clicks counted in memory go to the database, CLICK events to analytics, before the engine closes.
+        await counter.flush()
+        await clicks.close()
         await renditions.close()
         await purges.close()
         closers = [probe.close(), scanner.close()]
@@ -175,7 +210,6 @@ async def main() -> None:
             raise ConnectionError(f"not following the scanner's decision feed (at revision {follower.revision})")
         return True
 
-    share_links = share_link_service_pb2.DESCRIPTOR.services_by_name["ShareLinkService"]
     await serve(
         "sharelinks",
         settings,
@@ -185,11 +219,10 @@ async def main() -> None:
                 asset_service_pb2_grpc.add_AssetServiceServicer_to_server,
                 asset_service_pb2.DESCRIPTOR.services_by_name["AssetService"],
             ),
-            unimplemented_servicer(
-                share_link_service_pb2_grpc.ShareLinkServiceServicer,
-                share_links,
+            Servicer(
+                ShareLinkServicer(links, codec),
                 share_link_service_pb2_grpc.add_ShareLinkServiceServicer_to_server,
-                "the short share links issue",
+                share_link_service_pb2.DESCRIPTOR.services_by_name["ShareLinkService"],
             ),
         ],
         on_start=start,

@@ -309,9 +309,10 @@ class LinkStore(Protocol):
 
     async def delete_link(self, code: str) -> bool: ...
 
-    async def count_click(self, code: str, at: datetime) -> ShareLink | None:
-        """Add one click atomically unless the link is at its ``max_clicks``; the link after counting, or
-        None when it does not exist. A link at its limit is returned unchanged (the caller answers 410)."""
+    async def count_click(self, code: str, at: datetime) -> tuple[ShareLink, bool] | None:
+        """Add one click atomically unless the link is at its ``max_clicks`` (also under concurrent clicks on
+        several replicas: never past the limit). The link afterwards and whether this click was counted; None
+        when the link does not exist."""
         ...
 
     async def add_clicks(self, code: str, count: int, at: datetime) -> None:

@@ -15,6 +15,7 @@ class SharelinksSettings(ServiceSettings):
     #: The frames (probing) and scanner (scans, decisions) services.
     frames_url: str = topology.local_address("frames")
     scanner_url: str = topology.local_address("scanner")
+    analytics_url: str = topology.local_address("analytics")
     #: The deployment's public base URL: canonical URLs are `{base}/a/{asset_id}`.
     public_base_url: str = "http://127.0.0.1:8080"
 
@@ -63,3 +64,14 @@ class SharelinksSettings(ServiceSettings):
     #: Blobs without a committed row older than this are deleted by the periodic garbage collection.
     blob_gc_grace_s: float = Field(default=3600.0, gt=0)
     blob_gc_interval_s: float = Field(default=3600.0, gt=0)
+
+    #: Short links: seconds a code → link lookup is reused (changes here and decision events drop it at
+    #: once; the TTL bounds how stale another replica's change can be), and how many codes are kept.
+    link_cache_ttl_s: float = Field(default=5.0, ge=0)
+    link_cache_entries: int = Field(default=10_000, ge=1)
+    #: Clicks of links without a limit are added up in memory and written every this many seconds.
+    click_flush_s: float = Field(default=0.5, gt=0)
+    #: CLICK events waiting for the analytics service at most (the oldest are dropped beyond, counted).
+    click_buffer: int = Field(default=100_000, ge=1)
+    #: The name link cards show as og:site_name.
+    site_name: str = "Clearframe"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from clearframe_runtime.principal import KIND_API_KEY, PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, PrincipalCodec
 
-#: What sharelinks may do elsewhere: probe media, start scans, read scans and their decisions.
-SERVICE_PRINCIPAL = Principal("service:sharelinks", KIND_API_KEY, frozenset({"scans.create", "moderation.read"}))
+#: What sharelinks may do elsewhere: probe media, start scans, read scans and their decisions, record clicks.
+SERVICE_PRINCIPAL = Principal(
+    "service:sharelinks", KIND_API_KEY, frozenset({"scans.create", "moderation.read", "analytics.write"})
+)
 
 
 class ServiceIdentity:

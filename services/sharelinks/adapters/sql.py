@@ -1,5 +1,6 @@
-"""Assets, their tags and renditions, and the decision feed's cursor in SQL (SQLite or Postgres) through
-SQLModel: :class:`SqlAssetStore` implements :class:`services.sharelinks.ports.AssetStore`.
+"""Assets, their tags and renditions, the decision feed's cursor and short links in SQL (SQLite or Postgres)
+through SQLModel: :class:`SqlAssetStore` implements :class:`services.sharelinks.ports.AssetStore`,
+:class:`SqlLinkStore` :class:`services.sharelinks.ports.LinkStore`.
 
 Every table is named ``sharelinks_…`` so that the services can share one database. An asset is one row of
 ``sharelinks_assets`` (its moderation facts flattened into ``moderation_*`` columns) and one row per tag in
@@ -12,12 +13,14 @@ afterwards: SQLite refuses to upgrade a transaction that read first while anothe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -26,8 +29,10 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    case,
     delete,
     exists,
+    or_,
 )
 from sqlalchemy import insert as sql_insert
 from sqlalchemy import update as sql_update
@@ -44,9 +49,10 @@ from services.sharelinks.domain.model import (
     ModerationStatus,
     RenditionRecord,
     RenditionState,
+    ShareLink,
     Visibility,
 )
-from services.sharelinks.ports import AssetFilter, DuplicateAsset
+from services.sharelinks.ports import AssetFilter, DuplicateAsset, DuplicateCode
 
 metadata = SQLModel.metadata
 #: Ids per ``IN (…)`` list: well under SQLite's and asyncpg's limits on bound parameters.
@@ -403,3 +409,167 @@ class SqlAssetStore:
     async def save_cursor(self, revision: int) -> None:
         async with self._sessions() as session, session.begin():
             await session.exec(_upsert(session, FeedCursorRow, {"id": CURSOR_ROW_ID, "revision": revision}, ["id"]))
+
+
+# ------------------------------------------------------------------------------------------- short links
+
+
+class LinkRow(SQLModel, table=True):
+    """One short link. Its tags and UTM pairs are small ordered lists never filtered on: JSON text."""
+
+    __tablename__ = "sharelinks_links"
+
+    code: str = Field(sa_column=Column(String(), primary_key=True))
+    asset_id: str = Field(
+        sa_column=Column(String(), ForeignKey("sharelinks_assets.asset_id", ondelete="CASCADE"), nullable=False)
+    )
+    title: str = Field(sa_column=Column(Text(), nullable=False))
+    description: str = Field(sa_column=Column(Text(), nullable=False))
+    tags: str = Field(sa_column=Column(Text(), nullable=False))
+    creator: str = Field(sa_column=Column(String(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    max_clicks: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
+    disabled: bool = Field(sa_column=Column(Boolean(), nullable=False))
+    redirect_status: int
+    utm: str = Field(sa_column=Column(Text(), nullable=False))
+    clicks: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    previews: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    last_click_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+    def link(self) -> ShareLink:
+        return ShareLink(
+            code=self.code,
+            asset_id=self.asset_id,
+            title=self.title,
+            description=self.description,
+            tags=tuple(json.loads(self.tags)),
+            creator=self.creator,
+            created_at=_loaded(self.created_at),
+            updated_at=_loaded(self.updated_at),
+            expires_at=_loaded(self.expires_at) if self.expires_at is not None else None,
+            max_clicks=self.max_clicks,
+            disabled=self.disabled,
+            redirect_status=self.redirect_status,
+            utm=tuple((key, value) for key, value in json.loads(self.utm)),
+            clicks=self.clicks,
+            previews=self.previews,
+            last_click_at=_loaded(self.last_click_at) if self.last_click_at is not None else None,
+        )
+
+
+_links_table: Any = LinkRow.__table__  # type: ignore[attr-defined]
+Index("ix_sharelinks_links_list_order", _links_table.c.created_at.desc(), _links_table.c.code)
+Index("ix_sharelinks_links_asset", _links_table.c.asset_id, _links_table.c.created_at.desc())
+
+#: Columns ``update_link`` may set, and how each is stored.
+_LINK_COLUMNS: dict[str, Any] = {
+    "title": str,
+    "description": str,
+    "tags": lambda tags: json.dumps(list(tags)),
+    "expires_at": lambda at: _stored(at) if at is not None else None,
+    "max_clicks": lambda n: n,
+    "disabled": bool,
+    "redirect_status": int,
+    "utm": lambda pairs: json.dumps([list(pair) for pair in pairs]),
+}
+
+
+def _link_values(link: ShareLink) -> dict[str, Any]:
+    values = {name: store(getattr(link, name)) for name, store in _LINK_COLUMNS.items()}
+    return {
+        **values,
+        "code": link.code,
+        "asset_id": link.asset_id,
+        "creator": link.creator,
+        "created_at": _stored(link.created_at),
+        "updated_at": _stored(link.updated_at),
+        "clicks": link.clicks,
+        "previews": link.previews,
+        "last_click_at": _stored(link.last_click_at) if link.last_click_at is not None else None,
+    }
+
+
+class SqlLinkStore:
+    """:class:`services.sharelinks.ports.LinkStore` on an async SQLAlchemy engine; counters change in one
+    UPDATE each, so concurrent clicks on several replicas add up exactly and never pass a limit."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self._sessions = sessions
+
+    @staticmethod
+    def _where(code: str) -> Any:
+        return sql_update(LinkRow).where(col(LinkRow.code) == code)
+
+    @staticmethod
+    async def _one(session: AsyncSession, code: str) -> ShareLink | None:
+        row = (await session.exec(select(LinkRow).where(LinkRow.code == code))).first()
+        return row.link() if row is not None else None
+
+    async def insert_link(self, link: ShareLink) -> None:
+        values = _link_values(link)
+        try:
+            async with self._sessions() as session, session.begin():
+                await session.exec(sql_insert(LinkRow).values(**values))
+        except IntegrityError:
+            if await self.get_link(link.code) is not None:
+                raise DuplicateCode(link.code) from None
+            raise
+
+    async def get_link(self, code: str) -> ShareLink | None:
+        async with self._sessions() as session:
+            return await self._one(session, code)
+
+    async def links(self, asset_id: str, offset: int, limit: int) -> list[ShareLink]:
+        if offset < 0 or limit < 0:
+            raise ValueError(f"offset and limit must not be negative (offset={offset}, limit={limit})")
+        query = select(LinkRow)
+        if asset_id:
+            query = query.where(LinkRow.asset_id == asset_id)
+        query = query.order_by(col(LinkRow.created_at).desc(), col(LinkRow.code)).offset(offset).limit(limit)
+        async with self._sessions() as session:
+            return [row.link() for row in (await session.exec(query)).all()]
+
+    async def update_link(self, code: str, changes: dict[str, object], at: datetime) -> ShareLink | None:
+        unknown = set(changes) - set(_LINK_COLUMNS)
+        if unknown:
+            raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+        values = {name: _LINK_COLUMNS[name](value) for name, value in changes.items()}
+        async with self._sessions() as session, session.begin():
+            updated = await session.exec(self._where(code).values(**values, updated_at=_stored(at)))
+            if updated.rowcount == 0:
+                return None
+            return await self._one(session, code)
+
+    async def delete_link(self, code: str) -> bool:
+        async with self._sessions() as session, session.begin():
+            removed = await session.exec(delete(LinkRow).where(col(LinkRow.code) == code))
+            return bool(removed.rowcount)
+
+    async def count_click(self, code: str, at: datetime) -> tuple[ShareLink, bool] | None:
+        under_limit = or_(col(LinkRow.max_clicks).is_(None), col(LinkRow.clicks) < col(LinkRow.max_clicks))
+        async with self._sessions() as session, session.begin():
+            counted = await session.exec(
+                self._where(code).where(under_limit).values(clicks=LinkRow.clicks + 1, last_click_at=_stored(at))
+            )
+            link = await self._one(session, code)
+            return (link, bool(counted.rowcount)) if link is not None else None
+
+    async def add_clicks(self, code: str, count: int, at: datetime) -> None:
+        stored = _stored(at)
+        later = case(
+            (or_(col(LinkRow.last_click_at).is_(None), col(LinkRow.last_click_at) < stored), stored),
+            else_=col(LinkRow.last_click_at),
+        )
+        async with self._sessions() as session, session.begin():
+            await session.exec(self._where(code).values(clicks=LinkRow.clicks + count, last_click_at=later))
+
+    async def count_preview(self, code: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.exec(self._where(code).values(previews=LinkRow.previews + 1))
+
+    async def delete_links_of(self, asset_id: str) -> int:
+        async with self._sessions() as session, session.begin():
+            removed = await session.exec(delete(LinkRow).where(col(LinkRow.asset_id) == asset_id))
+            return int(removed.rowcount)

@@ -389,5 +389,6 @@ async def test_the_migration_creates_what_the_store_describes(database: str) -> 
         "sharelinks_asset_tags",
         "sharelinks_asset_renditions",
         "sharelinks_feed_cursor",
+        "sharelinks_links",
     }
     assert "alembic_version_sharelinks" in tables

@@ -241,7 +241,7 @@ class DeleteAssetResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class DownloadAssetRequest(_message.Message):
-    __slots__ = ("asset_id", "expires", "signature", "disposition", "filename", "platform", "subject", "kid", "rendition")
+    __slots__ = ("asset_id", "expires", "signature", "disposition", "filename", "platform", "subject", "kid", "rendition", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
@@ -251,6 +251,11 @@ class DownloadAssetRequest(_message.Message):
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     KID_FIELD_NUMBER: _ClassVar[int]
     RENDITION_FIELD_NUMBER: _ClassVar[int]
+    UTM_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    UTM_MEDIUM_FIELD_NUMBER: _ClassVar[int]
+    UTM_CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    UTM_TERM_FIELD_NUMBER: _ClassVar[int]
+    UTM_CONTENT_FIELD_NUMBER: _ClassVar[int]
     asset_id: str
     expires: int
     signature: str
@@ -260,7 +265,12 @@ class DownloadAssetRequest(_message.Message):
     subject: str
     kid: str
     rendition: str
-    def __init__(self, asset_id: _Optional[str] = ..., expires: _Optional[int] = ..., signature: _Optional[str] = ..., disposition: _Optional[str] = ..., filename: _Optional[str] = ..., platform: _Optional[str] = ..., subject: _Optional[str] = ..., kid: _Optional[str] = ..., rendition: _Optional[str] = ...) -> None: ...
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_term: str
+    utm_content: str
+    def __init__(self, asset_id: _Optional[str] = ..., expires: _Optional[int] = ..., signature: _Optional[str] = ..., disposition: _Optional[str] = ..., filename: _Optional[str] = ..., platform: _Optional[str] = ..., subject: _Optional[str] = ..., kid: _Optional[str] = ..., rendition: _Optional[str] = ..., utm_source: _Optional[str] = ..., utm_medium: _Optional[str] = ..., utm_campaign: _Optional[str] = ..., utm_term: _Optional[str] = ..., utm_content: _Optional[str] = ...) -> None: ...
 
 class RescanAssetRequest(_message.Message):
     __slots__ = ("asset_id",)
