@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from clearframe_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from clearframe_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from services.sharelinks.domain.links import Click, ClickCounter, LinkCache, Links, NewLink, Visitor
 from services.sharelinks.domain.model import ModerationStatus, RenditionRecord, RenditionState
 from services.sharelinks.tests.fake_links import MemoryLinkStore
@@ -217,3 +217,19 @@ async def test_qr_codes(world: LinkWorld) -> None:
     assert content_type == "image/svg+xml" and b"<svg" in svg
     with pytest.raises(InvalidArgument):
         await world.links.qr(link.code, "gif", 0)
+
+
+async def test_random_codes_retry_on_collisions_under_concurrency() -> None:
+    """Many parallel creates drawing from a tiny code space: each collision is retried with a new code, none
+    overwrites another link, and when every attempt collides the caller is told to try again."""
+    world = LinkWorld()
+    pool = [f"Pool{n:04d}" for n in range(60)]
+    draws = iter(pool[n % 60] for n in range(10_000))  # every code comes round again and again
+    world.links._new_code = lambda: next(draws)
+    asset_id = await world.approved_asset()
+    made = await asyncio.gather(*(world.links.create(NewLink(asset_id=asset_id), "k") for _ in range(50)))
+    assert len({link.code for link in made}) == 50
+    assert [await world.link_store.get_link(link.code) for link in made] == made
+    world.links._new_code = lambda: "Pool0000"
+    with pytest.raises(ResourceExhausted):
+        await world.links.create(NewLink(asset_id=asset_id), "k")
