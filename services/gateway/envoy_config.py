@@ -222,6 +222,9 @@ class GatewayLayout:
     #: (path, file) pairs Envoy answers itself with the file's bytes (``direct_response``), before any
     #: other route: the benchmark's baseline for delivery through the same filter chain. Empty in production.
     static_files: tuple[tuple[str, str], ...] = ()
+    #: (path, location) pairs Envoy answers itself with a 302 to the location: the benchmark's baseline for
+    #: short-link redirects through the same filter chain. Empty in production.
+    static_redirects: tuple[tuple[str, str], ...] = ()
 
 
 def _contract_methods(descriptor_path: Path) -> tuple[list[str], list[str]]:
@@ -336,6 +339,25 @@ def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]
             },
         }
         for index, (path, filename) in enumerate(layout.static_files)
+    ]
+    routes += [
+        {
+            "name": f"static-redirect{index}",
+            "match": {"path": path},
+            "direct_response": {"status": 302},
+            "response_headers_to_add": [
+                {"header": {"key": "location", "value": location}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"},
+                {"header": {"key": "cache-control", "value": "no-store"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"},
+            ],
+            "typed_per_filter_config": {
+                **_no_authz(),
+                "envoy.filters.http.grpc_json_transcoder": {
+                    "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+                    "disabled": True,
+                },
+            },
+        }
+        for index, (path, location) in enumerate(layout.static_redirects)
     ]
     if "sharelinks" in by_name:
         routes += [
