@@ -27,7 +27,7 @@ from clearframe_runtime.health import Component, database_component, grpc_servic
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
-from services.sharelinks.adapters.analytics import BufferedClickSender
+from services.sharelinks.adapters.analytics import BufferedEventSender
 from services.sharelinks.adapters.blobs_fs import FsBlobStore
 from services.sharelinks.adapters.blobs_s3 import S3BlobStore
 from services.sharelinks.adapters.frames import GrpcMediaProbe
@@ -110,7 +110,7 @@ async def main() -> None:
     )
     purges = PurgeQueue(purger, sleep=asyncio.sleep, attempts=settings.purge_attempts)
     link_store = SqlLinkStore(db.session_factory(engine))
-    clicks = BufferedClickSender(settings.analytics_url, identity, max_buffer=settings.click_buffer)
+    usage = BufferedEventSender(settings.analytics_url, identity, max_buffer=settings.event_buffer)
     counter = ClickCounter(link_store.add_clicks, interval_s=settings.click_flush_s)
     links = Links(
         link_store,
@@ -121,7 +121,7 @@ async def main() -> None:
             ttl_s=settings.link_cache_ttl_s, monotonic=time.monotonic, max_entries=settings.link_cache_entries
         ),
         counter=counter,
-        clicks=clicks.record,
+        clicks=usage.record,
         site_name=settings.site_name,
     )
 
@@ -152,6 +152,7 @@ async def main() -> None:
         cache=BytesCache(
             max_total_bytes=settings.delivery_cache_bytes, max_item_bytes=settings.delivery_cache_item_bytes
         ),
+        views=usage.record,
     )
 
     def forget(asset_id: str) -> None:
@@ -174,7 +175,7 @@ async def main() -> None:
                 log.warning("start-up reconciliation incomplete", error=str(exc))
 
         tasks.append(asyncio.create_task(follower.run(), name="decision-follower"))
-        tasks.append(asyncio.create_task(clicks.run(), name="click-events"))
+        tasks.append(asyncio.create_task(usage.run(), name="usage-events"))
         tasks.append(asyncio.create_task(counter.run(), name="click-counts"))
         tasks.append(asyncio.create_task(begin(), name="reconcile"))
         tasks.append(asyncio.create_task(every(60.0, renditions.resume, "renditions"), name="renditions"))
@@ -187,9 +188,9 @@ async def main() -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        # Clicks counted in memory go to the database, CLICK events to analytics, before the engine closes.
+        # Clicks counted in memory go to the database, usage events to analytics, before the engine closes.
         await counter.flush()
-        await clicks.close()
+        await usage.close()
         await renditions.close()
         await purges.close()
         closers = [probe.close(), scanner.close()]

@@ -211,6 +211,8 @@ class AssetServicer(pb_grpc.AssetServiceServicer):
                 range=metadata.get("range"),
                 if_none_match=metadata.get("if-none-match"),
                 if_range=metadata.get("if-range"),
+                user_agent=metadata.get("user-agent", "")[:1024],
+                referer=metadata.get("referer", "")[:2048],
             )
         )
         headers = [(k.lower(), v) for k, v in answer.headers.items() if k.lower() not in _NOT_METADATA]

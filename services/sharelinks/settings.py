@@ -71,7 +71,8 @@ class SharelinksSettings(ServiceSettings):
     link_cache_entries: int = Field(default=10_000, ge=1)
     #: Clicks of links without a limit are added up in memory and written every this many seconds.
     click_flush_s: float = Field(default=0.5, gt=0)
-    #: CLICK events waiting for the analytics service at most (the oldest are dropped beyond, counted).
-    click_buffer: int = Field(default=100_000, ge=1)
+    #: Usage events (CLICK, VIEW) waiting for the analytics service at most (the oldest are dropped beyond,
+    #: counted and logged).
+    event_buffer: int = Field(default=100_000, ge=1)
     #: The name link cards show as og:site_name.
     site_name: str = "Clearframe"

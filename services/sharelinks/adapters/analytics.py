@@ -1,10 +1,10 @@
-"""CLICK events for the analytics service, sent in batches off the redirect's path.
+"""Usage events (CLICK, VIEW) for the analytics service, sent in batches off the request's path.
 
 ``record`` only appends to a bounded buffer; a background task sends what has gathered every
 ``interval_s`` (or as soon as a batch is full) through BatchRecordEvents, and keeps what could not be sent
 for the next round while analytics is down, overloaded or not deployed yet (UNIMPLEMENTED). Events carry
 their own ids, so a batch sent twice (a lost answer) is counted once. A batch analytics refuses as invalid is
-dropped and logged (sending it again would block every later click). Beyond ``max_buffer`` the oldest
+dropped and logged (sending it again would block every later event). Beyond ``max_buffer`` the oldest
 events are dropped, counted and logged; ``close`` sends what is left (SIGTERM).
 """
 
@@ -22,7 +22,7 @@ from clearframe.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from clearframe_runtime.protoconv import timestamp
 from clearframe_runtime.server import client_channel
 from services.sharelinks.adapters.identity import ServiceIdentity
-from services.sharelinks.domain.links import Click
+from services.sharelinks.domain.events import UsageEvent
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +35,7 @@ _PLATFORMS = {
     "facebook": pb.PLATFORM_FACEBOOK,
     "other": pb.PLATFORM_OTHER,
 }
+_KINDS = {"CLICK": pb.EVENT_TYPE_CLICK, "VIEW": pb.EVENT_TYPE_VIEW}
 BATCH = 500
 #: Answers that say the batch itself is wrong (retrying cannot help); any other failure is retried.
 _REFUSED = frozenset(
@@ -44,7 +45,14 @@ _REFUSED = frozenset(
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
-class BufferedClickSender:
+def _attributes(event: UsageEvent) -> dict[str, str]:
+    attributes = {"user_agent": event.user_agent} if event.user_agent else {}
+    if event.rendition:
+        attributes["rendition"] = event.rendition
+    return attributes
+
+
+class BufferedEventSender:
     def __init__(
         self,
         target: str,
@@ -57,7 +65,7 @@ class BufferedClickSender:
         self._channel = client_channel(target, _MAX_MESSAGE_BYTES)
         self._stub = pb_grpc.AnalyticsServiceStub(self._channel)
         self._identity = identity
-        self._buffer: deque[Click] = deque()
+        self._buffer: deque[UsageEvent] = deque()
         self._max_buffer = max_buffer
         self._interval_s = interval_s
         self._timeout_s = timeout_s
@@ -67,13 +75,13 @@ class BufferedClickSender:
         self.sent = 0
         self.rejected = 0
 
-    def record(self, click: Click) -> None:
+    def record(self, event: UsageEvent) -> None:
         if len(self._buffer) >= self._max_buffer:
             self._buffer.popleft()
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("click buffer full: oldest events dropped", dropped=self.dropped, buffer=self._max_buffer)
-        self._buffer.append(click)
+                log.warning("event buffer full: oldest events dropped", dropped=self.dropped, buffer=self._max_buffer)
+        self._buffer.append(event)
         if len(self._buffer) >= BATCH:
             self._wake.set()
 
@@ -89,26 +97,26 @@ class BufferedClickSender:
         request = pb.BatchRecordEventsRequest(
             events=[
                 pb.Event(
-                    event_id=click.event_id,
-                    asset_id=click.asset_id,
-                    event_type=pb.EVENT_TYPE_CLICK,
-                    platform=_PLATFORMS.get(click.platform, pb.PLATFORM_OTHER),
-                    short_code=click.code,
-                    event_time=timestamp(click.at),
-                    attributes={"user_agent": click.user_agent} if click.user_agent else {},
+                    event_id=event.event_id,
+                    asset_id=event.asset_id,
+                    event_type=_KINDS[event.kind],
+                    platform=_PLATFORMS.get(event.platform, pb.PLATFORM_OTHER),
+                    short_code=event.code,
+                    event_time=timestamp(event.at),
+                    attributes=_attributes(event),
                 )
-                for click in batch
+                for event in batch
             ]
         )
         try:
             await self._stub.BatchRecordEvents(request, timeout=self._timeout_s, metadata=self._identity.metadata())
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in _REFUSED:
-                log.warning("clicks not sent yet; kept", buffered=len(self._buffer), code=exc.code().name)
+                log.warning("usage events not sent yet; kept", buffered=len(self._buffer), code=exc.code().name)
                 return False
-            # Sending the same batch again would be refused again: it would block every later click.
+            # Sending the same batch again would be refused again: it would block every later event.
             self.rejected += len(batch)
-            log.error("analytics refused a batch of clicks; dropped", count=len(batch), error=exc.details())
+            log.error("analytics refused a batch of usage events; dropped", count=len(batch), error=exc.details())
         else:
             self.sent += len(batch)
         for _ in batch:
@@ -133,5 +141,5 @@ class BufferedClickSender:
         while self._buffer and await self._send():
             pass
         if self._buffer:
-            log.warning("clicks left unsent at shutdown", count=len(self._buffer))
+            log.warning("usage events left unsent at shutdown", count=len(self._buffer))
         await self._channel.close()

@@ -30,6 +30,7 @@ from clearframe_runtime.errors import (
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from services.sharelinks.domain import linkweb
 from services.sharelinks.domain.assets import Limits, check_asset_id, check_text
+from services.sharelinks.domain.events import EventSink, UsageEvent, platform_of
 from services.sharelinks.domain.model import REDIRECT_STATUSES, Asset, RenditionRecord, RenditionState, ShareLink
 from services.sharelinks.ports import AssetStore, DuplicateCode, LinkStore
 
@@ -78,21 +79,6 @@ class Answer:
     content_type: str
     body: bytes
     headers: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Click:
-    """A human click, for analytics."""
-
-    event_id: str
-    asset_id: str
-    code: str
-    platform: str
-    at: datetime
-    user_agent: str
-
-
-ClickSink = Callable[[Click], None]
 
 
 def link_not_found(code: str) -> NotFound:
@@ -206,7 +192,7 @@ class Links:
         clock: Clock,
         cache: LinkCache,
         counter: ClickCounter,
-        clicks: ClickSink,
+        clicks: EventSink,
         site_name: str = "Clearframe",
         new_code: Callable[[], str] = linkweb.new_code,
     ):
@@ -407,11 +393,12 @@ class Links:
 
     def _record(self, link: ShareLink, visitor: Visitor) -> None:
         self._clicks(
-            Click(
+            UsageEvent(
                 event_id=uuid.uuid4().hex,
+                kind="CLICK",
                 asset_id=link.asset_id,
                 code=link.code,
-                platform=linkweb.platform_of(visitor.user_agent, visitor.referer, visitor.platform),
+                platform=platform_of(visitor.user_agent, visitor.referer, visitor.platform),
                 at=self._clock(),
                 user_agent=visitor.user_agent[:512],
             )

@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import segno
 
@@ -54,17 +54,6 @@ LINK_CRAWLERS = (
     "bingbot",
 )
 
-PLATFORMS = ("web", "slack", "discord", "teams", "twitter", "facebook", "other")
-
-#: (platform, User-Agent fragments, referrer hosts) in the order they are tried.
-_PLATFORM_SIGNS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("slack", ("slack",), ("slack.com",)),
-    ("discord", ("discord",), ("discord.com", "discordapp.com", "discord.gg")),
-    ("teams", ("teams/", "microsoftpreview", "skypeuripreview"), ("teams.microsoft.com", "teams.live.com")),
-    ("twitter", ("twitter",), ("t.co", "twitter.com", "x.com")),
-    ("facebook", ("fban", "fbav", "facebook", "messenger"), ("facebook.com", "fb.com", "messenger.com")),
-)
-
 
 def new_code() -> str:
     """A fresh random code: 8 characters of [A-Za-z0-9] from the operating system's CSPRNG."""
@@ -96,29 +85,6 @@ def check_slug(slug: str) -> None:
 def is_link_crawler(user_agent: str) -> bool:
     agent = user_agent.lower()
     return any(sign in agent for sign in LINK_CRAWLERS)
-
-
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
-
-
-def platform_of(user_agent: str, referer: str, hint: str = "") -> str:
-    """Where a click came from: an explicit, known hint (``?platform=slack`` on the short URL) wins; then the
-    in-app browser's User-Agent, then the referrer's host; a plain browser is ``web``, anything else
-    ``other``."""
-    if hint in PLATFORMS:
-        return hint
-    agent = user_agent.lower()
-    host = _host(referer)
-    for platform, agents, hosts in _PLATFORM_SIGNS:
-        if any(sign in agent for sign in agents):
-            return platform
-        if host and any(host == h or host.endswith("." + h) for h in hosts):
-            return platform
-    return "web" if agent.startswith("mozilla/") or not agent else "other"
 
 
 def redirect_target(canonical_url: str, utm: tuple[tuple[str, str], ...]) -> str:

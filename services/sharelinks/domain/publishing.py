@@ -7,6 +7,7 @@ Nothing here imports grpc or generated code; the servicer translates between thi
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFo
 from services.sharelinks.domain.assets import check_asset_id, not_found
 from services.sharelinks.domain.cache import BytesCache
 from services.sharelinks.domain.delivery import CachePolicy, DeliveryPlan, plan
+from services.sharelinks.domain.events import PLATFORMS, EventSink, UsageEvent, platform_of
 from services.sharelinks.domain.model import (
     Asset,
     ModerationStatus,
@@ -34,7 +36,6 @@ log = structlog.get_logger(__name__)
 
 #: Signed extra parameters a URL may carry (DownloadAssetRequest's fields).
 EXTRA_PARAMS = ("disposition", "filename", "platform", "subject")
-PLATFORMS = ("web", "slack", "discord", "teams", "twitter", "facebook", "other")
 RENDITION_NAME_RE = re.compile(r"^[a-z0-9-]{1,32}$")
 DEFAULT_TTL_S = 3600
 _EXTENSIONS = {
@@ -58,6 +59,9 @@ class DownloadRequest:
     range: str | None = None
     if_none_match: str | None = None
     if_range: str | None = None
+    #: Who asked, for the VIEW event: their User-Agent and Referer headers.
+    user_agent: str = ""
+    referer: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Delivery:
         max_lifetime_s: int,
         previews: RenditionMaker | None = None,
         cache: BytesCache | None = None,
+        views: EventSink | None = None,
     ):
         self._store = store
         self._blobs = blobs
@@ -98,6 +103,7 @@ class Delivery:
         self._max_lifetime_s = max_lifetime_s
         self._previews = previews
         self._cache = cache
+        self._views = views
 
     # -------------------------------------------------------------------------------------- delivery
 
@@ -163,6 +169,18 @@ class Delivery:
                 raise Unavailable(
                     f"the blob store is unavailable ({exc.message})", reason="BLOB_STORE_UNAVAILABLE"
                 ) from exc
+        if self._views is not None and request.method == "GET" and _is_a_view(answer):
+            self._views(
+                UsageEvent(
+                    event_id=uuid.uuid4().hex,
+                    kind="VIEW",
+                    asset_id=asset_id,
+                    platform=platform_of(request.user_agent, request.referer, request.params.get("platform", "")),
+                    at=now,
+                    user_agent=request.user_agent[:512],
+                    rendition=rendition,
+                )
+            )
         return Download(answer.status, answer.headers, answer.headers.get("Content-Type", content_type), body)
 
     async def _read(self, key: str, sha256: str, size: int, start: int, end: int | None) -> bytes:
@@ -285,3 +303,9 @@ def _check_extras(params: Mapping[str, str]) -> None:
         raise InvalidArgument("subject is longer than 128 characters", field="subject", reason="INVALID_SIGNED_PARAM")
     if len(params.get("filename", "")) > 255:
         raise InvalidArgument("filename is longer than 255 characters", field="filename", reason="INVALID_SIGNED_PARAM")
+
+
+def _is_a_view(answer: DeliveryPlan) -> bool:
+    """A view is a delivery of the bytes: a 200, or a 206 from the first byte (a player asks for a video in
+    several ranges; only its first counts). Revalidations (304), HEAD and later ranges are not views."""
+    return answer.status == 200 or (answer.status == 206 and answer.start == 0)

@@ -11,7 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from clearframe_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
-from services.sharelinks.domain.links import Click, ClickCounter, LinkCache, Links, NewLink, Visitor
+from services.sharelinks.domain.events import UsageEvent
+from services.sharelinks.domain.links import ClickCounter, LinkCache, Links, NewLink, Visitor
 from services.sharelinks.domain.model import ModerationStatus, RenditionRecord, RenditionState
 from services.sharelinks.tests.fake_links import MemoryLinkStore
 from services.sharelinks.tests.test_assets import GIF, World
@@ -32,7 +33,7 @@ class LinkWorld(World):
         super().__init__()
         self.link_store = MemoryLinkStore()
         self.ticks = Ticks()
-        self.events: list[Click] = []
+        self.events: list[UsageEvent] = []
         self.counter = ClickCounter(self.link_store.add_clicks, interval_s=0.01)
         codes = iter(f"Code{i:04d}" for i in range(10_000))
         self.links = Links(

@@ -8,6 +8,7 @@ import pytest
 
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.sharelinks.domain.cache import BytesCache
+from services.sharelinks.domain.events import EventSink, UsageEvent
 from services.sharelinks.domain.model import RenditionRecord, RenditionState, Visibility, rendition_key
 from services.sharelinks.domain.publishing import Delivery, DownloadRequest
 from services.sharelinks.domain.signing import KeyRing, Problem
@@ -19,7 +20,7 @@ KEY_2 = b"z" * 32
 
 
 async def published(
-    visibility: Visibility = Visibility.PUBLIC, cache: BytesCache | None = None
+    visibility: Visibility = Visibility.PUBLIC, cache: BytesCache | None = None, views: EventSink | None = None
 ) -> tuple[World, Delivery, str]:
     world = World()
     delivery = Delivery(
@@ -32,6 +33,7 @@ async def published(
         max_lifetime_s=86400,
         previews=FakeRenditionMaker(),
         cache=cache,
+        views=views,
     )
     asset = await world.upload(GIF, visibility=visibility)
     await world.assets.apply(world.decision(asset, 1, "APPROVED"))
@@ -59,6 +61,27 @@ async def test_approved_assets_are_delivered_with_their_headers() -> None:
     assert (part.status, part.body, part.headers["Content-Range"]) == (206, GIF[:10], f"bytes 0-9/{len(GIF)}")
     cached = await delivery.download(get(asset_id, if_none_match=f'"{asset.sha256}"'))
     assert (cached.status, cached.body) == (304, b"")
+
+
+async def test_a_view_is_counted_per_delivery_of_the_bytes_not_per_request() -> None:
+    views: list[UsageEvent] = []
+    world, delivery, asset_id = await published(views=views.append)
+    asset = await world.assets.get(asset_id)
+    slack = "Mozilla/5.0 (Macintosh) AppleWebKit/537.36 Slack/4.36"
+    await delivery.download(get(asset_id, user_agent=slack))  # 200: a view
+    await delivery.download(get(asset_id, range="bytes=0-9", referer="https://discord.com/channels/1"))  # first range
+    await delivery.download(get(asset_id, range="bytes=10-19"))  # a later range of the same play: not a view
+    await delivery.download(get(asset_id, if_none_match=f'"{asset.sha256}"'))  # 304: not a view
+    await delivery.download(
+        DownloadRequest(asset_id=asset_id, rendition="", method="HEAD", params={})
+    )  # HEAD: not a view
+    with pytest.raises(NotFound):
+        await delivery.download(get("0123456789abcdef"))
+    assert [(v.kind, v.asset_id, v.platform) for v in views] == [
+        ("VIEW", asset_id, "slack"),
+        ("VIEW", asset_id, "discord"),
+    ]
+    assert views[0].user_agent == slack and views[0].event_id != views[1].event_id
 
 
 async def test_nothing_undecided_or_refused_is_delivered() -> None:

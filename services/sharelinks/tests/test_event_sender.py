@@ -12,9 +12,9 @@ import pytest
 from clearframe.analytics.v1 import analytics_service_pb2 as pb
 from clearframe.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from clearframe_runtime.principal import PrincipalCodec
-from services.sharelinks.adapters.analytics import BufferedClickSender
+from services.sharelinks.adapters.analytics import BufferedEventSender
 from services.sharelinks.adapters.identity import ServiceIdentity
-from services.sharelinks.domain.links import Click
+from services.sharelinks.domain.events import UsageEvent
 
 
 class Analytics(pb_grpc.AnalyticsServiceServicer):
@@ -46,12 +46,13 @@ async def analytics() -> object:
     await server.stop(None)
 
 
-def click(n: int) -> Click:
-    return Click(f"e{n}", "0123456789abcdef", "Code0000", "slack", datetime(2026, 12, 2, tzinfo=UTC), "agent")
+def click(n: int) -> UsageEvent:
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    return UsageEvent(f"e{n}", "CLICK", "0123456789abcdef", "slack", at, "agent", code="Code0000")
 
 
-def sender(target: str, **options: object) -> BufferedClickSender:
-    return BufferedClickSender(target, ServiceIdentity(PrincipalCodec("s" * 32)), interval_s=0.01, **options)  # type: ignore[arg-type]
+def sender(target: str, **options: object) -> BufferedEventSender:
+    return BufferedEventSender(target, ServiceIdentity(PrincipalCodec("s" * 32)), interval_s=0.01, **options)  # type: ignore[arg-type]
 
 
 async def until(condition: object, timeout_s: float = 5.0) -> None:
