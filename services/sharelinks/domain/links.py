@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -35,6 +35,7 @@ from services.sharelinks.domain.model import REDIRECT_STATUSES, Asset, Rendition
 from services.sharelinks.ports import AssetStore, DuplicateCode, LinkStore
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
 MAX_UTM = 100
@@ -153,6 +154,10 @@ class ClickCounter:
         self._add = add
         self._interval_s = interval_s
         self._pending: dict[str, tuple[int, datetime]] = {}
+        #: Flushes so far, and whether none is under way: a read of the counts must not overlap one.
+        self._flushes = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def count(self, code: str, at: datetime) -> int:
         """Count one click; how many of this link are waiting to be written (this one included)."""
@@ -164,14 +169,31 @@ class ClickCounter:
         return self._pending.get(code, (0, None))[0]
 
     async def flush(self) -> None:
-        pending, self._pending = self._pending, {}
-        for code, (n, at) in pending.items():
-            try:
-                await self._add(code, n, at)
-            except Exception as exc:  # the database is down: keep them for the next round
-                log.warning("click counts not written yet", code=code, clicks=n, error=str(exc))
-                m, last = self._pending.get(code, (0, at))
-                self._pending[code] = (m + n, max(last, at))
+        if not self._pending:
+            return
+        self._flushes += 1
+        self._idle.clear()
+        try:
+            pending, self._pending = self._pending, {}
+            for code, (n, at) in pending.items():
+                try:
+                    await self._add(code, n, at)
+                except Exception as exc:  # the database is down: keep them for the next round
+                    log.warning("click counts not written yet", code=code, clicks=n, error=str(exc))
+                    m, last = self._pending.get(code, (0, at))
+                    self._pending[code] = (m + n, max(last, at))
+        finally:
+            self._idle.set()
+
+    async def consistent(self, read: Callable[[], Awaitable[T]]) -> T:
+        """``read()`` (of stored links) done while no flush is under way, so that the stored counts plus
+        :meth:`waiting` are exact: during a flush some counts have left memory but are not yet stored."""
+        while True:
+            await self._idle.wait()
+            flushes = self._flushes
+            value = await read()
+            if flushes == self._flushes and self._idle.is_set():
+                return value
 
     async def run(self) -> None:
         try:
@@ -294,7 +316,7 @@ class Links:
 
     async def get(self, code: str) -> ShareLink:
         linkweb.check_code(code)
-        link = await self._links.get_link(code)
+        link = await self._counter.consistent(lambda: self._links.get_link(code))
         if link is None:
             raise link_not_found(code)
         return self.clicks_of(link)
@@ -304,7 +326,7 @@ class Links:
             check_asset_id(asset_id)
         limit = page_size(size)
         offset = decode_page_token(token, (asset_id,))
-        rows = await self._links.links(asset_id, offset, limit + 1)
+        rows = await self._counter.consistent(lambda: self._links.links(asset_id, offset, limit + 1))
         more = len(rows) > limit
         return [self.clicks_of(r) for r in rows[:limit]], encode_page_token(offset + limit, (asset_id,)) if more else ""
 
@@ -435,7 +457,9 @@ class Links:
                 f"share link {code} is gone ({gone or 'click limit reached'})", reason="SHARE_LINK_GONE"
             )
         self._record(link, visitor)
-        return counted, linkweb.redirect_target(self.canonical_url(asset.asset_id), link.utm)
+        # The answer carries the click count: read afresh (the cached link's count may be seconds old).
+        fresh = await self.get(code) if link.max_clicks is None else counted
+        return fresh, linkweb.redirect_target(self.canonical_url(asset.asset_id), link.utm)
 
     def _facts(self, link: ShareLink, asset: Asset, renditions: tuple[RenditionRecord, ...]) -> linkweb.CardFacts:
         ready = {r.name: r for r in renditions if r.state is RenditionState.READY}
@@ -481,7 +505,7 @@ class Links:
 
     async def metadata(self, code: str) -> tuple[ShareLink, dict[str, Any]]:
         link, asset, renditions = await self._live(code)
-        return self.clicks_of(link), linkweb.open_graph(self._facts(link, asset, renditions))
+        return await self.get(code), linkweb.open_graph(self._facts(link, asset, renditions))
 
     async def qr(self, code: str, fmt: str, scale: int) -> tuple[str, bytes]:
         link, _, _ = await self._live(code)

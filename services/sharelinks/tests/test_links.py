@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -234,3 +234,30 @@ async def test_random_codes_retry_on_collisions_under_concurrency() -> None:
     world.links._new_code = lambda: "Pool0000"
     with pytest.raises(ResourceExhausted):
         await world.links.create(NewLink(asset_id=asset_id), "k")
+
+
+async def test_click_counts_read_during_a_flush_are_exact() -> None:
+    """While the counter writes its clicks, they have left memory but are not stored yet: a read then waits
+    for the write instead of answering too few."""
+    world = LinkWorld()
+    asset_id = await world.approved_asset()
+    link = await world.links.create(NewLink(asset_id=asset_id), "k")
+    for _ in range(3):
+        await world.links.visit(link.code, BROWSER)
+    release = asyncio.Event()
+    stored_add = world.link_store.add_clicks
+
+    async def slow_add(code: str, count: int, at: datetime) -> None:
+        await release.wait()
+        await stored_add(code, count, at)
+
+    world.counter._add = slow_add
+    flushing = asyncio.create_task(world.counter.flush())
+    await asyncio.sleep(0)
+    reading = asyncio.create_task(world.links.get(link.code))
+    await asyncio.sleep(0.01)
+    assert not reading.done()  # it waits for the flush
+    release.set()
+    await flushing
+    assert (await reading).clicks == 3
+    assert (await world.links.get(link.code)).clicks == 3
