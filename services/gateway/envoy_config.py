@@ -347,7 +347,10 @@ def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]
             "direct_response": {"status": 302},
             "response_headers_to_add": [
                 {"header": {"key": "location", "value": location}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"},
-                {"header": {"key": "cache-control", "value": "no-store"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"},
+                {
+                    "header": {"key": "cache-control", "value": "no-store"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                },
             ],
             "typed_per_filter_config": {
                 **_no_authz(),
