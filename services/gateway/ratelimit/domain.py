@@ -218,7 +218,15 @@ def attributes_of(entries: list[tuple[str, str]], rpc_of: Any = None) -> dict[st
         rpc = rpc_of(attributes.get("method", ""), path) if rpc_of is not None else None
         if rpc:
             attributes["rpc"] = rpc
+        elif is_grpc_path(path):
+            attributes["rpc"] = path
     return attributes
+
+
+def is_grpc_path(path: str) -> bool:
+    """``/package.Service/Method``."""
+    parts = path.split("/")
+    return len(parts) == 3 and not parts[0] and "." in parts[1] and bool(parts[2])
 
 
 __all__ = [
@@ -234,6 +242,7 @@ __all__ = [
     "attributes_of",
     "fixed_window",
     "gcra",
+    "is_grpc_path",
     "sliding_window",
     "state_ttl",
     "token_bucket",

@@ -44,7 +44,8 @@ class MemoryCounterStore:
     async def close(self) -> None:
         return None
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
         return len(self._states)
 
 
