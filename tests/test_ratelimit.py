@@ -191,3 +191,24 @@ def test_failed_authentications_per_address_then_even_a_valid_key_waits(
     assert http.get("/v1/caller", headers=admin_headers).status_code == 429
     # Anonymous public routes are not authentication attempts.
     assert http.get("/healthz").status_code == 200
+
+
+def test_public_redirects_are_limited_per_address_by_their_rest_path(
+    http: httpx.Client, admin_headers: dict[str, str], set_rules: Callable[[str], None]
+) -> None:
+    set_rules(
+        """
+  - name: redirects-strict
+    match: {path: "/s/*"}
+    key: [remote_address]
+    strategy: token_bucket
+    limit: 2
+    window: 1h
+"""
+    )
+    answers = [http.get("/s/NoSuchCd", follow_redirects=False) for _ in range(3)]
+    assert [a.status_code == 429 for a in answers] == [False, False, True]
+    assert answers[0].headers["ratelimit-policy"] == '"redirects-strict";q=2;w=3600'
+    assert answers[2].headers["x-ratelimit-limit"] == "2, 2;w=3600"
+    # Other routes from the same address are not counted by that rule.
+    assert "redirects-strict" not in http.get("/v1/caller", headers=admin_headers).headers.get("ratelimit", "")
