@@ -7,6 +7,7 @@ mesh's copy with its own rules, waits until the gateway reports them loaded, and
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -212,3 +213,12 @@ def test_public_redirects_are_limited_per_address_by_their_rest_path(
     assert answers[2].headers["x-ratelimit-limit"] == "2, 2;w=3600"
     # Other routes from the same address are not counted by that rule.
     assert "redirects-strict" not in http.get("/v1/caller", headers=admin_headers).headers.get("ratelimit", "")
+
+
+def test_status_names_the_store_in_use(http: httpx.Client, admin_headers: dict[str, str]) -> None:
+    # `make run` and the test mesh count in memory; CLEARFRAME_RATELIMIT_REDIS_URL in the environment
+    # (passed on to the services) runs this file against Redis.
+    body = status(http, admin_headers).json()
+    assert body["store"] == ("redis" if os.environ.get("CLEARFRAME_RATELIMIT_REDIS_URL") else "memory")
+    assert body["store_available"] is True
+    assert body["rules_source"].endswith("ratelimit_rules.yaml")

@@ -231,3 +231,36 @@ async def test_redis_stopped_then_restarted(own_redis: OwnRedis) -> None:
         assert not (await limiter.decide(ADDRESS)).allowed
     finally:
         await store.close()
+
+
+async def test_should_rate_limit_answers_envoy_and_asks_without_counting_in_check_mode() -> None:
+    from envoycompat import ratelimit_pb2
+    from services.gateway.ratelimit.api import RateLimitServicer, rpc_resolver
+
+    limiter = limiter_of(rule("failed-auth", 1, match={"event": ("auth_failure",)}))
+    servicer = RateLimitServicer(limiter, rpc_resolver())
+    Entry = ratelimit_pb2.RateLimitDescriptor.Entry
+
+    def request(*extra: tuple[str, str]) -> ratelimit_pb2.RateLimitRequest:
+        entries = [Entry(key="event", value="auth_failure"), Entry(key="remote_address", value="10.0.0.9")]
+        entries += [Entry(key=k, value=v) for k, v in extra]
+        return ratelimit_pb2.RateLimitRequest(
+            domain="clearframe", descriptors=[ratelimit_pb2.RateLimitDescriptor(entries=entries)]
+        )
+
+    OK, OVER = ratelimit_pb2.RateLimitResponse.OK, ratelimit_pb2.RateLimitResponse.OVER_LIMIT
+    for _ in range(3):
+        assert (await servicer.ShouldRateLimit(request(("mode", "check")), None)).overall_code == OK
+    counted = await servicer.ShouldRateLimit(request(), None)
+    assert counted.overall_code == OK and counted.statuses[0].limit_remaining == 0
+    refused = await servicer.ShouldRateLimit(request(("mode", "check")), None)
+    assert refused.overall_code == OVER
+    assert refused.statuses[0].current_limit.name == "failed-auth"
+    assert b'"rule":"failed-auth"' in refused.raw_body
+    assert ("retry-after", "60") in [(h.key, h.value) for h in refused.response_headers_to_add]
+    # Requests no rule matches: OK, no headers.
+    other = ratelimit_pb2.RateLimitRequest(
+        descriptors=[ratelimit_pb2.RateLimitDescriptor(entries=[Entry(key="remote_address", value="10.0.0.9")])]
+    )
+    answer = await servicer.ShouldRateLimit(other, None)
+    assert answer.overall_code == OK and not answer.response_headers_to_add
