@@ -222,3 +222,24 @@ def test_status_names_the_store_in_use(http: httpx.Client, admin_headers: dict[s
     assert body["store"] == ("redis" if os.environ.get("CLEARFRAME_RATELIMIT_REDIS_URL") else "memory")
     assert body["store_available"] is True
     assert body["rules_source"].endswith("ratelimit_rules.yaml")
+
+
+def test_a_scan_weighs_ten_units(
+    http: httpx.Client, admin_headers: dict[str, str], set_rules: Callable[[str], None]
+) -> None:
+    set_rules(
+        """
+  - name: scan-units
+    match: {rpc: /clearframe.scanner.v1.ScannerService/CreateScan}
+    key: [principal]
+    strategy: fixed_window
+    limit: 25
+    window: 1h
+"""
+    )
+    headers = {"Authorization": f"Bearer {make_key(http, admin_headers, 'scans.create')}"}
+    # Empty scans are refused by the scanner (400), but they are counted first: 10 units each.
+    answers = [http.post("/v1/scans", headers=headers, json={}) for _ in range(3)]
+    assert [a.status_code == 429 for a in answers] == [False, False, True], [a.text for a in answers]
+    assert answers[0].headers["x-ratelimit-remaining"] == "15"
+    assert answers[1].headers["x-ratelimit-remaining"] == "5"

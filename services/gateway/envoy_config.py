@@ -65,6 +65,13 @@ DEFAULT_TIMEOUT = "15s"
 #: counter store's time well below this).
 RATE_LIMIT_DOMAIN = "clearframe"
 RATE_LIMIT_TIMEOUT = "0.5s"
+#: What a request of these RPCs weighs in the rate limits (Envoy's ``hits_addend``); any other weighs 1.
+#: Scans run models on every image: a scan counts as ten calls, a batch as fifty.
+RATE_LIMIT_HITS = {
+    "/clearframe.scanner.v1.ScannerService/CreateScan": 10,
+    "/clearframe.scanner.v1.ScannerService/LegacyCheck": 10,
+    "/clearframe.scanner.v1.ScannerService/LegacyBatch": 50,
+}
 #: The RPC of the limits' admin calls; unlike the rest of the companion's, they need credentials.
 RATE_LIMIT_ADMIN_PREFIX = "/clearframe.gateway.v1.RateLimitAdminService/"
 #: The response header that carries the request's trace id (32 hex digits), on every response.
@@ -302,7 +309,23 @@ def _ratelimit_filter() -> dict[str, Any]:
                         header(RATE_LIMIT_SUBJECT_HEADER, "principal", optional=True),
                         header(RATE_LIMIT_API_KEY_HEADER, "api_key", optional=True),
                     ]
-                }
+                },
+                # A costly RPC adds a second descriptor that only carries its weight.
+                *(
+                    {
+                        "actions": [
+                            {
+                                "header_value_match": {
+                                    "descriptor_key": "weight",
+                                    "descriptor_value": rpc,
+                                    "headers": [{"name": ":path", "string_match": {"exact": rpc}}],
+                                }
+                            }
+                        ],
+                        "hits_addend": {"number": hits},
+                    }
+                    for rpc, hits in RATE_LIMIT_HITS.items()
+                ),
             ],
         },
     }

@@ -23,33 +23,34 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x65nvoycompat/ratelimit.proto\x12\x1a\x65nvoy.service.ratelimit.v3\x1a\x1egoogle/protobuf/duration.proto\"\x82\x01\n\x13RateLimitDescriptor\x12\x46\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x35.envoy.service.ratelimit.v3.RateLimitDescriptor.Entry\x1a#\n\x05\x45ntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"}\n\x10RateLimitRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x44\n\x0b\x64\x65scriptors\x18\x02 \x03(\x0b\x32/.envoy.service.ratelimit.v3.RateLimitDescriptor\x12\x13\n\x0bhits_addend\x18\x03 \x01(\r\"2\n\x14RateLimitHeaderValue\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xe4\x06\n\x11RateLimitResponse\x12H\n\x0coverall_code\x18\x01 \x01(\x0e\x32\x32.envoy.service.ratelimit.v3.RateLimitResponse.Code\x12P\n\x08statuses\x18\x02 \x03(\x0b\x32>.envoy.service.ratelimit.v3.RateLimitResponse.DescriptorStatus\x12Q\n\x17response_headers_to_add\x18\x03 \x03(\x0b\x32\x30.envoy.service.ratelimit.v3.RateLimitHeaderValue\x12P\n\x16request_headers_to_add\x18\x04 \x03(\x0b\x32\x30.envoy.service.ratelimit.v3.RateLimitHeaderValue\x12\x10\n\x08raw_body\x18\x05 \x01(\x0c\x1a\xd5\x01\n\tRateLimit\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x19\n\x11requests_per_unit\x18\x01 \x01(\r\x12J\n\x04unit\x18\x02 \x01(\x0e\x32<.envoy.service.ratelimit.v3.RateLimitResponse.RateLimit.Unit\"S\n\x04Unit\x12\x0b\n\x07UNKNOWN\x10\x00\x12\n\n\x06SECOND\x10\x01\x12\n\n\x06MINUTE\x10\x02\x12\x08\n\x04HOUR\x10\x03\x12\x07\n\x03\x44\x41Y\x10\x04\x12\t\n\x05MONTH\x10\x05\x12\x08\n\x04YEAR\x10\x06\x1a\xf6\x01\n\x10\x44\x65scriptorStatus\x12@\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x32.envoy.service.ratelimit.v3.RateLimitResponse.Code\x12N\n\rcurrent_limit\x18\x02 \x01(\x0b\x32\x37.envoy.service.ratelimit.v3.RateLimitResponse.RateLimit\x12\x17\n\x0flimit_remaining\x18\x03 \x01(\r\x12\x37\n\x14\x64uration_until_reset\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"+\n\x04\x43ode\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x0e\n\nOVER_LIMIT\x10\x02\x32\x82\x01\n\x10RateLimitService\x12n\n\x0fShouldRateLimit\x12,.envoy.service.ratelimit.v3.RateLimitRequest\x1a-.envoy.service.ratelimit.v3.RateLimitResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x65nvoycompat/ratelimit.proto\x12\x1a\x65nvoy.service.ratelimit.v3\x1a\x1egoogle/protobuf/duration.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xb5\x01\n\x13RateLimitDescriptor\x12\x46\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x35.envoy.service.ratelimit.v3.RateLimitDescriptor.Entry\x12\x31\n\x0bhits_addend\x18\x03 \x01(\x0b\x32\x1c.google.protobuf.UInt64Value\x1a#\n\x05\x45ntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"}\n\x10RateLimitRequest\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x44\n\x0b\x64\x65scriptors\x18\x02 \x03(\x0b\x32/.envoy.service.ratelimit.v3.RateLimitDescriptor\x12\x13\n\x0bhits_addend\x18\x03 \x01(\r\"2\n\x14RateLimitHeaderValue\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xe4\x06\n\x11RateLimitResponse\x12H\n\x0coverall_code\x18\x01 \x01(\x0e\x32\x32.envoy.service.ratelimit.v3.RateLimitResponse.Code\x12P\n\x08statuses\x18\x02 \x03(\x0b\x32>.envoy.service.ratelimit.v3.RateLimitResponse.DescriptorStatus\x12Q\n\x17response_headers_to_add\x18\x03 \x03(\x0b\x32\x30.envoy.service.ratelimit.v3.RateLimitHeaderValue\x12P\n\x16request_headers_to_add\x18\x04 \x03(\x0b\x32\x30.envoy.service.ratelimit.v3.RateLimitHeaderValue\x12\x10\n\x08raw_body\x18\x05 \x01(\x0c\x1a\xd5\x01\n\tRateLimit\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x19\n\x11requests_per_unit\x18\x01 \x01(\r\x12J\n\x04unit\x18\x02 \x01(\x0e\x32<.envoy.service.ratelimit.v3.RateLimitResponse.RateLimit.Unit\"S\n\x04Unit\x12\x0b\n\x07UNKNOWN\x10\x00\x12\n\n\x06SECOND\x10\x01\x12\n\n\x06MINUTE\x10\x02\x12\x08\n\x04HOUR\x10\x03\x12\x07\n\x03\x44\x41Y\x10\x04\x12\t\n\x05MONTH\x10\x05\x12\x08\n\x04YEAR\x10\x06\x1a\xf6\x01\n\x10\x44\x65scriptorStatus\x12@\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x32.envoy.service.ratelimit.v3.RateLimitResponse.Code\x12N\n\rcurrent_limit\x18\x02 \x01(\x0b\x32\x37.envoy.service.ratelimit.v3.RateLimitResponse.RateLimit\x12\x17\n\x0flimit_remaining\x18\x03 \x01(\r\x12\x37\n\x14\x64uration_until_reset\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"+\n\x04\x43ode\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x0e\n\nOVER_LIMIT\x10\x02\x32\x82\x01\n\x10RateLimitService\x12n\n\x0fShouldRateLimit\x12,.envoy.service.ratelimit.v3.RateLimitRequest\x1a-.envoy.service.ratelimit.v3.RateLimitResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'envoycompat.ratelimit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RATELIMITDESCRIPTOR']._serialized_start=92
-  _globals['_RATELIMITDESCRIPTOR']._serialized_end=222
-  _globals['_RATELIMITDESCRIPTOR_ENTRY']._serialized_start=187
-  _globals['_RATELIMITDESCRIPTOR_ENTRY']._serialized_end=222
-  _globals['_RATELIMITREQUEST']._serialized_start=224
-  _globals['_RATELIMITREQUEST']._serialized_end=349
-  _globals['_RATELIMITHEADERVALUE']._serialized_start=351
-  _globals['_RATELIMITHEADERVALUE']._serialized_end=401
-  _globals['_RATELIMITRESPONSE']._serialized_start=404
-  _globals['_RATELIMITRESPONSE']._serialized_end=1272
-  _globals['_RATELIMITRESPONSE_RATELIMIT']._serialized_start=765
-  _globals['_RATELIMITRESPONSE_RATELIMIT']._serialized_end=978
-  _globals['_RATELIMITRESPONSE_RATELIMIT_UNIT']._serialized_start=895
-  _globals['_RATELIMITRESPONSE_RATELIMIT_UNIT']._serialized_end=978
-  _globals['_RATELIMITRESPONSE_DESCRIPTORSTATUS']._serialized_start=981
-  _globals['_RATELIMITRESPONSE_DESCRIPTORSTATUS']._serialized_end=1227
-  _globals['_RATELIMITRESPONSE_CODE']._serialized_start=1229
-  _globals['_RATELIMITRESPONSE_CODE']._serialized_end=1272
-  _globals['_RATELIMITSERVICE']._serialized_start=1275
-  _globals['_RATELIMITSERVICE']._serialized_end=1405
+  _globals['_RATELIMITDESCRIPTOR']._serialized_start=124
+  _globals['_RATELIMITDESCRIPTOR']._serialized_end=305
+  _globals['_RATELIMITDESCRIPTOR_ENTRY']._serialized_start=270
+  _globals['_RATELIMITDESCRIPTOR_ENTRY']._serialized_end=305
+  _globals['_RATELIMITREQUEST']._serialized_start=307
+  _globals['_RATELIMITREQUEST']._serialized_end=432
+  _globals['_RATELIMITHEADERVALUE']._serialized_start=434
+  _globals['_RATELIMITHEADERVALUE']._serialized_end=484
+  _globals['_RATELIMITRESPONSE']._serialized_start=487
+  _globals['_RATELIMITRESPONSE']._serialized_end=1355
+  _globals['_RATELIMITRESPONSE_RATELIMIT']._serialized_start=848
+  _globals['_RATELIMITRESPONSE_RATELIMIT']._serialized_end=1061
+  _globals['_RATELIMITRESPONSE_RATELIMIT_UNIT']._serialized_start=978
+  _globals['_RATELIMITRESPONSE_RATELIMIT_UNIT']._serialized_end=1061
+  _globals['_RATELIMITRESPONSE_DESCRIPTORSTATUS']._serialized_start=1064
+  _globals['_RATELIMITRESPONSE_DESCRIPTORSTATUS']._serialized_end=1310
+  _globals['_RATELIMITRESPONSE_CODE']._serialized_start=1312
+  _globals['_RATELIMITRESPONSE_CODE']._serialized_end=1355
+  _globals['_RATELIMITSERVICE']._serialized_start=1358
+  _globals['_RATELIMITSERVICE']._serialized_end=1488
 # @@protoc_insertion_point(module_scope)

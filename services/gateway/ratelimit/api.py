@@ -144,8 +144,11 @@ class RateLimitServicer(ratelimit_pb2_grpc.RateLimitServiceServicer):
         # Internal callers (the auth service) may ask without counting; Envoy never sends this entry.
         consume = CHECK_ONLY_ENTRY not in entries
         entries = [e for e in entries if e != CHECK_ONLY_ENTRY]
+        # A costly route's descriptor carries its weight (hits_addend); the heaviest one counts.
+        weights = [d.hits_addend.value for d in request.descriptors if d.HasField("hits_addend")]
+        hits = max(weights) if weights else (request.hits_addend or 1)
         verdict = await self._limiter.decide(
-            attributes_of(entries, self._resolve), request.hits_addend or 1, consume=consume
+            attributes_of([e for e in entries if e[0] != "weight"], self._resolve), int(hits), consume=consume
         )
         status = _status(verdict)
         return Response(

@@ -264,3 +264,23 @@ async def test_should_rate_limit_answers_envoy_and_asks_without_counting_in_chec
     )
     answer = await servicer.ShouldRateLimit(other, None)
     assert answer.overall_code == OK and not answer.response_headers_to_add
+
+
+async def test_a_weighted_descriptor_sets_the_hits_of_the_whole_request() -> None:
+    from envoycompat import ratelimit_pb2
+    from services.gateway.ratelimit.api import RateLimitServicer, rpc_resolver
+
+    limiter = limiter_of(rule("units", 25))
+    servicer = RateLimitServicer(limiter, rpc_resolver())
+    Entry = ratelimit_pb2.RateLimitDescriptor.Entry
+    request = ratelimit_pb2.RateLimitRequest(
+        descriptors=[
+            ratelimit_pb2.RateLimitDescriptor(entries=[Entry(key="remote_address", value="10.0.0.1")]),
+            ratelimit_pb2.RateLimitDescriptor(entries=[Entry(key="weight", value="/x.v1.S/Scan")]),
+        ]
+    )
+    request.descriptors[1].hits_addend.value = 10
+    remaining = [(await servicer.ShouldRateLimit(request, None)).statuses[0].limit_remaining for _ in range(2)]
+    assert remaining == [15, 5]
+    third = await servicer.ShouldRateLimit(request, None)
+    assert third.overall_code == ratelimit_pb2.RateLimitResponse.OVER_LIMIT and len(third.statuses) == 2
