@@ -26,6 +26,11 @@ class AuthSettings(ServiceSettings):
     #: How many keyless /token calls a client address may make per window.
     auth_legacy_token_burst: int = 5
     auth_legacy_token_window_s: float = 60.0
+    #: The gateway companion, whose rate limit service counts failed authentications per address
+    #: (rule `event: auth_failure`); empty: not counted.
+    gateway_url: str = topology.local_address("gateway")
+    #: The most a failed-authentication count may take; then the request goes on uncounted (fail open).
+    auth_failure_limit_timeout_s: float = 0.2
 
     def token_key(self) -> bytes:
         """The configured token key, else one derived from the internal secret."""
