@@ -90,9 +90,12 @@ class AnalyticsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BatchRecordEvents(self, request, context):
-        """Records up to 1000 events atomically: either every new event is stored or, when any event is
-        invalid, none is (INVALID_ARGUMENT naming the first bad index). Duplicates (known `event_id`) are
-        skipped and counted. Needs `analytics.write`.
+        """Records up to 1000 events, each judged on its own (partial success): valid new events are stored,
+        an invalid one is reported in `errors` with its index and not stored, and never holds the others
+        back; duplicates (known `event_id`, or repeated within the batch) are skipped and counted. The call
+        fails as a whole only for no events (NO_EVENTS), more than 1000 (TOO_MANY_EVENTS), a full backlog
+        (RESOURCE_EXHAUSTED) or a store that cannot write (UNAVAILABLE): then nothing is stored. Needs
+        `analytics.write`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
