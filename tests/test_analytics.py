@@ -137,6 +137,16 @@ def test_time_ranges_include_both_ends(http: httpx.Client, keys: dict[str, str])
     assert inverted.status_code == 400 and inverted.json()["details"][0]["reason"] == "INVALID_TIME_RANGE"
 
 
+def test_time_series_per_hour(http: httpx.Client, keys: dict[str, str]) -> None:
+    asset = new_asset()
+    now = datetime.now(UTC)
+    batch(http, keys, [event(asset, "VIEW", event_time=(now - timedelta(hours=2)).isoformat()), event(asset, "VIEW")])
+    series = get(http, keys, f"/v1/assets/{asset}/timeSeries", granularity="GRANULARITY_HOUR")
+    buckets = series["buckets"]
+    assert series["granularity"] == "GRANULARITY_HOUR" and len(buckets) in (25, 26)  # the last 24 hours
+    assert [b["metrics"]["views"] for b in buckets if b["metrics"]["views"] != "0"] == ["1", "1"]
+
+
 def test_top_assets_by_ctr_leave_out_assets_under_the_views_floor(http: httpx.Client, keys: dict[str, str]) -> None:
     platform = "PLATFORM_TEAMS"  # this test's own platform: other tests' assets do not rank here
     popular, small = new_asset(), new_asset()

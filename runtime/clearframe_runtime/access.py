@@ -210,6 +210,7 @@ RULES: Mapping[str, Rule] = {
             "GetPlatformMetrics": needs("analytics.read"),
             "GetShortLinkMetrics": needs("analytics.read"),
             "ListTopAssets": needs("analytics.read"),
+            "GetAssetTimeSeries": needs("analytics.read"),
             "PurgeEvents": needs("admin"),
         },
     ),

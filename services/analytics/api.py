@@ -18,7 +18,7 @@ from clearframe.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from clearframe_runtime.errors import InvalidArgument
 from clearframe_runtime.protoconv import timestamp, to_datetime
 from clearframe_runtime.status import status_message
-from services.analytics.domain.analytics import Analytics
+from services.analytics.domain.analytics import Analytics, Granularity
 from services.analytics.domain.events import EventDraft
 from services.analytics.domain.model import Event, EventFilter, EventType, Metrics, Platform, RankBy, TimeRange
 
@@ -38,6 +38,11 @@ _PLATFORMS = {
     pb.PLATFORM_OTHER: Platform.OTHER,
 }
 _PLATFORM_OF = {v: k for k, v in _PLATFORMS.items()}
+_GRANULARITY = {
+    pb.GRANULARITY_UNSPECIFIED: Granularity.HOUR,
+    pb.GRANULARITY_HOUR: Granularity.HOUR,
+    pb.GRANULARITY_DAY: Granularity.DAY,
+}
 _RANK_BY = {
     pb.METRIC_UNSPECIFIED: RankBy.VIEWS,
     pb.METRIC_VIEWS: RankBy.VIEWS,
@@ -224,6 +229,25 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         )
         return pb.ListTopAssetsResponse(
             assets=[asset_metrics_message(r.asset_id, r.metrics) for r in ranked], next_page_token=token
+        )
+
+    async def GetAssetTimeSeries(self, request: pb.GetAssetTimeSeriesRequest, context: grpc.aio.ServicerContext) -> Any:
+        granularity = _GRANULARITY.get(request.granularity)
+        if granularity is None:
+            raise InvalidArgument(
+                f"unknown granularity value {request.granularity}", field="granularity", reason="INVALID_GRANULARITY"
+            )
+        buckets = await self._analytics.time_series(
+            request.asset_id,
+            granularity,
+            time_range_of(request.time_range),
+            platform=_platform_filter(request.platform),
+            short_code=request.short_code,
+        )
+        return pb.GetAssetTimeSeriesResponse(
+            asset_id=request.asset_id,
+            granularity=pb.GRANULARITY_DAY if granularity is Granularity.DAY else pb.GRANULARITY_HOUR,
+            buckets=[pb.TimeSeriesBucket(start_time=timestamp(at), metrics=metrics_message(m)) for at, m in buckets],
         )
 
     async def PurgeEvents(self, request: pb.PurgeEventsRequest, context: grpc.aio.ServicerContext) -> Any:

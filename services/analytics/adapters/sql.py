@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clearframe_runtime.errors import Unavailable
-from services.analytics.domain.hours import from_us, hour_of, split, to_us
+from services.analytics.domain.hours import HOUR_US, from_us, hour_of, split, to_us
 from services.analytics.domain.model import Count, Dimension, Event, EventFilter, EventType, Platform
 
 metadata = sa.MetaData()
@@ -210,7 +210,7 @@ class SqlEventStore:
                     clauses.append(r.c.hour_us >= first)
                 if stop is not None:
                     clauses.append(r.c.hour_us < stop)
-                columns = [r.c[d] for d in dims]
+                columns = [r.c[d] for d in dims]  # the rollups' hour_us is the hour
                 query = (
                     sa.select(*columns, r.c.event_type, sa.func.sum(r.c.events), sa.func.sum(r.c.bot_events))
                     .where(*clauses)
@@ -221,13 +221,17 @@ class SqlEventStore:
                     total[0] += int(row[-2])
                     total[1] += int(row[-1])
             e = events_table
+            # The hour of a raw event, computed as the rollups store it.
+            raw_hour = (e.c.event_time_us - e.c.event_time_us % HOUR_US).label("hour_us")
             for low, high in parts.raw:
-                columns = [e.c[d] for d in dims]
+                raw_columns: list[sa.ColumnElement[Any]] = [
+                    raw_hour if d == Dimension.HOUR.value else e.c[d] for d in dims
+                ]
                 bot_sum = sa.func.sum(sa.case((e.c.bot, 1), else_=0))
                 query = (
-                    sa.select(*columns, e.c.event_type, sa.func.count(), bot_sum)
+                    sa.select(*raw_columns, e.c.event_type, sa.func.count(), bot_sum)
                     .where(*_where(e, where), *_between(e.c.event_time_us, low, high))
-                    .group_by(*columns, e.c.event_type)
+                    .group_by(*raw_columns, e.c.event_type)
                 )
                 for row in await connection.execute(query):
                     total = totals[tuple(row[: len(dims) + 1])]
@@ -247,6 +251,7 @@ class SqlEventStore:
                     asset_id=named.get("asset_id", ""),
                     short_code=named.get("short_code", ""),
                     platform=Platform(named["platform"]) if "platform" in named else None,
+                    hour=from_us(int(named["hour_us"])) if "hour_us" in named else None,
                 )
             )
         return counts

@@ -10,6 +10,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
 
 from clearframe_runtime.clock import Clock
 from clearframe_runtime.errors import InvalidArgument, NotFound
@@ -30,6 +32,10 @@ from services.analytics.domain.model import (
 from services.analytics.ports import EventStore
 
 MAX_BATCH = 1000
+#: Time series: the most buckets one answer has, and the default ranges.
+MAX_BUCKETS = 1000
+DEFAULT_HOURS = timedelta(hours=24)
+DEFAULT_DAYS = timedelta(days=30)
 #: ListEvents pages: default and largest.
 EVENTS_PAGE = (100, 1000)
 #: ListTopAssets pages: default (seed 002's limit) and largest.
@@ -65,6 +71,21 @@ class BatchOutcome:
 class RankedAsset:
     asset_id: str
     metrics: Metrics
+
+
+class Granularity(Enum):
+    """Bucket size of a time series (UTC)."""
+
+    HOUR = "hour"
+    DAY = "day"
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(hours=1) if self is Granularity.HOUR else timedelta(days=1)
+
+    def floor(self, moment: datetime) -> datetime:
+        hour = moment.replace(minute=0, second=0, microsecond=0)
+        return hour if self is Granularity.HOUR else hour.replace(hour=0)
 
 
 def check_time_range(time_range: TimeRange, field: str = "time_range") -> TimeRange:
@@ -202,6 +223,38 @@ class Analytics:
         page = ranked[offset : offset + size]
         more = offset + size < len(ranked)
         return page, encode_page_token(offset + size, filters) if more else ""
+
+    async def time_series(
+        self,
+        asset_id: str,
+        granularity: Granularity,
+        time_range: TimeRange,
+        *,
+        platform: Platform | None = None,
+        short_code: str = "",
+    ) -> list[tuple[datetime, Metrics]]:
+        """Every bucket (hour, or UTC day) of the range, oldest first, with its metrics (zeros included)."""
+        check_asset_id(asset_id)
+        if short_code:
+            check_short_code(short_code)
+        end = time_range.end or self._clock()
+        start = time_range.start or end - (DEFAULT_HOURS if granularity is Granularity.HOUR else DEFAULT_DAYS)
+        time_range = check_time_range(TimeRange(start, end))
+        first, last = granularity.floor(start), granularity.floor(end)
+        buckets = int((last - first) / granularity.step) + 1
+        if buckets > MAX_BUCKETS:
+            raise InvalidArgument(
+                f"{buckets} buckets; at most {MAX_BUCKETS}: narrow the range or use a coarser granularity",
+                field="time_range",
+                reason="TOO_MANY_BUCKETS",
+            )
+        where = EventFilter(asset_id=asset_id, short_code=short_code, platform=platform, time_range=time_range)
+        per: dict[datetime, list[Count]] = defaultdict(list)
+        for count in await self._store.counts(where, frozenset({Dimension.HOUR})):
+            assert count.hour is not None
+            per[granularity.floor(count.hour)].append(count)
+        moments = (first + i * granularity.step for i in range(buckets))
+        return [(moment, Metrics.of(per.get(moment, ()))) for moment in moments]
 
     # --- events ----------------------------------------------------------------------------------------
 

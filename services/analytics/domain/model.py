@@ -96,13 +96,15 @@ class Dimension(Enum):
     ASSET = "asset_id"
     SHORT_CODE = "short_code"
     PLATFORM = "platform"
+    #: The hour (UTC) the event happened in.
+    HOUR = "hour_us"
 
 
 @dataclass(frozen=True)
 class Count:
     """Events of one group and one type: counted ones (humans) and bots apart.
 
-    Dimensions not grouped by are ``""`` (asset, short code) or ``None`` (platform)."""
+    Dimensions not grouped by are ``""`` (asset, short code) or ``None`` (platform, hour)."""
 
     event_type: EventType
     humans: int
@@ -110,6 +112,8 @@ class Count:
     asset_id: str = ""
     short_code: str = ""
     platform: Platform | None = None
+    #: Start of the hour (UTC).
+    hour: datetime | None = None
 
 
 def ratio(numerator: int, views: int) -> float:

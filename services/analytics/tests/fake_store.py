@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from services.analytics.domain.model import Count, Dimension, Event, EventFilter, EventType, Platform
 
@@ -39,7 +40,9 @@ class MemoryEventStore:
         return {i: self.events[i] for i in event_ids if i in self.events}
 
     async def counts(self, where: EventFilter, by: frozenset[Dimension]) -> list[Count]:
-        groups: dict[tuple[str, str, Platform | None, EventType], list[int]] = defaultdict(lambda: [0, 0])
+        groups: dict[tuple[str, str, Platform | None, datetime | None, EventType], list[int]] = defaultdict(
+            lambda: [0, 0]
+        )
         for event in self.events.values():
             if not where.matches(event):
                 continue
@@ -47,12 +50,13 @@ class MemoryEventStore:
                 event.asset_id if Dimension.ASSET in by else "",
                 event.short_code if Dimension.SHORT_CODE in by else "",
                 event.platform if Dimension.PLATFORM in by else None,
+                event.event_time.replace(minute=0, second=0, microsecond=0) if Dimension.HOUR in by else None,
                 event.event_type,
             )
             groups[key][1 if event.bot else 0] += 1
         return [
-            Count(event_type, humans, bots, asset_id=asset_id, short_code=code, platform=platform)
-            for (asset_id, code, platform, event_type), (humans, bots) in groups.items()
+            Count(event_type, humans, bots, asset_id=asset_id, short_code=code, platform=platform, hour=hour)
+            for (asset_id, code, platform, hour, event_type), (humans, bots) in groups.items()
         ]
 
     async def page(self, where: EventFilter, offset: int, limit: int) -> list[Event]:

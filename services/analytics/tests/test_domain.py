@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from clearframe_runtime.errors import InvalidArgument, NotFound
-from services.analytics.domain.analytics import Analytics
+from services.analytics.domain.analytics import Analytics, Granularity
 from services.analytics.domain.bots import is_bot
 from services.analytics.domain.events import EventDraft, Limits
 from services.analytics.domain.hours import HOUR_US, split, to_us
@@ -335,6 +335,26 @@ async def test_list_events_pages_oldest_first_with_filters(world: World) -> None
     assert [e.event_id for e in page] == ["m1"] and token == ""
     everything, _ = await world.analytics.list_events(EventFilter(), 10**6, "")
     assert len(everything) == 4
+
+
+async def test_time_series_has_every_bucket_of_the_range(world: World) -> None:
+    await views(world, event_time=NOW - timedelta(hours=2, minutes=10))
+    await views(world, n=2, event_time=NOW - timedelta(minutes=20))
+    await world.analytics.record(draft("click", event_time=NOW - timedelta(minutes=5)))
+    hours = await world.analytics.time_series(A1, Granularity.HOUR, TimeRange(start=NOW - timedelta(hours=3)))
+    assert [(at.hour, m.views, m.clicks) for at, m in hours] == [(12, 0, 0), (13, 1, 0), (14, 0, 0), (15, 2, 1)]
+    default = await world.analytics.time_series(A1, Granularity.HOUR, TimeRange())  # the last 24 hours
+    assert len(default) == 25 and sum(m.views for _, m in default) == 3
+    days = await world.analytics.time_series(A1, Granularity.DAY, TimeRange())
+    assert len(days) == 31 and days[-1] == (datetime(2026, 12, 2, tzinfo=UTC), Metrics(views=3, clicks=1))
+    # The first bucket counts only what lies inside the range.
+    partial = await world.analytics.time_series(A1, Granularity.HOUR, TimeRange(NOW - timedelta(minutes=10), NOW))
+    assert [(at.hour, m.views, m.clicks) for at, m in partial] == [(15, 0, 1)]
+    with pytest.raises(InvalidArgument) as too_many:
+        await world.analytics.time_series(A1, Granularity.HOUR, TimeRange(start=NOW - timedelta(days=60)))
+    assert too_many.value.reason == "TOO_MANY_BUCKETS"
+    with pytest.raises(InvalidArgument):
+        await world.analytics.time_series("x", Granularity.HOUR, TimeRange())
 
 
 async def test_purge_one_asset_or_everything(world: World) -> None:

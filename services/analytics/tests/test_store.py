@@ -211,10 +211,31 @@ async def test_counts_for_random_ranges_equal_counting_the_events(store: EventSt
     for _ in range(25):
         start, end = sorted(rng.sample(moments, 2))
         time_range = rng.choice([TimeRange(start, end), TimeRange(start=start), TimeRange(end=end), TimeRange()])
-        for by in (frozenset(), frozenset({Dimension.ASSET}), frozenset({Dimension.PLATFORM, Dimension.SHORT_CODE})):
+        for by in (
+            frozenset(),
+            frozenset({Dimension.ASSET}),
+            frozenset({Dimension.PLATFORM, Dimension.SHORT_CODE}),
+            frozenset({Dimension.HOUR, Dimension.ASSET}),
+        ):
             where = EventFilter(time_range=time_range, platform=rng.choice([None, Platform.SLACK]))
             got = sorted(await store.counts(where, by), key=repr)
             assert got == sorted(await reference.counts(where, by), key=repr), (time_range, by)
+
+
+async def test_counts_per_hour_put_each_event_in_its_utc_hour(store: EventStore) -> None:
+    await store.record(
+        [
+            event(1, at=T0 + timedelta(minutes=59, seconds=59, microseconds=999_999)),
+            event(2, at=T0 + timedelta(hours=1)),
+            event(3, at=T0 + timedelta(hours=1, minutes=30), bot=True),
+        ]
+    )
+    for time_range in (TimeRange(), TimeRange(T0 + timedelta(minutes=1), T0 + timedelta(hours=1, minutes=45))):
+        hours = await store.counts(EventFilter(time_range=time_range), frozenset({Dimension.HOUR}))
+        assert sorted((c.hour, c.humans, c.bots) for c in hours if c.hour is not None) == [
+            (T0, 1, 0),
+            (T0 + timedelta(hours=1), 1, 1),
+        ]
 
 
 async def test_purge_one_asset_or_all(store: EventStore) -> None:

@@ -39,6 +39,12 @@ class Metric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     METRIC_CLICKS: _ClassVar[Metric]
     METRIC_CTR: _ClassVar[Metric]
     METRIC_PLAY_RATE: _ClassVar[Metric]
+
+class Granularity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GRANULARITY_UNSPECIFIED: _ClassVar[Granularity]
+    GRANULARITY_HOUR: _ClassVar[Granularity]
+    GRANULARITY_DAY: _ClassVar[Granularity]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_VIEW: EventType
 EVENT_TYPE_PLAY: EventType
@@ -57,6 +63,9 @@ METRIC_PLAYS: Metric
 METRIC_CLICKS: Metric
 METRIC_CTR: Metric
 METRIC_PLAY_RATE: Metric
+GRANULARITY_UNSPECIFIED: Granularity
+GRANULARITY_HOUR: Granularity
+GRANULARITY_DAY: Granularity
 
 class Event(_message.Message):
     __slots__ = ("event_id", "asset_id", "event_type", "platform", "short_code", "event_time", "attributes", "receive_time", "user_agent", "bot")
@@ -284,6 +293,38 @@ class ListTopAssetsResponse(_message.Message):
     assets: _containers.RepeatedCompositeFieldContainer[AssetMetrics]
     next_page_token: str
     def __init__(self, assets: _Optional[_Iterable[_Union[AssetMetrics, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetAssetTimeSeriesRequest(_message.Message):
+    __slots__ = ("asset_id", "granularity", "time_range", "platform", "short_code")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    GRANULARITY_FIELD_NUMBER: _ClassVar[int]
+    TIME_RANGE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    SHORT_CODE_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    granularity: Granularity
+    time_range: TimeRange
+    platform: Platform
+    short_code: str
+    def __init__(self, asset_id: _Optional[str] = ..., granularity: _Optional[_Union[Granularity, str]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ..., platform: _Optional[_Union[Platform, str]] = ..., short_code: _Optional[str] = ...) -> None: ...
+
+class TimeSeriesBucket(_message.Message):
+    __slots__ = ("start_time", "metrics")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    metrics: Metrics
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ...) -> None: ...
+
+class GetAssetTimeSeriesResponse(_message.Message):
+    __slots__ = ("asset_id", "granularity", "buckets")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    GRANULARITY_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    granularity: Granularity
+    buckets: _containers.RepeatedCompositeFieldContainer[TimeSeriesBucket]
+    def __init__(self, asset_id: _Optional[str] = ..., granularity: _Optional[_Union[Granularity, str]] = ..., buckets: _Optional[_Iterable[_Union[TimeSeriesBucket, _Mapping]]] = ...) -> None: ...
 
 class PurgeEventsRequest(_message.Message):
     __slots__ = ("asset_id", "all")

@@ -70,6 +70,11 @@ class AnalyticsServiceStub:
                 request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsRequest.SerializeToString,
                 response_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsResponse.FromString,
                 _registered_method=True)
+        self.GetAssetTimeSeries = channel.unary_unary(
+                '/clearframe.analytics.v1.AnalyticsService/GetAssetTimeSeries',
+                request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesRequest.SerializeToString,
+                response_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesResponse.FromString,
+                _registered_method=True)
         self.PurgeEvents = channel.unary_unary(
                 '/clearframe.analytics.v1.AnalyticsService/PurgeEvents',
                 request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.PurgeEventsRequest.SerializeToString,
@@ -139,6 +144,16 @@ class AnalyticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAssetTimeSeries(self, request, context):
+        """Metrics of one asset per hour or per day (UTC) over a time range, oldest first, every bucket of the
+        range included (zeros too); the first and last buckets count only the part inside the range. Default
+        range: the last 24 hours (HOUR) or 30 days (DAY) up to now; at most 1000 buckets (INVALID_ARGUMENT
+        TOO_MANY_BUCKETS). Needs `analytics.read`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PurgeEvents(self, request, context):
         """Deletes events of one asset, or all events (seed 002 `clear_events`). Needs `admin`. One scope is
         required: `asset_id`, or `all: true` (INVALID_ARGUMENT MISSING_PURGE_SCOPE otherwise).
@@ -184,6 +199,11 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     servicer.ListTopAssets,
                     request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsRequest.FromString,
                     response_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsResponse.SerializeToString,
+            ),
+            'GetAssetTimeSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetTimeSeries,
+                    request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesRequest.FromString,
+                    response_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesResponse.SerializeToString,
             ),
             'PurgeEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.PurgeEvents,
@@ -381,6 +401,33 @@ class AnalyticsService:
             '/clearframe.analytics.v1.AnalyticsService/ListTopAssets',
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsRequest.SerializeToString,
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetTimeSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.analytics.v1.AnalyticsService/GetAssetTimeSeries',
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesRequest.SerializeToString,
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesResponse.FromString,
             options,
             channel_credentials,
             insecure,
