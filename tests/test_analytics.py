@@ -16,6 +16,8 @@ from clearframe.analytics.v1 import analytics_service_pb2 as pb
 from clearframe.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from clearframe_runtime.status import error_info
 from tests.conftest import make_key
+from tests.media_samples import animated_gif
+from tests.test_assets import _model, published, wait_for
 
 DISCORD_CRAWLER = "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
@@ -209,3 +211,54 @@ def test_native_grpc_batch_through_the_gateway(gateway_channel: grpc.Channel, ke
         stub.GetAssetMetrics(pb.GetAssetMetricsRequest(asset_id="bad"), metadata=reader)
     info = error_info(refused.value)
     assert info is not None and info.reason == "INVALID_ASSET_ID"
+
+
+def test_client_streaming_through_the_gateway(gateway_channel: grpc.Channel, keys: dict[str, str]) -> None:
+    stub = pb_grpc.AnalyticsServiceStub(gateway_channel)
+    asset = new_asset()
+    ids = [uuid.uuid4().hex for _ in range(5)]
+    messages = [
+        pb.StreamRecordEventsRequest(
+            events=[pb.Event(event_id=i, asset_id=asset, event_type=pb.EVENT_TYPE_PLAY) for i in ids[:3]]
+        ),
+        pb.StreamRecordEventsRequest(
+            events=[pb.Event(event_id=i, asset_id=asset, event_type=pb.EVENT_TYPE_PLAY) for i in ids[2:]]
+        ),
+    ]
+    answer = stub.StreamRecordEvents(
+        iter(messages), metadata=[("authorization", f"Bearer {keys['write']}")], timeout=10
+    )
+    assert (answer.recorded_count, answer.duplicate_count, answer.error_count) == (5, 1, 0)
+    metrics = stub.GetAssetMetrics(
+        pb.GetAssetMetricsRequest(asset_id=asset), metadata=[("authorization", f"Bearer {keys['read']}")]
+    )
+    assert metrics.metrics.plays == 5
+
+
+def test_share_link_visits_arrive_as_clicks(
+    http: httpx.Client, keys: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    """The share-link service's own CLICK events (sent in batches off the redirect's path) reach the metrics:
+    people's visits count, a link crawler's preview does not."""
+    publisher = {
+        "config": make_key(http, admin_headers, "config.read", "config.write"),
+        "assets": make_key(http, admin_headers, "assets.write"),
+        "read": make_key(http, admin_headers, "moderation.read"),
+    }
+    asset = published(http, publisher, animated_gif(4, size=(151, 77)), _model(http, publisher, 0))["asset_id"]
+    made = http.post("/v1/links", headers=h(publisher["assets"]), json={"asset_id": asset})
+    assert made.status_code == 201, made.text
+    code = made.json()["link"]["code"]
+    for _ in range(2):
+        assert (
+            http.get(f"/s/{code}", headers={"User-Agent": BROWSER, "Referer": "https://slack.com/"}).status_code == 302
+        )
+    assert http.get(f"/s/{code}", headers={"User-Agent": DISCORD_CRAWLER}).status_code == 200  # a card
+
+    def clicks() -> dict[str, Any] | None:
+        answer = http.get(f"/v1/links/{code}/metrics", headers=h(keys["read"]))
+        return answer.json() if answer.status_code == 200 and answer.json()["metrics"]["clicks"] == "2" else None
+
+    link = wait_for(clicks, timeout_s=20, what="the clicks in analytics")
+    assert link["asset_id"] == asset
+    assert get(http, keys, f"/v1/assets/{asset}/metrics")["metrics"]["clicks"] == "2"

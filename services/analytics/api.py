@@ -6,7 +6,7 @@ Translates messages to the domain's records and back; permissions are applied be
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +18,12 @@ from clearframe.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from clearframe_runtime.errors import InvalidArgument
 from clearframe_runtime.protoconv import timestamp, to_datetime
 from clearframe_runtime.status import status_message
-from services.analytics.domain.analytics import Analytics, Granularity
+from services.analytics.domain.analytics import Analytics, BatchOutcome, Granularity
 from services.analytics.domain.events import EventDraft
 from services.analytics.domain.model import Event, EventFilter, EventType, Metrics, Platform, RankBy, TimeRange
+
+#: StreamRecordEvents lists at most this many refusals (and counts them all).
+MAX_STREAM_ERRORS = 1000
 
 _EVENT_TYPES = {
     pb.EVENT_TYPE_VIEW: EventType.VIEW,
@@ -152,30 +155,57 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         recorded = await self._analytics.record(draft_of(request.event))
         return pb.RecordEventResponse(event=event_message(recorded.event), duplicate=recorded.duplicate)
 
-    async def BatchRecordEvents(self, request: pb.BatchRecordEventsRequest, context: grpc.aio.ServicerContext) -> Any:
+    async def _record_batch(
+        self, events: Sequence[pb.Event], offset: int = 0
+    ) -> tuple[BatchOutcome, list[pb.EventError]]:
+        """Record one batch; its refusals as messages, indexed from ``offset`` (the stream's position)."""
         drafts: list[EventDraft] = []
-        refused: dict[int, InvalidArgument] = {}
-        for index, event in enumerate(request.events):
+        unreadable: dict[int, InvalidArgument] = {}
+        for index, event in enumerate(events):
             try:
                 drafts.append(draft_of(event))
             except InvalidArgument as exc:
-                # Unreadable on the wire (a time out of range): refused here, in its place, like the others.
-                refused[index] = exc
+                # Unreadable on the wire (a time out of range): refused in its place, like the others.
+                unreadable[index] = exc
                 drafts.append(EventDraft(asset_id="", event_type="", event_id=event.event_id))
         outcome = await self._analytics.record_batch(drafts)
-        errors = {e.index: e.error for e in outcome.errors} | refused
-        for index, error in refused.items():
-            error.metadata["index"] = str(index)
+        errors = {e.index: e.error for e in outcome.errors} | unreadable
+        messages = []
+        for index in sorted(errors):
+            error = errors[index]
+            error.metadata["index"] = str(offset + index)
+            messages.append(
+                pb.EventError(index=offset + index, event_id=events[index].event_id, error=status_message(error))
+            )
+        return outcome, messages
+
+    async def BatchRecordEvents(self, request: pb.BatchRecordEventsRequest, context: grpc.aio.ServicerContext) -> Any:
+        outcome, errors = await self._record_batch(request.events)
         return pb.BatchRecordEventsResponse(
             recorded_count=len(outcome.stored_ids),
             duplicate_count=outcome.duplicates,
             event_ids=outcome.stored_ids,
-            errors=[
-                pb.EventError(index=index, event_id=request.events[index].event_id, error=status_message(errors[index]))
-                for index in sorted(errors)
-            ],
+            errors=errors,
             bot_count=outcome.bots,
         )
+
+    async def StreamRecordEvents(
+        self, request_iterator: AsyncIterator[pb.StreamRecordEventsRequest], context: grpc.aio.ServicerContext
+    ) -> Any:
+        answer = pb.StreamRecordEventsResponse()
+        offset = 0
+        async for message in request_iterator:
+            if not message.events:
+                continue
+            # Each message is committed before the next is read: a later message repeating an id finds it stored.
+            outcome, errors = await self._record_batch(message.events, offset)
+            offset += len(message.events)
+            answer.recorded_count += len(outcome.stored_ids)
+            answer.duplicate_count += outcome.duplicates
+            answer.bot_count += outcome.bots
+            answer.error_count += len(errors)
+            answer.errors.extend(errors[: max(0, MAX_STREAM_ERRORS - len(answer.errors))])
+        return answer
 
     async def ListEvents(self, request: pb.ListEventsRequest, context: grpc.aio.ServicerContext) -> Any:
         if request.event_type and request.event_type not in _EVENT_TYPES:

@@ -215,3 +215,34 @@ async def test_a_full_backlog_is_resource_exhausted_with_retry_advice(client: Cl
     assert info is not None and info.reason == "INGEST_BACKLOG_FULL" and int(info.metadata["retry_after_ms"]) > 0
     gate.set()
     assert (await first).recorded_count == 1000
+
+
+async def test_a_stream_of_batches_is_summed_up_with_errors_indexed_from_its_start(client: Client) -> None:
+    def view(event_id: str, asset_id: str = ASSET) -> pb.Event:
+        return pb.Event(event_id=event_id, asset_id=asset_id, event_type=pb.EVENT_TYPE_VIEW)
+
+    async def messages() -> AsyncIterator[pb.StreamRecordEventsRequest]:
+        yield pb.StreamRecordEventsRequest(events=[view("a"), view("b"), view("bad", asset_id="x")])
+        yield pb.StreamRecordEventsRequest()  # empty messages are skipped
+        yield pb.StreamRecordEventsRequest(events=[view("b"), view("c"), view("worse", asset_id="y")])
+
+    answer = await client.stub.StreamRecordEvents(messages(), metadata=client.as_(SHARELINKS))
+    assert (answer.recorded_count, answer.duplicate_count, answer.error_count) == (3, 1, 2)
+    assert [(e.index, e.event_id) for e in answer.errors] == [(2, "bad"), (5, "worse")]
+    assert set(client.store.events) == {"a", "b", "c"}
+
+
+async def test_a_stream_needs_analytics_write_and_refuses_oversized_messages(client: Client) -> None:
+    async def one(n: int) -> AsyncIterator[pb.StreamRecordEventsRequest]:
+        yield pb.StreamRecordEventsRequest(events=[pb.Event(asset_id=ASSET, event_type=pb.EVENT_TYPE_VIEW)] * n)
+
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await client.stub.StreamRecordEvents(one(1), metadata=client.as_(READER))
+    assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+        await client.stub.StreamRecordEvents(one(1))
+    assert anonymous.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as big:
+        await client.stub.StreamRecordEvents(one(1001), metadata=client.as_(SHARELINKS))
+    assert big.value.code() is grpc.StatusCode.INVALID_ARGUMENT and reason_of(big.value) == "TOO_MANY_EVENTS"
+    assert client.store.events == {}

@@ -178,6 +178,26 @@ class BatchRecordEventsResponse(_message.Message):
     bot_count: int
     def __init__(self, recorded_count: _Optional[int] = ..., duplicate_count: _Optional[int] = ..., event_ids: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[_Union[EventError, _Mapping]]] = ..., bot_count: _Optional[int] = ...) -> None: ...
 
+class StreamRecordEventsRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
+class StreamRecordEventsResponse(_message.Message):
+    __slots__ = ("recorded_count", "duplicate_count", "bot_count", "error_count", "errors")
+    RECORDED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BOT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    recorded_count: int
+    duplicate_count: int
+    bot_count: int
+    error_count: int
+    errors: _containers.RepeatedCompositeFieldContainer[EventError]
+    def __init__(self, recorded_count: _Optional[int] = ..., duplicate_count: _Optional[int] = ..., bot_count: _Optional[int] = ..., error_count: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[EventError, _Mapping]]] = ...) -> None: ...
+
 class EventError(_message.Message):
     __slots__ = ("index", "event_id", "error")
     INDEX_FIELD_NUMBER: _ClassVar[int]

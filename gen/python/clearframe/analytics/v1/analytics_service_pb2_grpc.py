@@ -45,6 +45,11 @@ class AnalyticsServiceStub:
                 request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsRequest.SerializeToString,
                 response_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsResponse.FromString,
                 _registered_method=True)
+        self.StreamRecordEvents = channel.stream_unary(
+                '/clearframe.analytics.v1.AnalyticsService/StreamRecordEvents',
+                request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsRequest.SerializeToString,
+                response_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsResponse.FromString,
+                _registered_method=True)
         self.ListEvents = channel.unary_unary(
                 '/clearframe.analytics.v1.AnalyticsService/ListEvents',
                 request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListEventsRequest.SerializeToString,
@@ -101,6 +106,18 @@ class AnalyticsServiceServicer:
         fails as a whole only for no events (NO_EVENTS), more than 1000 (TOO_MANY_EVENTS), a full backlog
         (RESOURCE_EXHAUSTED) or a store that cannot write (UNAVAILABLE): then nothing is stored. Needs
         `analytics.write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamRecordEvents(self, request_iterator, context):
+        """Records a stream of event batches on one call, for producers that send continuously. Each message
+        (1–1000 events) is checked and written as it arrives, by the rules of BatchRecordEvents; the one
+        answer, after the client half-closes and everything is committed, sums them up. An error's `index`
+        counts events from the start of the stream. A message over 1000 events, a full backlog or a store
+        that cannot write ends the call with that error; what earlier messages stored stays stored (retry
+        with the same event ids). gRPC only (no REST binding). Needs `analytics.write`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -174,6 +191,11 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     servicer.BatchRecordEvents,
                     request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsRequest.FromString,
                     response_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsResponse.SerializeToString,
+            ),
+            'StreamRecordEvents': grpc.stream_unary_rpc_method_handler(
+                    servicer.StreamRecordEvents,
+                    request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsRequest.FromString,
+                    response_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsResponse.SerializeToString,
             ),
             'ListEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListEvents,
@@ -266,6 +288,33 @@ class AnalyticsService:
             '/clearframe.analytics.v1.AnalyticsService/BatchRecordEvents',
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsRequest.SerializeToString,
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamRecordEvents(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/clearframe.analytics.v1.AnalyticsService/StreamRecordEvents',
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsRequest.SerializeToString,
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
