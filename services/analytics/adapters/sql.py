@@ -65,8 +65,7 @@ rollups_table = sa.Table(
     sa.Index("ix_analytics_rollups_hour", "hour_us"),
 )
 
-#: Rows per INSERT: well under SQLite's and asyncpg's limits on bound parameters (10 columns each).
-CHUNK = 500
+#: Ids per ``IN (…)`` list: well under SQLite's and asyncpg's limits on bound parameters.
 IN_CHUNK = 500
 
 _KEY = ("asset_id", "short_code", "platform", "event_type", "hour_us")
@@ -135,6 +134,20 @@ class SqlEventStore:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
         self._dialect = engine.dialect.name
+        # Built once: the compiled forms are cached, which matters at thousands of rows per write.
+        self._insert_events = (
+            self._insert(events_table)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(events_table.c.event_id)
+        )
+        upsert = self._insert(rollups_table)
+        self._add_rollups = upsert.on_conflict_do_update(
+            index_elements=list(_KEY),
+            set_={
+                "events": rollups_table.c.events + upsert.excluded.events,
+                "bot_events": rollups_table.c.bot_events + upsert.excluded.bot_events,
+            },
+        )
 
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
@@ -147,14 +160,10 @@ class SqlEventStore:
             return set()
         try:
             async with self._engine.begin() as connection:
-                stored: set[str] = set()
-                # The INSERT comes first: it takes SQLite's write lock before anything is read.
-                for chunk in _chunks(rows, CHUNK):
-                    insert = self._insert(events_table).values(list(chunk))
-                    insert = insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(
-                        events_table.c.event_id
-                    )
-                    stored.update((await connection.execute(insert)).scalars())
+                # The INSERT comes first: it takes SQLite's write lock before anything is read. One
+                # statement, executed for all rows (SQLAlchemy batches them into multi-row INSERTs).
+                result = await connection.execute(self._insert_events, rows)
+                stored: set[str] = set(result.scalars())
                 await self._add_to_rollups(connection, [r for r in rows if r["event_id"] in stored])
                 return stored
         except (OperationalError, DBAPIError, OSError) as exc:
@@ -177,16 +186,8 @@ class SqlEventStore:
             {**dict(zip(_KEY, key, strict=True)), "events": n, "bot_events": b}
             for key, (n, b) in sorted(deltas.items())
         ]
-        for chunk in _chunks(values, CHUNK):
-            upsert = self._insert(rollups_table).values(list(chunk))
-            upsert = upsert.on_conflict_do_update(
-                index_elements=list(_KEY),
-                set_={
-                    "events": rollups_table.c.events + upsert.excluded.events,
-                    "bot_events": rollups_table.c.bot_events + upsert.excluded.bot_events,
-                },
-            )
-            await connection.execute(upsert)
+        if values:
+            await connection.execute(self._add_rollups, values)
 
     async def get_many(self, event_ids: Collection[str]) -> dict[str, Event]:
         ids = sorted(set(event_ids))
