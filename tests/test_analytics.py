@@ -262,3 +262,22 @@ def test_share_link_visits_arrive_as_clicks(
     link = wait_for(clicks, timeout_s=20, what="the clicks in analytics")
     assert link["asset_id"] == asset
     assert get(http, keys, f"/v1/assets/{asset}/metrics")["metrics"]["clicks"] == "2"
+
+
+def test_the_pingback_pixel_is_public_and_counts_people_only(http: httpx.Client, keys: dict[str, str]) -> None:
+    asset = new_asset()
+    params = {"asset_id": asset, "event_type": "EVENT_TYPE_PLAY", "platform": "PLATFORM_FACEBOOK"}
+    pixel = http.get("/v1/pingback", params=params, headers={"User-Agent": BROWSER})
+    assert pixel.status_code == 200, pixel.text
+    assert pixel.headers["content-type"] == "image/gif" and pixel.content.startswith(b"GIF89a")
+    assert pixel.headers["cache-control"] == "no-store" and pixel.headers["x-clearframe-pingback"] == "recorded"
+    crawler = http.get("/v1/pingback", params={"asset_id": asset}, headers={"User-Agent": DISCORD_CRAWLER})
+    assert crawler.status_code == 200
+    once = {"asset_id": asset, "event_id": uuid.uuid4().hex}
+    assert http.get("/v1/pingback", params=once, headers={"User-Agent": BROWSER}).status_code == 200
+    repeated = http.get("/v1/pingback", params=once, headers={"User-Agent": BROWSER})
+    assert repeated.headers["x-clearframe-pingback"] == "duplicate"
+    metrics = get(http, keys, f"/v1/assets/{asset}/metrics")["metrics"]
+    assert (metrics["plays"], metrics["views"], metrics["bot_events"]) == ("1", "1", "1")
+    click = http.get("/v1/pingback", params={"asset_id": asset, "event_type": "EVENT_TYPE_CLICK"})
+    assert click.status_code == 400 and click.json()["details"][0]["reason"] == "INVALID_EVENT_TYPE"

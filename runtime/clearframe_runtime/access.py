@@ -206,6 +206,8 @@ RULES: Mapping[str, Rule] = {
             "RecordEvent": needs("analytics.write"),
             "BatchRecordEvents": needs("analytics.write"),
             "StreamRecordEvents": needs("analytics.write"),
+            # A tracking pixel: anyone may load it; the servicer limits it per client address.
+            "Pingback": PUBLIC,
             "ListEvents": needs("analytics.read"),
             "GetAssetMetrics": needs("analytics.read"),
             "GetPlatformMetrics": needs("analytics.read"),

@@ -13,6 +13,7 @@ from clearframe.analytics.v1 import analytics_service_pb2, analytics_service_pb2
 from clearframe_runtime import db
 from clearframe_runtime.clock import utcnow
 from clearframe_runtime.health import database_component
+from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
 from services.analytics.adapters.sql import SqlEventStore
@@ -20,6 +21,7 @@ from services.analytics.api import AnalyticsServicer
 from services.analytics.domain.analytics import Analytics
 from services.analytics.domain.events import Limits
 from services.analytics.domain.ingest import Ingestor
+from services.analytics.domain.pingback import PingbackLimiter
 from services.analytics.settings import AnalyticsSettings, IngestSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,6 +44,7 @@ async def main() -> None:
         clock=utcnow,
         limits=Limits(max_future=timedelta(seconds=ingest.max_future_s), max_age=timedelta(days=ingest.max_age_days)),
         ratio_min_views=ingest.ratio_min_views,
+        pingbacks=PingbackLimiter(ingest.pingback_per_minute, clock=utcnow) if ingest.pingback_per_minute else None,
     )
 
     async def start() -> None:
@@ -58,7 +61,7 @@ async def main() -> None:
         settings,
         [
             Servicer(
-                AnalyticsServicer(analytics),
+                AnalyticsServicer(analytics, PrincipalCodec(settings.internal_secret.get_secret_value())),
                 analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server,
                 analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"],
             )

@@ -11,17 +11,21 @@ from datetime import datetime
 from typing import Any
 
 import grpc
+from google.api import httpbody_pb2
 from google.protobuf import timestamp_pb2
 
 from clearframe.analytics.v1 import analytics_service_pb2 as pb
 from clearframe.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from clearframe_runtime.errors import InvalidArgument
+from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.protoconv import timestamp, to_datetime
 from clearframe_runtime.status import status_message
 from services.analytics.domain.analytics import Analytics, BatchOutcome, Granularity
 from services.analytics.domain.events import EventDraft
 from services.analytics.domain.model import Event, EventFilter, EventType, Metrics, Platform, RankBy, TimeRange
 
+#: The pingback's answer: a 1×1 transparent GIF.
+PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 #: StreamRecordEvents lists at most this many refusals (and counts them all).
 MAX_STREAM_ERRORS = 1000
 
@@ -146,8 +150,9 @@ def asset_metrics_message(asset_id: str, metrics: Metrics) -> pb.AssetMetrics:
 
 
 class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
-    def __init__(self, analytics: Analytics):
+    def __init__(self, analytics: Analytics, codec: PrincipalCodec):
         self._analytics = analytics
+        self._codec = codec
 
     async def RecordEvent(self, request: pb.RecordEventRequest, context: grpc.aio.ServicerContext) -> Any:
         if not request.HasField("event"):
@@ -206,6 +211,25 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             answer.error_count += len(errors)
             answer.errors.extend(errors[: max(0, MAX_STREAM_ERRORS - len(answer.errors))])
         return answer
+
+    async def Pingback(self, request: pb.PingbackRequest, context: grpc.aio.ServicerContext) -> Any:
+        metadata = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
+        draft = EventDraft(
+            asset_id=request.asset_id,
+            event_type=_name(_EVENT_TYPES, request.event_type),
+            platform=_name(_PLATFORMS, request.platform),
+            event_id=request.event_id,
+            short_code=request.short_code,
+            user_agent=metadata.get("user-agent", "")[:1024],
+        )
+        recorded = await self._analytics.pingback(draft, self._codec.caller(context).client_ip)
+        await context.send_initial_metadata(
+            (
+                ("cache-control", "no-store"),
+                ("x-clearframe-pingback", "duplicate" if recorded.duplicate else "recorded"),
+            )
+        )
+        return httpbody_pb2.HttpBody(content_type="image/gif", data=PIXEL)
 
     async def ListEvents(self, request: pb.ListEventsRequest, context: grpc.aio.ServicerContext) -> Any:
         if request.event_type and request.event_type not in _EVENT_TYPES:

@@ -30,3 +30,6 @@ class IngestSettings(BaseSettings):
     max_age_days: int = Field(default=400, ge=1)
     #: ListTopAssets by CTR or PLAY_RATE leaves out assets with fewer views (unless min_views says otherwise).
     ratio_min_views: int = Field(default=10, ge=0)
+    #: The public tracking pixel (GET /v1/pingback): events one client address may record per minute on
+    #: one replica; 0 switches the route off.
+    pingback_per_minute: int = Field(default=60, ge=0)

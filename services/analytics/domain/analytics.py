@@ -9,12 +9,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
 from clearframe_runtime.clock import Clock
-from clearframe_runtime.errors import InvalidArgument, NotFound
+from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from services.analytics.domain.events import EventDraft, Limits, check_asset_id, check_event, check_short_code
 from services.analytics.domain.ingest import Ingestor
@@ -24,11 +24,13 @@ from services.analytics.domain.model import (
     Dimension,
     Event,
     EventFilter,
+    EventType,
     Metrics,
     Platform,
     RankBy,
     TimeRange,
 )
+from services.analytics.domain.pingback import PingbackLimiter
 from services.analytics.ports import EventStore
 
 MAX_BATCH = 1000
@@ -106,6 +108,7 @@ class Analytics:
         limits: Limits | None = None,
         ratio_min_views: int = 10,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        pingbacks: PingbackLimiter | None = None,
     ):
         self._store = store
         self._ingestor = ingestor
@@ -113,6 +116,7 @@ class Analytics:
         self._limits = limits or Limits()
         self._ratio_min_views = ratio_min_views
         self._new_id = new_id
+        self._pingbacks = pingbacks
 
     # --- ingest ----------------------------------------------------------------------------------------
 
@@ -123,6 +127,26 @@ class Analytics:
             return Recorded(event, duplicate=False)
         first = (await self._store.get_many([event.event_id])).get(event.event_id, event)
         return Recorded(first, duplicate=True)
+
+    async def pingback(self, draft: EventDraft, client_address: str) -> Recorded:
+        """One VIEW (the default) or PLAY from the public tracking pixel, limited per client address."""
+        if self._pingbacks is None:
+            raise FailedPrecondition("the pingback route is switched off here", reason="PINGBACK_DISABLED")
+        if draft.event_type not in ("", EventType.VIEW.value, EventType.PLAY.value):
+            raise InvalidArgument(
+                "a pingback records a view or a play; clicks are recorded by the share links",
+                field="event_type",
+                reason="INVALID_EVENT_TYPE",
+            )
+        # Checked before the limit: a malformed pixel costs its sender nothing of the quota.
+        check_event(
+            replace(draft, event_type=draft.event_type or EventType.VIEW.value),
+            now=self._clock(),
+            new_id="x",
+            limits=self._limits,
+        )
+        self._pingbacks.admit(client_address)
+        return await self.record(replace(draft, event_type=draft.event_type or EventType.VIEW.value))
 
     async def record_batch(self, drafts: Sequence[EventDraft]) -> BatchOutcome:
         if not drafts:

@@ -23,6 +23,7 @@ from clearframe_runtime.status import ErrorInterceptor, error_info
 from services.analytics.api import AnalyticsServicer
 from services.analytics.domain.analytics import Analytics
 from services.analytics.domain.ingest import Ingestor
+from services.analytics.domain.pingback import PingbackLimiter
 from services.analytics.tests.fake_store import MemoryEventStore
 
 SECRET = "test-secret-of-enough-length"
@@ -51,9 +52,9 @@ class Client:
 async def client() -> AsyncIterator[Client]:
     store = MemoryEventStore()
     ingestor = Ingestor(store, linger_s=0.001, max_group_events=1000, max_pending_events=1000)
-    analytics = Analytics(store, ingestor, clock=lambda: NOW)
+    analytics = Analytics(store, ingestor, clock=lambda: NOW, pingbacks=PingbackLimiter(3, clock=lambda: NOW))
     server = grpc.aio.server(interceptors=[ErrorInterceptor(), AccessInterceptor(PrincipalCodec(SECRET))])
-    pb_grpc.add_AnalyticsServiceServicer_to_server(AnalyticsServicer(analytics), server)
+    pb_grpc.add_AnalyticsServiceServicer_to_server(AnalyticsServicer(analytics, PrincipalCodec(SECRET)), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -246,3 +247,34 @@ async def test_a_stream_needs_analytics_write_and_refuses_oversized_messages(cli
         await client.stub.StreamRecordEvents(one(1001), metadata=client.as_(SHARELINKS))
     assert big.value.code() is grpc.StatusCode.INVALID_ARGUMENT and reason_of(big.value) == "TOO_MANY_EVENTS"
     assert client.store.events == {}
+
+
+async def test_the_pingback_pixel_records_views_and_plays_per_address_limit(client: Client) -> None:
+    anonymous = client.as_(Principal("", "anonymous", frozenset(), "203.0.113.9"))
+    call = client.stub.Pingback(pb.PingbackRequest(asset_id=ASSET, event_id="px-1"), metadata=anonymous)
+    answer = await call
+    assert answer.content_type == "image/gif" and answer.data.startswith(b"GIF89a")
+    assert dict(await call.initial_metadata())["x-clearframe-pingback"] == "recorded"
+    again = client.stub.Pingback(pb.PingbackRequest(asset_id=ASSET, event_id="px-1"), metadata=anonymous)
+    await again
+    assert dict(await again.initial_metadata())["x-clearframe-pingback"] == "duplicate"
+    await client.stub.Pingback(
+        pb.PingbackRequest(asset_id=ASSET, event_type=pb.EVENT_TYPE_PLAY, platform=pb.PLATFORM_TEAMS),
+        metadata=anonymous,
+    )
+    # (The User-Agent deciding `bot` is checked through the gateway: gRPC clients set their own.)
+    assert [(e.event_type.value, e.platform.value) for e in client.store.events.values()] == [
+        ("view", "web"),
+        ("play", "teams"),
+    ]
+    with pytest.raises(grpc.aio.AioRpcError) as limited:  # the fourth load of this address in the minute
+        await client.stub.Pingback(pb.PingbackRequest(asset_id=ASSET), metadata=anonymous)
+    assert limited.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    other = client.as_(Principal("", "anonymous", frozenset(), "198.51.100.7"))
+    with pytest.raises(grpc.aio.AioRpcError) as click:
+        await client.stub.Pingback(pb.PingbackRequest(asset_id=ASSET, event_type=pb.EVENT_TYPE_CLICK), metadata=other)
+    assert reason_of(click.value) == "INVALID_EVENT_TYPE"
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await client.stub.Pingback(pb.PingbackRequest(asset_id="x"), metadata=other)
+    assert reason_of(bad.value) == "INVALID_ASSET_ID"
+    assert len(client.store.events) == 2

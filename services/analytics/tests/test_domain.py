@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from clearframe_runtime.errors import InvalidArgument, NotFound
+from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from services.analytics.domain.analytics import Analytics, Granularity
 from services.analytics.domain.bots import is_bot
 from services.analytics.domain.events import EventDraft, Limits
 from services.analytics.domain.hours import HOUR_US, split, to_us
 from services.analytics.domain.ingest import Ingestor
 from services.analytics.domain.model import EventFilter, Metrics, Platform, RankBy, TimeRange
+from services.analytics.domain.pingback import PingbackLimiter
 from services.analytics.tests.fake_store import MemoryEventStore
 
 NOW = datetime(2026, 12, 2, 15, 30, tzinfo=UTC)
@@ -382,3 +383,25 @@ def test_range_split_into_whole_hours_and_raw_edges() -> None:
     # Open start, end mid-hour.
     open_start = split(TimeRange(end=hour + timedelta(minutes=30)))
     assert open_start.rollup_hours == (None, h) and open_start.raw == ((h, h + 1_800_000_000),)
+
+
+def test_the_pingback_limit_is_a_fixed_window_per_address() -> None:
+    clock = FakeClock()
+    limiter = PingbackLimiter(2, clock=clock)
+    limiter.admit("a")
+    limiter.admit("a")
+    limiter.admit("b")  # another address has its own window
+    with pytest.raises(ResourceExhausted) as refused:
+        limiter.admit("a")
+    assert refused.value.metadata["retry_after_ms"] == "60000"
+    clock.now += timedelta(seconds=59)
+    with pytest.raises(ResourceExhausted):
+        limiter.admit("a")  # refused loads are not counted, and the window has not passed
+    clock.now += timedelta(seconds=1)
+    limiter.admit("a")
+
+
+async def test_pingbacks_switched_off_are_refused(world: World) -> None:
+    with pytest.raises(FailedPrecondition) as off:
+        await world.analytics.pingback(draft(), "203.0.113.9")
+    assert off.value.reason == "PINGBACK_DISABLED"

@@ -2,6 +2,7 @@ import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
@@ -177,6 +178,20 @@ class BatchRecordEventsResponse(_message.Message):
     errors: _containers.RepeatedCompositeFieldContainer[EventError]
     bot_count: int
     def __init__(self, recorded_count: _Optional[int] = ..., duplicate_count: _Optional[int] = ..., event_ids: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[_Union[EventError, _Mapping]]] = ..., bot_count: _Optional[int] = ...) -> None: ...
+
+class PingbackRequest(_message.Message):
+    __slots__ = ("asset_id", "event_type", "platform", "short_code", "event_id")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    SHORT_CODE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    event_type: EventType
+    platform: Platform
+    short_code: str
+    event_id: str
+    def __init__(self, asset_id: _Optional[str] = ..., event_type: _Optional[_Union[EventType, str]] = ..., platform: _Optional[_Union[Platform, str]] = ..., short_code: _Optional[str] = ..., event_id: _Optional[str] = ...) -> None: ...
 
 class StreamRecordEventsRequest(_message.Message):
     __slots__ = ("events",)

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from clearframe.analytics.v1 import analytics_service_pb2 as clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -49,6 +50,11 @@ class AnalyticsServiceStub:
                 '/clearframe.analytics.v1.AnalyticsService/StreamRecordEvents',
                 request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsRequest.SerializeToString,
                 response_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsResponse.FromString,
+                _registered_method=True)
+        self.Pingback = channel.unary_unary(
+                '/clearframe.analytics.v1.AnalyticsService/Pingback',
+                request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.PingbackRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
         self.ListEvents = channel.unary_unary(
                 '/clearframe.analytics.v1.AnalyticsService/ListEvents',
@@ -118,6 +124,20 @@ class AnalyticsServiceServicer:
         counts events from the start of the stream. A message over 1000 events, a full backlog or a store
         that cannot write ends the call with that error; what earlier messages stored stays stored (retry
         with the same event ids). gRPC only (no REST binding). Needs `analytics.write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Pingback(self, request, context):
+        """A tracking pixel for pages and embeds (public: no credentials): records one VIEW or PLAY and
+        answers a 1×1 transparent GIF with `Cache-Control: no-store`; `x-clearframe-pingback` says
+        `recorded` or `duplicate`. The request's User-Agent decides `bot`. CLICK is refused here (the share-
+        link service records clicks): INVALID_EVENT_TYPE. Each client address may record a limited number of
+        events per minute per replica (RESOURCE_EXHAUSTED RATE_LIMITED, metadata `retry_after_ms`); the
+        route can be switched off (FAILED_PRECONDITION PINGBACK_DISABLED).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -196,6 +216,11 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     servicer.StreamRecordEvents,
                     request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsRequest.FromString,
                     response_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsResponse.SerializeToString,
+            ),
+            'Pingback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Pingback,
+                    request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.PingbackRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'ListEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListEvents,
@@ -315,6 +340,33 @@ class AnalyticsService:
             '/clearframe.analytics.v1.AnalyticsService/StreamRecordEvents',
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsRequest.SerializeToString,
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pingback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.analytics.v1.AnalyticsService/Pingback',
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.PingbackRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,
