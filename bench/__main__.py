@@ -50,6 +50,7 @@ from tests.media_samples import animated_gif, encoded, panning_gif, sample_indic
 from tests.test_moderation import config as scoring_config
 
 ADMIN_KEY = "cfk_bench-admin-key-0123456789abcdef"
+BENCH_RATELIMIT_RULES = Path(__file__).parent / "ratelimit_rules.yaml"
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
 
@@ -152,7 +153,12 @@ def main() -> None:
     mesh = Mesh(
         MeshOptions.free(
             workdir,
-            extra_env={"CLEARFRAME_ADMIN_KEY": ADMIN_KEY, "CLEARFRAME_LOG_LEVEL": "WARNING"},
+            extra_env={
+                "CLEARFRAME_ADMIN_KEY": ADMIN_KEY,
+                "CLEARFRAME_LOG_LEVEL": "WARNING",
+                # The shipped rules with limits no run reaches: the limiter is asked, never refuses.
+                "CLEARFRAME_RATELIMIT_RULES": str(BENCH_RATELIMIT_RULES),
+            },
             gateway_static_files=((delivery.STATIC_PATH, str(static_file)),),
             gateway_static_redirects=((links.STATIC_REDIRECT_PATH, "/a/0123456789abcdef"),),
         )

@@ -14,3 +14,15 @@ def test_a_section_is_replaced_in_place_and_a_new_one_appended() -> None:
 
 def test_the_last_section_is_replaced_to_the_end() -> None:
     assert replace_sections(DOCUMENT, [["## B", "", "new b"]]).endswith("## B\n\nnew b\n")
+
+
+def test_the_benchmark_runs_the_shipped_rate_limit_rules_with_higher_limits() -> None:
+    import yaml
+
+    from bench.__main__ import BENCH_RATELIMIT_RULES
+    from services.gateway.settings import DEFAULT_RATELIMIT_RULES as DEFAULT_RULES
+
+    shipped = yaml.safe_load(DEFAULT_RULES.read_text())["rules"]
+    bench = yaml.safe_load(BENCH_RATELIMIT_RULES.read_text())["rules"]
+    assert [{**r, "limit": 0} for r in bench] == [{**r, "limit": 0} for r in shipped]
+    assert all(b["limit"] >= 1_000_000 for b in bench)
