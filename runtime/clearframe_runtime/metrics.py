@@ -203,7 +203,6 @@ class OtelCollector(Collector):
             for point in points:
                 family.samples.append(_sample(name, _labels(point.attributes), point.value))
 
-
     def _add_histogram(self, family: HistogramMetricFamily, labels: dict[str, str], point: HistogramDataPoint) -> None:
         for le, count, fresh in _histogram_buckets(point):
             bucket = {**labels, "le": le}
@@ -218,8 +217,6 @@ class OtelCollector(Collector):
 
 def _sample(name: str, labels: dict[str, str], value: float, exemplar: Exemplar | None = None) -> Sample:
     return Sample(name, labels, float(value), None, exemplar)
-
-
 
 
 def _otlp_exporter() -> MetricExporter | None:

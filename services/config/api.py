@@ -156,6 +156,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
         self._configs = configurations
         self._codec = codec
         self._heartbeat_s = heartbeat_s
+        watch_subscribers.add(0)  # the series exists (at 0) before the first watch
 
     async def GetAnalysisConfig(
         self, request: pb.GetAnalysisConfigRequest, context: grpc.aio.ServicerContext
