@@ -24,7 +24,7 @@ from prometheus_client.samples import Sample
 from clearframe_mesh import prometheus as prometheus_config
 from clearframe_mesh.launcher import SERVICES, Mesh
 from clearframe_mesh.process import free_port
-from tests.conftest import make_key
+from tests.conftest import SpanSink, make_key
 from tests.media_samples import animated_gif
 from tests.test_moderation import Receiver, h, models, scan
 
@@ -164,6 +164,9 @@ def test_domain_metrics(mesh: Mesh, traffic: dict[str, Any]) -> None:
     assert total(frames, "clearframe_frames_decoded_total", media_kind="animated_gif") >= 1
     config = samples_of(scrape(mesh.metrics_url("config")))
     assert total(config, "clearframe_config_changes_total", action="updated") >= 1
+    assert total(scanner, "clearframe_moderation_decisions_total", verdict="FLAGGED", kind="automated") >= 1
+    auth = samples_of(scrape(mesh.metrics_url("auth")))
+    assert total(auth, "clearframe_auth_decisions_total", decision="allowed", principal_kind="api_key") >= 1
     assert matching(config, "clearframe_config_watch_subscribers")
 
 
@@ -271,3 +274,33 @@ def test_rule_and_dashboard_queries_return_series(prometheus: str, mesh: Mesh, t
     rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
     unhealthy = [r["name"] for g in rules for r in g["rules"] if r.get("health") not in ("ok", "unknown")]
     assert not unhealthy, unhealthy
+
+
+def test_metrics_are_exported_over_otlp(span_sink: tuple[SpanSink, str], traffic: dict[str, Any]) -> None:
+    sink = span_sink[0].metrics
+    deadline = time.monotonic() + 15
+    while "clearframe.scanner.scans" not in sink.names_of("clearframe-scanner") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert {"rpc.server.duration", "rpc.server.requests", "clearframe.scanner.scans"} <= sink.names_of(
+        "clearframe-scanner"
+    )
+    for name in ("auth", "frames", "config"):  # the services this module's traffic reached
+        assert "rpc.server.duration" in sink.names_of(f"clearframe-{name}"), name
+    assert "clearframe.auth.decisions" in sink.names_of("clearframe-auth")
+
+
+def test_prometheus_keeps_the_exemplars(prometheus: str, traffic: dict[str, Any]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        response = httpx.get(
+            f"{prometheus}/api/v1/query_exemplars",
+            params={"query": "rpc_server_duration_milliseconds_bucket", "start": time.time() - 600, "end": time.time()},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        found = [e for series in response.json()["data"] for e in series["exemplars"]]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert found, "Prometheus stored no exemplar of rpc_server_duration_milliseconds"
+    assert all(re.fullmatch(r"[0-9a-f]{32}", e["labels"]["trace_id"]) for e in found)

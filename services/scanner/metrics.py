@@ -8,6 +8,7 @@
 ``clearframe.inference.batch_size``         inputs per Triton request, by ``model``
 ``clearframe.review.queue.size``            open review cases, by ``priority``
 ``clearframe.review.queue.oldest_age`` (s)  age of the oldest open case, by ``priority`` (0 when none)
+``clearframe.moderation.decisions``         decisions, by ``verdict`` and ``kind`` (``automated``, ``review``)
 ``clearframe.webhook.deliveries``           delivery attempts, by ``event`` and ``outcome``
                                             (``succeeded``, ``retrying``, ``failed``: given up)
 ==========================================  ======================================================
@@ -49,6 +50,9 @@ inference_batch_size = meter.create_histogram(
     description="Inputs in one Triton inference request",
     explicit_bucket_boundaries_advisory=list(BATCH_BUCKETS),
 )
+decisions = meter.create_counter(
+    "clearframe.moderation.decisions", unit="{decision}", description="Moderation decisions, by verdict and kind"
+)
 webhook_deliveries = meter.create_counter(
     "clearframe.webhook.deliveries", unit="{attempt}", description="Webhook delivery attempts, by outcome"
 )
@@ -61,6 +65,10 @@ def record_scan(verdict: str, usage_intent: str, media_type: str) -> None:
 def record_inference(model: str, outcome: str, duration_s: float, batch: int) -> None:
     inference_duration.record(duration_s * 1000.0, {"model": model, "outcome": outcome})
     inference_batch_size.record(batch, {"model": model})
+
+
+def record_decision(verdict: str, *, automated: bool) -> None:
+    decisions.add(1, {"verdict": verdict, "kind": "automated" if automated else "review"})
 
 
 def record_webhook_attempt(event: str, state: str) -> None:
