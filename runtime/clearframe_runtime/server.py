@@ -33,7 +33,7 @@ from clearframe_runtime.health import Component, ComponentHealth, ComponentHealt
 from clearframe_runtime.metrics import MetricsInterceptor, MetricsServer
 from clearframe_runtime.observability import ObservabilitySettings, configure, shutdown_tracing, tracing_configured
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.settings import ServiceSettings, load_settings
+from clearframe_runtime.settings import ServiceSettings
 from clearframe_runtime.status import ErrorInterceptor
 
 log = structlog.get_logger(__name__)
@@ -197,36 +197,25 @@ async def serve(
 
 
 def _metrics_server(name: str) -> MetricsServer | None:
-    """The service's Prometheus endpoint, started (``CLEARFRAME_METRICS_PORT=0``: none)."""
+    """The service's Prometheus endpoint, started (``CLEARFRAME_METRICS_PORT=0``: none).
+
+    A port set explicitly must be free (the service exits otherwise, like for its gRPC address); the
+    port map's default is best effort: a second copy of a service on one machine (beside `make run`, in
+    a test) runs without an endpoint and says so in its log."""
     observability = ObservabilitySettings()
     port = observability.metrics_port
+    explicit = port is not None
     if port is None:
         port = topology.METRICS_PORTS.get(name, 0)
     if port == 0:
         return None
     metrics_server = MetricsServer(observability.metrics_host, port)
+    where = f"{observability.metrics_host}:{port}"
     try:
         metrics_server.start()
     except OSError as exc:
-        where = f"{observability.metrics_host}:{port}"
-        raise SystemExit(f"{name}: cannot bind the metrics endpoint {where}: {exc}") from exc
+        if explicit:
+            raise SystemExit(f"{name}: cannot bind the metrics endpoint {where}: {exc}") from exc
+        log.warning("metrics.unavailable", address=where, error=str(exc), hint="set CLEARFRAME_METRICS_PORT")
+        return None
     return metrics_server
-
-
-async def serve_unimplemented(name: str, modules: Sequence[tuple[Any, Any]], *, note: str) -> None:
-    """Serve every service of the given generated (pb2, pb2_grpc) modules, each RPC UNIMPLEMENTED.
-
-    Used by services whose contract exists but whose implementation belongs to an issue not yet landed.
-    """
-    settings = load_settings(name, ServiceSettings)
-    servicers = [
-        unimplemented_servicer(
-            getattr(grpc_module, f"{service.name}Servicer"),
-            service,
-            getattr(grpc_module, f"add_{service.name}Servicer_to_server"),
-            note,
-        )
-        for pb2_module, grpc_module in modules
-        for service in pb2_module.DESCRIPTOR.services_by_name.values()
-    ]
-    await serve(name, settings, servicers)

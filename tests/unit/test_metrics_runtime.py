@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
@@ -116,3 +117,34 @@ async def test_interceptor_counts_each_rpc_by_status_code(monkeypatch: pytest.Mo
     assert value("rpc_server_errors_total", "Ok", "0") == 0
     assert value("rpc_server_duration_milliseconds_count", "Ok", "0") >= 1
     assert all(s.labels.get("rpc_system") == "grpc" for s in samples if s.name.startswith("rpc_server_requests"))
+
+
+def test_the_metrics_endpoint_binds_strictly_only_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from clearframe_runtime.server import _metrics_server
+
+    runtime_metrics.configure_metrics(Resource.create({"service.name": "clearframe-unit"}))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr("clearframe_runtime.topology.METRICS_PORTS", {"unit": port})
+        assert _metrics_server("unit") is None  # the port map's default, taken: no endpoint, a warning
+        monkeypatch.setenv("CLEARFRAME_METRICS_PORT", str(port))
+        with pytest.raises(SystemExit, match="cannot bind the metrics endpoint"):
+            _metrics_server("unit")
+    monkeypatch.setenv("CLEARFRAME_METRICS_PORT", "0")
+    assert _metrics_server("unit") is None
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    free_port = free.getsockname()[1]
+    free.close()
+    monkeypatch.setenv("CLEARFRAME_METRICS_PORT", str(free_port))
+    server = _metrics_server("unit")
+    assert server is not None
+    try:
+        response = httpx.get(f"http://127.0.0.1:{free_port}/metrics", timeout=5)
+        assert response.status_code == 200 and "target_info" in response.text
+    finally:
+        server.stop()
