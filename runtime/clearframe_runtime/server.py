@@ -33,7 +33,7 @@ from clearframe_runtime.health import Component, ComponentHealth, ComponentHealt
 from clearframe_runtime.metrics import MetricsInterceptor, MetricsServer
 from clearframe_runtime.observability import ObservabilitySettings, configure, shutdown_tracing, tracing_configured
 from clearframe_runtime.principal import PrincipalCodec
-from clearframe_runtime.settings import ServiceSettings
+from clearframe_runtime.settings import ServiceSettings, load_settings
 from clearframe_runtime.status import ErrorInterceptor
 
 log = structlog.get_logger(__name__)
@@ -219,3 +219,22 @@ def _metrics_server(name: str) -> MetricsServer | None:
         log.warning("metrics.unavailable", address=where, error=str(exc), hint="set CLEARFRAME_METRICS_PORT")
         return None
     return metrics_server
+
+
+async def serve_unimplemented(name: str, modules: Sequence[tuple[Any, Any]], *, note: str) -> None:
+    """Serve every service of the given generated (pb2, pb2_grpc) modules, each RPC UNIMPLEMENTED.
+
+    Used by services whose contract exists but whose implementation belongs to an issue not yet landed.
+    """
+    settings = load_settings(name, ServiceSettings)
+    servicers = [
+        unimplemented_servicer(
+            getattr(grpc_module, f"{service.name}Servicer"),
+            service,
+            getattr(grpc_module, f"add_{service.name}Servicer_to_server"),
+            note,
+        )
+        for pb2_module, grpc_module in modules
+        for service in pb2_module.DESCRIPTOR.services_by_name.values()
+    ]
+    await serve(name, settings, servicers)
