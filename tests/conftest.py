@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -55,6 +56,30 @@ def _attribute_value(value: common_pb2.AnyValue) -> Any:
 
 
 @dataclass
+class MetricSink(metrics_service_pb2_grpc.MetricsServiceServicer):
+    """The same local OTLP receiver's metrics side: the (service.name, metric name) pairs it was sent."""
+
+    received: set[tuple[str, str]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def Export(
+        self, request: metrics_service_pb2.ExportMetricsServiceRequest, context: grpc.ServicerContext
+    ) -> metrics_service_pb2.ExportMetricsServiceResponse:
+        with self.lock:
+            for resource_metrics in request.resource_metrics:
+                service = next(
+                    (a.value.string_value for a in resource_metrics.resource.attributes if a.key == "service.name"), ""
+                )
+                for scope in resource_metrics.scope_metrics:
+                    self.received.update((service, metric.name) for metric in scope.metrics)
+        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    def names_of(self, service: str) -> set[str]:
+        with self.lock:
+            return {name for who, name in self.received if who == service}
+
+
+@dataclass
 class SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
     """A local OTLP receiver: keeps every span it is sent, over OTLP/gRPC and OTLP/HTTP (Triton's)."""
 
@@ -62,6 +87,8 @@ class SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: OTLP/HTTP traces URL (``http://127.0.0.1:<port>/v1/traces``), set by the fixture.
     http_url: str = ""
+    #: What the services export over OTLP/gRPC as metrics (every second in the test mesh).
+    metrics: MetricSink = field(default_factory=MetricSink)
 
     def keep_json(self, body: bytes) -> None:
         """OTLP/HTTP's JSON encoding (ids are hex strings there, not base64): what Triton sends."""
@@ -156,6 +183,7 @@ def span_sink() -> Iterator[tuple[SpanSink, str]]:
     sink = SpanSink()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(sink, server)  # type: ignore[no-untyped-call]
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(sink.metrics, server)  # type: ignore[no-untyped-call]
     port = free_port()
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
@@ -261,6 +289,8 @@ def mesh(
             "CLEARFRAME_RENDITION_RETRY_S": "2",
             "CLEARFRAME_RATELIMIT_RULES": str(rules),
             "CLEARFRAME_RATELIMIT_RELOAD_S": "0.2",
+            # OTLP metrics to the span sink every second (60 s by default).
+            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
         },
     )
     running = Mesh(options)

@@ -6,6 +6,7 @@ configured: the auth service must generate one and print it once on the console.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -107,6 +108,14 @@ def test_make_run_serves_prints_the_admin_key_once_and_stops_cleanly(launcher: L
     keys = re.findall(r"^\s+(cfk_\S+)\s*$", launcher.output, re.MULTILINE)
     assert len(keys) == 1, launcher.output
     assert httpx.get(f"{gateway}/v1/caller", headers={"X-API-Key": keys[0]}, timeout=10).status_code == 200
+    # The endpoint map: printed, machine-readable, and every metrics endpoint in it answers.
+    printed = re.search(r"endpoint map \(JSON\)\s+(\S+)", launcher.output)
+    assert printed, launcher.output
+    endpoints = json.loads(Path(printed.group(1)).read_text())
+    assert endpoints["gateway"]["http"] == gateway
+    metrics = [s["metrics"] for s in endpoints["services"].values()]
+    metrics += [endpoints["envoy_admin"]["metrics"], endpoints["triton"]["metrics"]]
+    assert all(httpx.get(url, timeout=10).status_code == 200 for url in metrics), metrics
     children = launcher.children()
     assert len(children) >= 9  # 7 services, Envoy, Triton
     launcher.process.send_signal(signal.SIGINT)

@@ -59,6 +59,7 @@ class Scanner:
         environment = {
             **os.environ,
             "CLEARFRAME_LISTEN": f"127.0.0.1:{self.port}",
+            "CLEARFRAME_METRICS_PORT": "0",  # the mesh's scanner has the port map's metrics port
             "CLEARFRAME_INTERNAL_SECRET": mesh.secret,
             "CLEARFRAME_TRITON_URL": triton_url,
             "CLEARFRAME_FRAMES_URL": mesh.service_target("frames"),

@@ -55,8 +55,13 @@ def main() -> int:
         f"  gateway (REST + gRPC)  {mesh.gateway_url}    health: {mesh.gateway_url}/healthz\n"
         f"  envoy admin            http://127.0.0.1:{options.envoy_admin_port}\n"
         f"  triton                 grpc {mesh.triton.grpc_url}   http {mesh.triton.http_url}\n"
-        + "".join(f"  {name:<22} grpc {mesh.service_target(name)}\n" for name in SERVICES)
-        + f"  logs                   {mesh.log_dir}\n"
+        f"  triton metrics         http://127.0.0.1:{options.triton_ports.metrics}/metrics\n"
+        + "".join(
+            f"  {name:<22} grpc {mesh.service_target(name)}   metrics {mesh.metrics_url(name)}\n" for name in SERVICES
+        )
+        + f"  envoy metrics          http://127.0.0.1:{options.envoy_admin_port}/stats/prometheus\n"
+        f"  endpoint map (JSON)    {mesh.endpoints_path}\n"
+        f"  logs                   {mesh.log_dir}\n"
         f"  databases              {mesh.database_url('auth') if options.database_url else options.data_dir}\n"
         "Ctrl-C stops everything.",
         flush=True,

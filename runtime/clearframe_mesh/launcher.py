@@ -7,6 +7,7 @@ start uses fresh scratch state, so a crashed run never blocks the next one.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -17,7 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from clearframe_mesh.process import dying_with_parent, free_port, port_in_use
 from clearframe_mesh.readiness import NotServing, wait_serving
@@ -44,6 +45,8 @@ class MeshOptions:
         default_factory=lambda: TritonPorts(topology.TRITON.http, topology.TRITON.grpc, topology.TRITON.metrics)
     )
     service_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
+    #: Service name → port of its Prometheus endpoint (``/metrics``).
+    metrics_ports: dict[str, int] = field(default_factory=lambda: dict(topology.METRICS_PORTS))
     database_url: str | None = None
     internal_secret: str = ""
     otlp_endpoint: str = ""
@@ -67,6 +70,7 @@ class MeshOptions:
             envoy_admin_port=free_port(),
             triton_ports=TritonPorts(free_port(), free_port(), free_port()),
             service_ports={name: free_port() for name in SERVICES},
+            metrics_ports={name: free_port() for name in SERVICES},
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -104,6 +108,45 @@ class Mesh:
     def service_target(self, name: str) -> str:
         return f"{self.options.host}:{self.options.service_ports[name]}"
 
+    def metrics_url(self, name: str) -> str:
+        """The Prometheus endpoint of service ``name``."""
+        return f"http://{self.options.host}:{self.options.metrics_ports[name]}/metrics"
+
+    @property
+    def endpoints_path(self) -> Path:
+        return self.options.workdir / "endpoints.json"
+
+    def endpoints(self) -> dict[str, Any]:
+        """Every endpoint the mesh starts, machine-readable (what ``endpoints.json`` holds)."""
+        admin = f"http://127.0.0.1:{self.options.envoy_admin_port}"
+        triton_metrics = f"http://127.0.0.1:{self.options.triton_ports.metrics}/metrics"
+        return {
+            "gateway": {
+                "http": self.gateway_url,
+                "grpc": self.gateway_target,
+                "healthz": f"{self.gateway_url}/healthz",
+            },
+            "envoy_admin": {"url": admin, "metrics": f"{admin}/stats/prometheus", "ready": f"{admin}/ready"},
+            "triton": {
+                "http": self.triton.http_url,
+                "grpc": self.triton.grpc_url,
+                "metrics": triton_metrics,
+                "ready": f"{self.triton.http_url}/v2/health/ready",
+            },
+            "services": {
+                name: {"grpc": self.service_target(name), "metrics": self.metrics_url(name)} for name in SERVICES
+            },
+            "logs": str(self.log_dir),
+        }
+
+    def write_endpoints(self) -> Path:
+        """Write :meth:`endpoints` to ``<mesh dir>/endpoints.json`` (replaced atomically); returns its path."""
+        path = self.endpoints_path
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.endpoints(), indent=2) + "\n")
+        temporary.replace(path)
+        return path
+
     def database_url(self, service: str) -> str:
         if self.options.database_url:
             return self.options.database_url
@@ -134,6 +177,7 @@ class Mesh:
             ],
             os.environ.copy(),
         )
+        self.write_endpoints()
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -189,6 +233,7 @@ class Mesh:
             "triton grpc": self.options.triton_ports.grpc,
             "triton metrics": self.options.triton_ports.metrics,
             **self.options.service_ports,
+            **{f"{name} metrics": port for name, port in self.options.metrics_ports.items()},
         }
         taken = [f"{name} ({port})" for name, port in wanted.items() if port_in_use(self.options.host, port)]
         if taken:
@@ -200,6 +245,8 @@ class Mesh:
         env.update(
             {
                 "CLEARFRAME_LISTEN": self.service_target(name),
+                "CLEARFRAME_METRICS_HOST": self.options.host,
+                "CLEARFRAME_METRICS_PORT": str(self.options.metrics_ports[name]),
                 "CLEARFRAME_INTERNAL_SECRET": self.secret,
                 "CLEARFRAME_TRITON_URL": self.triton.grpc_url,
                 "CLEARFRAME_MESH_SERVICES": topology.mesh_services(self.options.service_ports, self.options.host),

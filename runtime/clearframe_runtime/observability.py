@@ -8,6 +8,7 @@ Every log line carries ``trace_id`` and ``span_id`` of the current span, so a lo
 from a trace and the other way round. Spans are exported over OTLP/gRPC when
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set, the standard
 OpenTelemetry variables; otherwise context still propagates (W3C ``traceparent``) but nothing is exported.
+Metrics are set up here too (:mod:`clearframe_runtime.metrics`); ``serve()`` opens their endpoint.
 
 Health probes (``grpc.health.v1.Health``) are not traced on the server side: load balancers and the
 launcher ask many times a second and each would start a trace of its own.
@@ -31,6 +32,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clearframe_runtime.metrics import configure_metrics, shutdown_metrics
+
 HEALTH_SERVICE = "grpc.health.v1.Health"
 _configured: TracerProvider | None = None
 
@@ -42,6 +45,11 @@ class ObservabilitySettings(BaseSettings):
 
     #: structlog level name.
     log_level: str = "INFO"
+    #: Port of the Prometheus endpoint (``GET /metrics``); unset: the service's port in the port map
+    #: (:data:`clearframe_runtime.topology.METRICS_PORTS`), 0: no endpoint.
+    metrics_port: int | None = None
+    #: Address the Prometheus endpoint binds (``0.0.0.0`` in a container).
+    metrics_host: str = "127.0.0.1"
 
 
 def service_resource_name(service: str) -> str:
@@ -76,6 +84,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.contextvars.bind_contextvars(service=service)
 
 
+def service_resource(service: str) -> Resource:
+    """The OpenTelemetry resource of a service's spans and metrics."""
+    return Resource.create({"service.name": service_resource_name(service)})
+
+
 def configure_tracing(service: str) -> TracerProvider:
     """Install the tracer provider and the grpc.aio instrumentation (server and client side).
 
@@ -84,7 +97,7 @@ def configure_tracing(service: str) -> TracerProvider:
     global _configured
     if _configured is not None:
         return _configured
-    provider = TracerProvider(resource=Resource.create({"service.name": service_resource_name(service)}))
+    provider = TracerProvider(resource=service_resource(service))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
@@ -101,9 +114,10 @@ def configure_tracing(service: str) -> TracerProvider:
 
 
 def configure(service: str) -> None:
-    """Logs and tracing of one service process (``run_service`` calls it before ``main()``)."""
+    """Logs, tracing and metrics of one service process (``run_service`` calls it before ``main()``)."""
     configure_logging(service, ObservabilitySettings().log_level)
     configure_tracing(service)
+    configure_metrics(service_resource(service))
 
 
 def tracing_configured() -> bool:
@@ -111,8 +125,9 @@ def tracing_configured() -> bool:
 
 
 def shutdown_tracing() -> None:
-    """Export the spans still buffered (at process exit)."""
+    """Export the spans still buffered, and the last metrics when OTLP is configured (at process exit)."""
     global _configured
+    shutdown_metrics()
     if _configured is not None:
         _configured.shutdown()
         _configured = None

@@ -4,8 +4,9 @@
 tracing *before* ``main()`` runs, so every channel and client ``main()`` builds is instrumented, then
 runs ``main()`` and flushes the spans left at exit.
 
-``serve()`` builds a ``grpc.aio`` server with the error-mapping interceptor, standard health
-(``grpc.health.v1``, per component: see :mod:`clearframe_runtime.health`) and reflection, and runs until
+``serve()`` builds a ``grpc.aio`` server with the metrics and error-mapping interceptors, standard health
+(``grpc.health.v1``, per component: see :mod:`clearframe_runtime.health`), reflection and the Prometheus
+endpoint (``CLEARFRAME_METRICS_PORT``, see :mod:`clearframe_runtime.metrics`), and runs until
 SIGTERM or SIGINT. On a signal every service turns NOT_SERVING at once (so load balancers and the
 gateway's /healthz stop sending), then after ``drain_delay_s`` the server stops accepting calls and gives
 in-flight ones ``shutdown_grace_s`` to finish.
@@ -25,10 +26,12 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from clearframe_runtime import topology
 from clearframe_runtime.access import AccessInterceptor
 from clearframe_runtime.errors import Unimplemented
 from clearframe_runtime.health import Component, ComponentHealth, ComponentHealthServicer
-from clearframe_runtime.observability import configure, shutdown_tracing, tracing_configured
+from clearframe_runtime.metrics import MetricsInterceptor, MetricsServer
+from clearframe_runtime.observability import ObservabilitySettings, configure, shutdown_tracing, tracing_configured
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.settings import ServiceSettings, load_settings
 from clearframe_runtime.status import ErrorInterceptor
@@ -138,9 +141,13 @@ async def serve(
     if on_start is not None:
         await on_start()
 
-    # Errors outermost, so the access check's refusals get their status; then the one permission check.
+    # Metrics outermost (inside the tracing interceptor the instrumentation adds), so each call is counted
+    # with the status it ended with; then errors, so the access check's refusals get their status; then the
+    # one permission check.
     access = AccessInterceptor(PrincipalCodec(settings.internal_secret.get_secret_value()))
-    server = grpc.aio.server(interceptors=[ErrorInterceptor(), access], options=server_options(settings))
+    server = grpc.aio.server(
+        interceptors=[MetricsInterceptor(), ErrorInterceptor(), access], options=server_options(settings)
+    )
     health_servicer = ComponentHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.descriptor.full_name for s in servicers]
@@ -158,10 +165,17 @@ async def serve(
     if server.add_insecure_port(settings.listen) == 0:
         raise SystemExit(f"{name}: cannot bind {settings.listen}")
     await server.start()
+    metrics_server = _metrics_server(name)
     component_health = ComponentHealth(health_servicer, components, names, interval_s=health_interval_s)
     await component_health.check_once()
     component_health.start()
-    log.info("server.started", listen=settings.listen, services=names, components=[c.name for c in components])
+    log.info(
+        "server.started",
+        listen=settings.listen,
+        metrics=f"http://{metrics_server.host}:{metrics_server.port}/metrics" if metrics_server else None,
+        services=names,
+        components=[c.name for c in components],
+    )
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -177,7 +191,34 @@ async def serve(
     await server.stop(settings.shutdown_grace_s)
     if on_stop is not None:
         await on_stop()
+    if metrics_server is not None:
+        metrics_server.stop()
     log.info("server.stopped")
+
+
+def _metrics_server(name: str) -> MetricsServer | None:
+    """The service's Prometheus endpoint, started (``CLEARFRAME_METRICS_PORT=0``: none).
+
+    A port set explicitly must be free (the service exits otherwise, like for its gRPC address); the
+    port map's default is best effort: a second copy of a service on one machine (beside `make run`, in
+    a test) runs without an endpoint and says so in its log."""
+    observability = ObservabilitySettings()
+    port = observability.metrics_port
+    explicit = port is not None
+    if port is None:
+        port = topology.METRICS_PORTS.get(name, 0)
+    if port == 0:
+        return None
+    metrics_server = MetricsServer(observability.metrics_host, port)
+    where = f"{observability.metrics_host}:{port}"
+    try:
+        metrics_server.start()
+    except OSError as exc:
+        if explicit:
+            raise SystemExit(f"{name}: cannot bind the metrics endpoint {where}: {exc}") from exc
+        log.warning("metrics.unavailable", address=where, error=str(exc), hint="set CLEARFRAME_METRICS_PORT")
+        return None
+    return metrics_server
 
 
 async def serve_unimplemented(name: str, modules: Sequence[tuple[Any, Any]], *, note: str) -> None:

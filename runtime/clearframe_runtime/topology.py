@@ -59,6 +59,10 @@ SERVICES: tuple[Service, ...] = (
 
 #: Service name → default gRPC port on one machine.
 PORTS: Mapping[str, int] = MappingProxyType({service.name: service.port for service in SERVICES})
+#: Service name → default port of its Prometheus endpoint (``/metrics``) on one machine.
+METRICS_PORTS: Mapping[str, int] = MappingProxyType({service.name: 9450 + i for i, service in enumerate(SERVICES)})
+#: The port every service serves ``/metrics`` on in a cluster (the OpenTelemetry Prometheus default).
+CLUSTER_METRICS_PORT = 9464
 #: The services that own tables.
 DATABASE_SERVICES: tuple[str, ...] = tuple(service.name for service in SERVICES if service.owns_tables)
 #: The services behind the gateway companion: the ones its /healthz asks.
@@ -82,12 +86,14 @@ def mesh_services(ports: Mapping[str, int] = PORTS, host: str = LOCAL_HOST) -> s
 
 
 __all__ = [
+    "CLUSTER_METRICS_PORT",
     "CLUSTER_PORT",
     "DATABASE_SERVICES",
     "ENVOY_ADMIN_PORT",
     "ENVOY_PORT",
     "HEALTH_CHECKED",
     "LOCAL_HOST",
+    "METRICS_PORTS",
     "PORTS",
     "SERVICES",
     "TRITON",

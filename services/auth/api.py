@@ -9,6 +9,7 @@ import grpc
 import structlog
 from google.api import httpbody_pb2
 from google.rpc import code_pb2, status_pb2
+from opentelemetry import metrics
 
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
 from clearframe_runtime.access import Dialect, RestRouter, Rule, rest_routes, rule_for
@@ -29,6 +30,12 @@ from services.auth.domain import AuthFailure, Authority, PresentedCredential, pa
 from services.auth.ports import ApiKeyRecord, FailedAuthLimit, RateLimited, TokenRecord
 
 log = structlog.get_logger(__name__)
+meter = metrics.get_meter("clearframe.auth")
+#: Gateway requests authorized (``allowed``, by the principal's kind) or refused (``denied``, by reason).
+#: Refusals are answers, not errors, of the ext_authz RPC: the RED metrics do not show them.
+auth_decisions = meter.create_counter(
+    "clearframe.auth.decisions", unit="{request}", description="ext_authz answers: allowed or denied"
+)
 
 ERROR_INFO = "google.rpc.ErrorInfo"
 HEADERS_TO_STRIP = ("authorization", "x-api-key")
@@ -305,6 +312,7 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
         if credential is None:
             if rule is not None and rule.public:
                 return self._allow(anonymous)
+            auth_decisions.add(1, {"decision": "denied", "reason": "MISSING_CREDENTIALS", "source": "none"})
             log.warning("auth.denied", reason="no credentials", client_ip=client_ip, path=path, method=http.method)
             return _denial(
                 rule,
@@ -318,6 +326,9 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
             return _rate_limited(limited)
         result = await self._authority.authenticate(credential.secret, client_ip)
         if isinstance(result, AuthFailure):
+            auth_decisions.add(
+                1, {"decision": "denied", "reason": "INVALID_CREDENTIALS", "source": credential.source.value}
+            )
             log.warning(
                 "auth.denied",
                 reason=result.reason,
@@ -357,6 +368,7 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
         return self._allow(result)
 
     def _allow(self, principal: Principal) -> ext_authz_pb2.CheckResponse:
+        auth_decisions.add(1, {"decision": "allowed", "principal_kind": principal.kind})
         value, signature = self._codec.encode(principal)
         headers = [_header(PRINCIPAL_HEADER, value), _header(SIGNATURE_HEADER, signature)]
         # The gateway's rate limits count per principal and per API key (descriptor entries from these).

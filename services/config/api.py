@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 import structlog
 from google.protobuf import json_format
+from opentelemetry import metrics
 
 from clearframe.config.v1 import config_service_pb2 as pb
 from clearframe.config.v1 import config_service_pb2_grpc
@@ -37,6 +38,16 @@ _SOURCES = {
     Source.BUILTIN_DEFAULT: pb.CONFIG_SOURCE_BUILTIN_DEFAULT,
 }
 _EVENTS = {EventType.UPDATED: pb.CONFIG_EVENT_TYPE_UPDATED, EventType.DEACTIVATED: pb.CONFIG_EVENT_TYPE_DEACTIVATED}
+
+meter = metrics.get_meter("clearframe.config")
+#: Configurations written (``updated``) or deactivated through the API, by usage intent.
+config_changes = meter.create_counter(
+    "clearframe.config.changes", unit="{change}", description="Configuration changes, by action"
+)
+#: WatchAnalysisConfigs streams open now.
+watch_subscribers = meter.create_up_down_counter(
+    "clearframe.config.watch.subscribers", unit="{stream}", description="Open configuration watch streams"
+)
 
 
 def body_message(document: Document) -> pb.ConfigBody:
@@ -145,6 +156,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
         self._configs = configurations
         self._codec = codec
         self._heartbeat_s = heartbeat_s
+        watch_subscribers.add(0)  # the series exists (at 0) before the first watch
 
     async def GetAnalysisConfig(
         self, request: pb.GetAnalysisConfigRequest, context: grpc.aio.ServicerContext
@@ -165,6 +177,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
             actor(principal, context),
             list(request.update_mask.paths) if request.HasField("update_mask") else None,
         )
+        config_changes.add(1, {"action": "updated", "usage_intent": config.usage_intent})
         log.info(
             "config.updated",
             usage_intent=config.usage_intent,
@@ -182,6 +195,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
     ) -> pb.DeleteAnalysisConfigResponse:
         principal = self._codec.caller(context)
         config = await self._configs.delete(request.usage_intent, request.model_id, actor(principal, context))
+        config_changes.add(1, {"action": "deactivated", "usage_intent": config.usage_intent})
         log.info(
             "config.deactivated",
             usage_intent=config.usage_intent,
@@ -245,6 +259,7 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
         intent, model = self._configs.watch_scope(request.usage_intent, request.model_id)
         # Subscribe before reading the snapshot or the replay, so that no change falls between them.
         subscription = self._configs.feed.subscribe(intent, model)
+        watch_subscribers.add(1)
         try:
             last = 0
             if request.since_revision:
@@ -288,4 +303,5 @@ class AnalysisConfigServicer(config_service_pb2_grpc.AnalysisConfigServiceServic
                 last = event.revision
                 yield event_message(event)
         finally:
+            watch_subscribers.add(-1)
             self._configs.feed.unsubscribe(subscription)

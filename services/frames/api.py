@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import structlog
+from opentelemetry import metrics
 
 from clearframe.frames.v1 import frames_service_pb2 as pb
 from clearframe.frames.v1 import frames_service_pb2_grpc
@@ -41,6 +42,13 @@ _FORMATS = {
     pb.IMAGE_FORMAT_JPEG: ImageFormat.JPEG,
     pb.IMAGE_FORMAT_RGB24: ImageFormat.RGB24,
 }
+
+
+meter = metrics.get_meter("clearframe.frames")
+#: Frames decoded and sent, by the media's kind (image, gif, video …).
+frames_decoded = meter.create_counter(
+    "clearframe.frames.decoded", unit="{frame}", description="Frames decoded and sent"
+)
 
 
 def media_message(info: MediaInfo) -> pb.MediaInfo:
@@ -141,11 +149,14 @@ class FramesServicer(frames_service_pb2_grpc.FramesServiceServicer):
         # instead of waiting for the generator to be collected.
         context.add_done_callback(lambda _context: extraction.abort())
         started = False
+        kind = {"media_kind": "unknown"}
         try:
             async for event in extraction.events():
                 if isinstance(event, MediaInfo):
+                    kind = {"media_kind": event.kind.value}
                     yield pb.ExtractFramesResponse(media=media_message(event))
                 elif isinstance(event, Frame):
+                    frames_decoded.add(1, kind)
                     yield pb.ExtractFramesResponse(frame=frame_message(event))
                 else:
                     yield pb.ExtractFramesResponse(summary=summary_message(event))

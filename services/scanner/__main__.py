@@ -26,6 +26,7 @@ from clearframe_runtime.health import Component, database_component, grpc_servic
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
+from services.scanner import metrics as scanner_metrics
 from services.scanner.adapters.config import GrpcPolicySource
 from services.scanner.adapters.frames import GrpcFrameSource
 from services.scanner.adapters.images import FilesystemImageStore
@@ -36,6 +37,7 @@ from services.scanner.analyzers.settings import AnalyzerSettings
 from services.scanner.api import ScannerServicer
 from services.scanner.domain.pipeline import ScanPipeline
 from services.scanner.domain.scans import Scanner
+from services.scanner.moderation.adapters.sql import SqlModerationStore
 from services.scanner.moderation.api import ModerationServicer
 from services.scanner.moderation.wiring import moderation_parts
 from services.scanner.settings import ScannerSettings
@@ -82,6 +84,9 @@ async def main() -> None:
     deliveries = parts.deliveries
     scanner.listeners.append(parts.listener)
     scanner.failure_listeners.append(parts.listener.failed)
+    scanner.listeners.append(scanner_metrics.on_scan_completed)
+    scanner.failure_listeners.append(scanner_metrics.on_scan_failed)
+    review_queue = scanner_metrics.ReviewQueueGauge(SqlModerationStore(sessions), utcnow)
     sweeper: list[asyncio.Task[None]] = []
 
     async def start() -> None:
@@ -93,6 +98,7 @@ async def main() -> None:
         except Exception as exc:
             log.warning("triton.not_ready", error=str(exc))
         deliveries.start()
+        review_queue.start()
         sweeper.append(asyncio.create_task(scanner.sweep_orphans(asyncio.sleep)))
 
     async def stop() -> None:
@@ -101,6 +107,7 @@ async def main() -> None:
         await asyncio.gather(*sweeper, return_exceptions=True)
         await scanner.drain(settings.shutdown_grace_s)  # background scans, before their clients close
         await deliveries.stop()
+        await review_queue.stop()
         await registry.close()
         await asyncio.gather(triton.close(), frames.close(), policies.close(), webhook_client.aclose())
         await engine.dispose()

@@ -48,6 +48,7 @@ from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from clearframe_runtime.errors import DeadlineExceeded, Internal, Unavailable
 from clearframe_runtime.observability import untraced
+from services.scanner import metrics as scanner_metrics
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -208,7 +209,14 @@ class TritonInference:
                 # The counters are cumulative: the first request of a model needs a baseline of its own.
                 if model not in self._server_times:
                     await self._baseline(model)
-                result = await self._infer(model, inputs, outputs, timeout_s, span)
+                started = time.perf_counter()
+                try:
+                    result = await self._infer(model, inputs, outputs, timeout_s, span)
+                except Exception as exc:
+                    outcome = "timeout" if isinstance(exc, DeadlineExceeded) else "error"
+                    scanner_metrics.record_inference(model, outcome, time.perf_counter() - started, batch)
+                    raise
+                scanner_metrics.record_inference(model, "ok", time.perf_counter() - started, batch)
         except BaseException:
             span.end()
             raise

@@ -21,6 +21,7 @@ from clearframe_runtime.pagination import decode_page_token, encode_page_token, 
 from clearframe_runtime.principal import Principal, PrincipalCodec
 from clearframe_runtime.protoconv import field_datetime, timestamp
 from clearframe_runtime.vocabulary import USAGE_INTENTS
+from services.scanner import metrics as scanner_metrics
 from services.scanner.domain.decision import Policy
 from services.scanner.domain.model import Failure, Scan, ScanState
 from services.scanner.moderation import domain
@@ -214,6 +215,7 @@ class ScanListener:
         if scan.state != ScanState.SUCCEEDED or scan.result is None:
             return
         decision = await self._moderation.record_automated(scan_facts(scan, webhook_delivery=policy.webhook_delivery))
+        scanner_metrics.record_decision(decision.verdict, automated=True)
         log.info("moderation.decided", scan_id=scan.scan_id, decision_id=decision.decision_id, verdict=decision.verdict)
 
     async def failed(self, scan: Scan) -> None:
@@ -367,6 +369,7 @@ class ModerationServicer(pb_grpc.ModerationServiceServicer):
         decided, decision = await self._moderation.decide_case(
             case, facts, _verdict_name(request.verdict), caller.subject, request.notes, request.etag
         )
+        scanner_metrics.record_decision(decision.verdict, automated=False)
         return pb.DecideReviewCaseResponse(
             review_case=await self._case_message(decided), decision=decision_message(decision)
         )

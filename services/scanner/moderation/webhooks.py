@@ -27,6 +27,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from clearframe_runtime.clock import Clock, utcnow
 from clearframe_runtime.observability import attached, inject_context
+from services.scanner import metrics as scanner_metrics
 from services.scanner.moderation.domain import DELIVERY_FAILED, Delivery, attempt_outcome, sign
 from services.scanner.moderation.ports import ModerationStore
 
@@ -163,6 +164,7 @@ class DeliveryWorker:
         outcome = attempt_outcome(delivery, status=status, error=error, now=self._clock())
         span.set_attribute("clearframe.webhook.state", outcome.state)
         await self._store.save_delivery(outcome)
+        scanner_metrics.record_webhook_attempt(delivery.event_type, outcome.state)
         log.info(
             "webhook.attempt",
             delivery_id=delivery.delivery_id,
