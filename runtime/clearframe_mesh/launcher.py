@@ -59,6 +59,8 @@ class MeshOptions:
     gateway_static_files: tuple[tuple[str, str], ...] = ()
     #: (path, location) routes the gateway answers itself with a 302 (see GatewayLayout.static_redirects).
     gateway_static_redirects: tuple[tuple[str, str], ...] = ()
+    #: A second gateway port without the rate limit filter (see GatewayLayout.unlimited_port); 0: none.
+    gateway_unlimited_port: int = 0
 
     @classmethod
     def free(cls, workdir: Path, **kwargs: object) -> MeshOptions:
@@ -229,6 +231,7 @@ class Mesh:
         wanted = {
             "envoy": self.options.envoy_port,
             "envoy admin": self.options.envoy_admin_port,
+            **({"envoy unlimited": self.options.gateway_unlimited_port} if self.options.gateway_unlimited_port else {}),
             "triton http": self.options.triton_ports.http,
             "triton grpc": self.options.triton_ports.grpc,
             "triton metrics": self.options.triton_ports.metrics,
@@ -291,6 +294,7 @@ class Mesh:
             otlp_endpoint=self.options.otlp_endpoint,
             static_files=self.options.gateway_static_files,
             static_redirects=self.options.gateway_static_redirects,
+            unlimited_port=self.options.gateway_unlimited_port,
         )
         return write(layout, self.options.workdir / "envoy.json")
 

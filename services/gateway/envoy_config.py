@@ -251,6 +251,9 @@ class GatewayLayout:
     #: (path, location) pairs Envoy answers itself with a 302 to the location: the benchmark's baseline for
     #: short-link redirects through the same filter chain. Empty in production.
     static_redirects: tuple[tuple[str, str], ...] = ()
+    #: When not 0, a second listener on this port with the same routes and filters but no rate limit filter:
+    #: the benchmark's baseline for what the filter adds (bench/ratelimit.py). 0 (none) in production.
+    unlimited_port: int = 0
 
 
 def _contract_methods(descriptor_path: Path) -> tuple[list[str], list[str]]:
@@ -674,22 +677,36 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
             },
         },
     }
+    listeners = [_listener("clearframe", layout.listen_host, layout.listen_port, hcm)]
+    if layout.unlimited_port:
+        listeners.append(_listener("clearframe-unlimited", layout.listen_host, layout.unlimited_port, _unlimited(hcm)))
     return {
         "admin": {"address": {"socket_address": {"address": layout.admin_host, "port_value": layout.admin_port}}},
-        "static_resources": {
-            "listeners": [
-                {
-                    "name": "clearframe",
-                    "address": {"socket_address": {"address": layout.listen_host, "port_value": layout.listen_port}},
-                    "filter_chains": [
-                        {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
-                    ],
-                }
-            ],
-            "clusters": clusters,
-        },
+        "static_resources": {"listeners": listeners, "clusters": clusters},
         **layout.extra,
     }
+
+
+def _listener(name: str, host: str, port: int, hcm: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": host, "port_value": port}},
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+        ],
+    }
+
+
+def _unlimited(hcm: dict[str, Any]) -> dict[str, Any]:
+    """The same connection manager without the rate limit filter (and its per-route settings)."""
+    copy: dict[str, Any] = json.loads(json.dumps(hcm))
+    name = "envoy.filters.http.ratelimit"
+    copy["stat_prefix"] = "clearframe_unlimited"
+    copy["http_filters"] = [f for f in copy["http_filters"] if f["name"] != name]
+    for host in copy["route_config"]["virtual_hosts"]:
+        for route in host["routes"]:
+            route.get("typed_per_filter_config", {}).pop(name, None)
+    return copy
 
 
 def write(layout: GatewayLayout, path: Path) -> Path:
