@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 #: Section modules, in the order their sections appear.
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("ratelimit",)
 
 Run = Callable[[bool], list[str]]
 
