@@ -13,9 +13,12 @@ import grpc
 import httpx
 import pytest
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from clearframe.sharelinks.v1 import share_link_service_pb2 as pb
 from clearframe.sharelinks.v1 import share_link_service_pb2_grpc as pb_grpc
+from clearframe_mesh.launcher import Mesh
 from tests.conftest import make_key
 from tests.media_samples import animated_gif, encoded
 from tests.test_assets import _model, h, published, settled, upload, wait_for
@@ -182,9 +185,7 @@ def test_crawlers_get_an_escaped_card_and_count_as_previews(
 ) -> None:
     link = created(http, keys, asset_id=asset_id, description='He said "hi" <img src=x onerror=alert(1)>')
     code = link["code"]
-    wait_for(
-        lambda: http.get(f"/a/{asset_id}/poster").status_code == 200, timeout_s=60, what="the poster rendition"
-    )
+    wait_for(lambda: http.get(f"/a/{asset_id}/poster").status_code == 200, timeout_s=60, what="the poster rendition")
     for crawler in (SLACKBOT, DISCORDBOT):
         card = http.get(f"/s/{code}", headers=crawler)
         assert card.status_code == 200 and card.headers["content-type"].startswith("text/html")
@@ -295,3 +296,30 @@ def test_native_grpc_create_and_resolve(gateway_channel: grpc.Channel, keys: dic
     with pytest.raises(grpc.RpcError) as caught:
         stub.ResolveShareLink(pb.ResolveShareLinkRequest(code="NoSuch99"))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_visits_deliveries_and_usage_events_are_measured(
+    http: httpx.Client, keys: dict[str, str], asset_id: str, mesh: Mesh
+) -> None:
+    code = created(http, keys, asset_id=asset_id)["code"]
+    assert http.get(f"/s/{code}", headers=BROWSER).status_code == 302
+    assert http.get(f"/s/{code}", headers=SLACKBOT).status_code == 200
+    assert http.get(f"/a/{asset_id}", headers=BROWSER).status_code == 200
+
+    def samples() -> list[Sample]:
+        answer = httpx.get(mesh.metrics_url("sharelinks"), timeout=10)
+        assert answer.status_code == 200
+        return [s for family in text_string_to_metric_families(answer.text) for s in family.samples]
+
+    def value(found: list[Sample], name: str, **labels: str) -> float:
+        return sum(s.value for s in found if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+    found = samples()
+    visits = "clearframe_sharelinks_link_visits_total"
+    assert value(found, visits, http_response_status_code="302") >= 1
+    assert value(found, visits, http_response_status_code="200") >= 1  # the crawler's card
+    assert (
+        value(found, "clearframe_sharelinks_deliveries_total", http_response_status_code="200", rendition="false") >= 1
+    )
+    # The click and the view reach analytics: the sender's count of acknowledged events moves.
+    wait_for(lambda: value(samples(), "clearframe_sharelinks_events_sent_total") >= 2, timeout_s=10, what="events sent")

@@ -46,6 +46,7 @@ from services.sharelinks.domain.links import ClickCounter, LinkCache, Links
 from services.sharelinks.domain.model import Asset
 from services.sharelinks.domain.publishing import Delivery
 from services.sharelinks.domain.signing import KeyRing, parse_keys
+from services.sharelinks.metrics import observe_events
 from services.sharelinks.ports import BlobStore
 from services.sharelinks.settings import SharelinksSettings
 
@@ -111,6 +112,7 @@ async def main() -> None:
     purges = PurgeQueue(purger, sleep=asyncio.sleep, attempts=settings.purge_attempts)
     link_store = SqlLinkStore(db.session_factory(engine))
     usage = BufferedEventSender(settings.analytics_url, identity, max_buffer=settings.event_buffer)
+    observe_events(lambda: usage.buffered, lambda: usage.sent, lambda: usage.dropped + usage.rejected)
     counter = ClickCounter(link_store.add_clicks, interval_s=settings.click_flush_s)
     links = Links(
         link_store,

@@ -21,6 +21,7 @@ from services.sharelinks.domain.delivery import CachePolicy
 from services.sharelinks.domain.model import Asset, ModerationStatus, RenditionState, Visibility
 from services.sharelinks.domain.publishing import EXTRA_PARAMS, Delivery, DownloadRequest
 from services.sharelinks.domain.signing import Problem
+from services.sharelinks.metrics import deliveries
 from services.sharelinks.ports import AssetFilter, AssetStore
 
 _STATUS = {
@@ -218,6 +219,7 @@ class AssetServicer(pb_grpc.AssetServiceServicer):
         headers = [(k.lower(), v) for k, v in answer.headers.items() if k.lower() not in _NOT_METADATA]
         if "Content-Length" in answer.headers and not answer.body:
             headers.append((HEAD_LENGTH_HEADER, answer.headers["Content-Length"]))
+        deliveries.add(1, {"http.response.status_code": answer.status, "rendition": bool(request.rendition)})
         await context.send_initial_metadata((("x-http-status", str(answer.status)), *headers))
         return httpbody_pb2.HttpBody(content_type=answer.content_type, data=answer.body)
 

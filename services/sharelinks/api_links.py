@@ -17,6 +17,7 @@ from clearframe_runtime.protoconv import optional_timestamp, timestamp
 from clearframe_runtime.status import status_message
 from services.sharelinks.domain.links import LINK_FIELDS, UTM_KEYS, Links, NewLink, Visitor
 from services.sharelinks.domain.model import ShareLink
+from services.sharelinks.metrics import visits
 
 #: Wire field → domain field, for update masks.
 _MASK = {
@@ -150,6 +151,7 @@ class ShareLinkServicer(pb_grpc.ShareLinkServiceServicer):
 
     async def VisitShareLink(self, request: pb.VisitShareLinkRequest, context: grpc.aio.ServicerContext) -> Any:
         answer = await self._links.visit(request.code, _visitor(context, request.platform))
+        visits.add(1, {"http.response.status_code": answer.status})
         await context.send_initial_metadata((("x-http-status", str(answer.status)), *answer.headers.items()))
         return httpbody_pb2.HttpBody(content_type=answer.content_type, data=answer.body)
 
