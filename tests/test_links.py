@@ -306,8 +306,8 @@ def test_visits_deliveries_and_usage_events_are_measured(
     assert http.get(f"/s/{code}", headers=SLACKBOT).status_code == 200
     assert http.get(f"/a/{asset_id}", headers=BROWSER).status_code == 200
 
-    def samples() -> list[Sample]:
-        answer = httpx.get(mesh.metrics_url("sharelinks"), timeout=10)
+    def samples(service: str = "sharelinks") -> list[Sample]:
+        answer = httpx.get(mesh.metrics_url(service), timeout=10)
         assert answer.status_code == 200
         return [s for family in text_string_to_metric_families(answer.text) for s in family.samples]
 
@@ -323,3 +323,5 @@ def test_visits_deliveries_and_usage_events_are_measured(
     )
     # The click and the view reach analytics: the sender's count of acknowledged events moves.
     wait_for(lambda: value(samples(), "clearframe_sharelinks_events_sent_total") >= 2, timeout_s=10, what="events sent")
+    # Each of those requests was a decision of the gateway's rate limiter (allowed: the test rules' limits).
+    assert value(samples("gateway"), "clearframe_ratelimit_decisions_total", outcome="allowed") >= 3

@@ -21,6 +21,7 @@ from services.gateway.ratelimit.adapters.memory import MemoryCounterStore
 from services.gateway.ratelimit.adapters.redis_store import RedisCounterStore, connect
 from services.gateway.ratelimit.api import RateLimitAdminServicer, RateLimitServicer, rpc_resolver
 from services.gateway.ratelimit.limiter import RateLimiter
+from services.gateway.ratelimit.metrics import observe_decisions
 from services.gateway.ratelimit.ports import CounterStore
 from services.gateway.ratelimit.reload import WatchedRules
 from services.gateway.settings import GatewaySettings
@@ -52,6 +53,7 @@ async def main() -> None:
         timeout_s=settings.ratelimit_timeout_s,
         retry_store_after_s=settings.ratelimit_retry_store_s,
     )
+    observe_decisions(lambda: limiter.counts)
     resolve = rpc_resolver()
     watcher: asyncio.Task[None] | None = None
 
