@@ -325,3 +325,5 @@ def test_visits_deliveries_and_usage_events_are_measured(
     wait_for(lambda: value(samples(), "clearframe_sharelinks_events_sent_total") >= 2, timeout_s=10, what="events sent")
     # Each of those requests was a decision of the gateway's rate limiter (allowed: the test rules' limits).
     assert value(samples("gateway"), "clearframe_ratelimit_decisions_total", outcome="allowed") >= 3
+    # … and analytics wrote them (its ingest counter).
+    assert value(samples("analytics"), "clearframe_analytics_events_stored_total") >= 2

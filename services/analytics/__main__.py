@@ -22,6 +22,7 @@ from services.analytics.domain.analytics import Analytics
 from services.analytics.domain.events import Limits
 from services.analytics.domain.ingest import Ingestor
 from services.analytics.domain.pingback import PingbackLimiter
+from services.analytics.metrics import observe_ingest
 from services.analytics.settings import AnalyticsSettings, IngestSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,6 +39,7 @@ async def main() -> None:
         max_pending_events=ingest.max_pending_events,
         retry_after_ms=ingest.retry_after_ms,
     )
+    observe_ingest(lambda: ingestor.stats)
     analytics = Analytics(
         store,
         ingestor,
