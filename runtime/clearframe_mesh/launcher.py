@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from clearframe_mesh.process import dying_with_parent, free_port, port_in_use
+from clearframe_mesh.process import dying_with_parent, free_ports, port_in_use
 from clearframe_mesh.readiness import NotServing, wait_serving
 from clearframe_mesh.triton import LocalTriton, TritonPorts
 from clearframe_runtime import topology
@@ -64,15 +64,16 @@ class MeshOptions:
 
     @classmethod
     def free(cls, workdir: Path, **kwargs: object) -> MeshOptions:
-        """Every port picked free: for tests that run beside a `make run` mesh."""
+        """Every port picked free (and distinct): for tests that run beside a `make run` mesh."""
+        ports = free_ports(5 + 2 * len(SERVICES))
         return cls(
             workdir=workdir,
             data_dir=workdir / "data",
-            envoy_port=free_port(),
-            envoy_admin_port=free_port(),
-            triton_ports=TritonPorts(free_port(), free_port(), free_port()),
-            service_ports={name: free_port() for name in SERVICES},
-            metrics_ports={name: free_port() for name in SERVICES},
+            envoy_port=ports.pop(),
+            envoy_admin_port=ports.pop(),
+            triton_ports=TritonPorts(ports.pop(), ports.pop(), ports.pop()),
+            service_ports={name: ports.pop() for name in SERVICES},
+            metrics_ports={name: ports.pop() for name in SERVICES},
             **kwargs,  # type: ignore[arg-type]
         )
 

@@ -108,3 +108,21 @@ def test_service_drains_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_a_free_mesh_gets_distinct_ports() -> None:
+    from dataclasses import astuple
+    from pathlib import Path
+
+    from clearframe_mesh.launcher import MeshOptions
+
+    for _ in range(20):
+        options = MeshOptions.free(Path("unused"))
+        ports = [
+            options.envoy_port,
+            options.envoy_admin_port,
+            *astuple(options.triton_ports),
+            *options.service_ports.values(),
+            *options.metrics_ports.values(),
+        ]
+        assert len(set(ports)) == len(ports)
