@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -416,6 +417,7 @@ def measure(quick: bool, size: Sizes, server_url: str) -> tuple[Ingest, Seeded, 
             latencies = queries(mesh.gateway_target, reader, seeded, now, size.query_calls)
         finally:
             mesh.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
     return ingest, seeded, latencies
 
 
