@@ -207,7 +207,8 @@ async def _ingest(mesh_url: str, baseline_url: str, target: str, key: str, n: in
 
 #: One seeded event per series number g: assets skewed (asset k among `assets` with density ∝ k^-2/3, so a
 #: few are popular), 60 % views / 25 % plays / 15 % clicks, mostly web, half of them through one of an
-#: asset's two short codes, 2 % crawlers, event times spread evenly over the last `days` days.
+#: asset's two short codes, 2 % crawlers, event times spread evenly over the last `days` days and rising with
+#: g: the table lies on disk in time order, as a history written as it happened does.
 SEED_EVENTS = """
 INSERT INTO analytics_events ({columns})
 SELECT 'seed' || g,
@@ -227,19 +228,21 @@ FROM (
     SELECT g,
            floor({assets} * power(random(), 3))::bigint AS a,
            random() AS t, random() AS p, random() AS s, random() < 0.02 AS b,
-           {now_us} - floor(random() * {span_us})::bigint AS et
+           {now_us} - floor(({events} - g + random()) * ({span_us}::float8 / {events}))::bigint AS et
     FROM generate_series(1, {events}) AS g
 ) AS seed
 """
 
 #: The rollups as the adapter keeps them: per (asset, short code, platform, type, hour) the humans' events
-#: in `events` and the crawlers' in `bot_events`; the hour is event_time_us - event_time_us % 1 h.
+#: in `events` and the crawlers' in `bot_events`; the hour is event_time_us - event_time_us % 1 h. Written
+#: hour by hour, as the service writes them.
 BUILD_ROLLUPS = f"""
 INSERT INTO analytics_rollups (asset_id, short_code, platform, event_type, hour_us, events, bot_events)
 SELECT asset_id, short_code, platform, event_type, event_time_us - event_time_us % {HOUR_US},
        count(*) FILTER (WHERE NOT bot), count(*) FILTER (WHERE bot)
 FROM analytics_events
 GROUP BY 1, 2, 3, 4, 5
+ORDER BY 5, 1, 2, 3, 4
 """
 
 
