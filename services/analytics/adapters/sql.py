@@ -9,6 +9,12 @@ Tables (named ``analytics_…`` so that the services can share one database):
   bots' events apart, raised in the same transaction as the insert, only by the rows that insert really
   added (``RETURNING``) — so the counts are exact and never count a duplicate.
 
+On PostgreSQL a write is one statement: the rows travel as one array per column (``unnest``, bound in
+asyncpg's binary format), and the insert of the events and the rollups' upsert are data-modifying CTEs of
+that statement, the rollups grouped from the insert's ``RETURNING`` rows. Against the multi-row INSERT
+plus a second upsert that SQLite uses: ~27 000 instead of ~21 000 events/s for the store alone (one
+writer, writes of 1000 events, 2-core development machine); ``bench/analytics.py`` measures the service.
+
 Times are integers, microseconds since the epoch (``*_us``), the same in both databases and exact to
 compare; an hour is the microsecond it starts at. Metrics read the rollups of the whole hours of a range
 and the raw events of its partial edge hours (:mod:`services.analytics.domain.hours`).
@@ -69,6 +75,50 @@ rollups_table = sa.Table(
 IN_CHUNK = 500
 
 _KEY = ("asset_id", "short_code", "platform", "event_type", "hour_us")
+
+#: The columns of analytics_events with the array type their values travel in on PostgreSQL.
+_PG_COLUMNS = (
+    ("event_id", "TEXT[]"),
+    ("asset_id", "TEXT[]"),
+    ("event_type", "TEXT[]"),
+    ("platform", "TEXT[]"),
+    ("short_code", "TEXT[]"),
+    ("event_time_us", "BIGINT[]"),
+    ("receive_time_us", "BIGINT[]"),
+    ("user_agent", "TEXT[]"),
+    ("bot", "BOOLEAN[]"),
+    ("attributes", "TEXT[]"),
+)
+_PG_NAMES = ", ".join(name for name, _ in _PG_COLUMNS)
+_PG_KEY = ", ".join(_KEY)
+
+#: One statement per write on PostgreSQL: store the new events, raise the rollups by exactly the rows the
+#: insert returned (grouped per key), answer the stored ids. Events and rollups are written in key order,
+#: so that concurrent writers take their row locks in one order. The rollups' `events` count humans,
+#: `bot_events` crawlers.
+_PG_RECORD = sa.text(
+    f"""
+WITH stored AS (
+    INSERT INTO analytics_events ({_PG_NAMES})
+    SELECT {_PG_NAMES}
+    FROM unnest({", ".join(f"CAST(:{name} AS {kind})" for name, kind in _PG_COLUMNS)}) AS incoming ({_PG_NAMES})
+    ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id, asset_id, short_code, platform, event_type, event_time_us, bot
+), counted AS (
+    INSERT INTO analytics_rollups ({_PG_KEY}, events, bot_events)
+    SELECT asset_id, short_code, platform, event_type, event_time_us - event_time_us % {HOUR_US},
+           count(*) FILTER (WHERE NOT bot), count(*) FILTER (WHERE bot)
+    FROM stored
+    GROUP BY 1, 2, 3, 4, 5
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT ({_PG_KEY}) DO UPDATE
+    SET events = analytics_rollups.events + excluded.events,
+        bot_events = analytics_rollups.bot_events + excluded.bot_events
+)
+SELECT event_id FROM stored
+"""
+)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -160,6 +210,9 @@ class SqlEventStore:
             return set()
         try:
             async with self._engine.begin() as connection:
+                if self._dialect == "postgresql":
+                    columns = {name: [r[name] for r in rows] for name, _ in _PG_COLUMNS}
+                    return set((await connection.execute(_PG_RECORD, columns)).scalars())
                 # The INSERT comes first: it takes SQLite's write lock before anything is read. One
                 # statement, executed for all rows (SQLAlchemy batches them into multi-row INSERTs).
                 result = await connection.execute(self._insert_events, rows)

@@ -1,0 +1,98 @@
+"""The analytics benchmark's seeding (bench/analytics.py): the rollups it builds with one GROUP BY are the
+ones the SQL adapter keeps — the store's answers, which mix rollups and raw edge hours, equal counting the
+seeded events — and the tables keep their keys and indexes. PostgreSQL only (skipped without it locally)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from bench.analytics import Ingest, Latency, Seeded, lines, seed, sizes
+from clearframe_runtime import db
+from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary_postgres_database
+from services.analytics.__main__ import MIGRATIONS
+from services.analytics.adapters.sql import SqlEventStore
+from services.analytics.domain.hours import to_us
+from services.analytics.domain.model import Dimension, EventFilter, TimeRange
+
+NOW = datetime(2026, 12, 2, 12, 34, 56, 789012, tzinfo=UTC)
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    try:
+        url = postgres_url()
+    except PostgresRequired as exc:
+        pytest.fail(str(exc))
+    if url is None:
+        pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
+    with temporary_postgres_database(url) as database:
+        yield database
+
+
+async def _schema(connection: asyncpg.Connection) -> list[tuple[str, str]]:
+    rows = await connection.fetch(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'analytics_%' ORDER BY indexname"
+    )
+    return [(r["indexname"], r["indexdef"]) for r in rows]
+
+
+async def test_seeded_rollups_are_the_adapters(postgres: str) -> None:
+    await db.migrate(postgres, MIGRATIONS)
+    connection = await asyncpg.connect(postgres)
+    try:
+        before = await _schema(connection)
+        seeded = await seed(postgres, 6000, 25, 3, NOW)
+        assert await _schema(connection) == before
+        raw = await connection.fetch(
+            "SELECT asset_id, short_code, platform, event_type, event_time_us, bot FROM analytics_events"
+        )
+    finally:
+        await connection.close()
+    assert len(raw) == seeded.events == 6000
+    assert seeded.rollup_rows > 0 and len(seeded.top_asset) == len(seeded.median_asset) == 16
+    engine = db.create_engine(postgres)
+    store = SqlEventStore(engine)
+    try:
+        rng = random.Random(7)
+        for _ in range(12):
+            start = NOW - timedelta(seconds=rng.uniform(0, 4 * 86400))
+            end = start + timedelta(seconds=rng.uniform(0, 2 * 86400))
+            low, high = to_us(start), to_us(end)
+            by = frozenset({Dimension.ASSET, Dimension.PLATFORM, Dimension.SHORT_CODE})
+            counts = await store.counts(EventFilter(time_range=TimeRange(start, end)), by)
+            got = Counter(
+                {
+                    (c.asset_id, c.short_code, c.platform.value if c.platform else "", c.event_type.value, bot): n
+                    for c in counts
+                    for bot, n in ((False, c.humans), (True, c.bots))
+                    if n
+                }
+            )
+            expected = Counter(
+                (r["asset_id"], r["short_code"], r["platform"], r["event_type"], r["bot"])
+                for r in raw
+                if low <= r["event_time_us"] <= high
+            )
+            assert got == expected
+    finally:
+        await engine.dispose()
+
+
+def test_the_section_renders() -> None:
+    size = sizes(True)
+    section = lines(
+        True,
+        size,
+        Ingest(20_000, 1.0, 200.0, 0.2, 0.25, 200),
+        Seeded(size.seeded_events, 800_000, 15.0, "0" * 16, "1" * 16),
+        [Latency("GetAssetMetrics", 30.0, 35.0), Latency("ListTopAssets", 220.0, 250.0)],
+    )
+    assert section[0] == "## Analytics"
+    assert any("×0.20 (goal ≥ 0.5)" in line for line in section)
+    assert any("Slowest p50: 220.0 ms (ListTopAssets" in line for line in section)
