@@ -16,6 +16,7 @@ from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.api import AuthServicer, ExtAuthzServicer
 from services.auth.domain import Authority, LegacyTokenPolicy, TokenBucket
+from services.auth.sessions import ReviewSessions
 from services.auth.settings import AuthSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,6 +33,7 @@ async def main() -> None:
         legacy_bucket=TokenBucket(settings.auth_legacy_token_burst, settings.auth_legacy_token_window_s),
     )
     codec = PrincipalCodec(settings.internal_secret.get_secret_value())
+    sessions = ReviewSessions(settings.internal_secret.get_secret_value(), ttl_s=settings.review_session_ttl_s)
 
     async def start() -> None:
         await db.migrate(database.database_url, MIGRATIONS)
@@ -51,12 +53,12 @@ async def main() -> None:
         settings,
         [
             Servicer(
-                AuthServicer(authority, codec),
+                AuthServicer(authority, codec, sessions),
                 auth_pb2_grpc.add_AuthServiceServicer_to_server,
                 auth_pb2.DESCRIPTOR.services_by_name["AuthService"],
             ),
             Servicer(
-                ExtAuthzServicer(authority, codec),
+                ExtAuthzServicer(authority, codec, sessions=sessions),
                 ext_authz_pb2_grpc.add_AuthorizationServicer_to_server,
                 ext_authz_pb2.DESCRIPTOR.services_by_name["Authorization"],
             ),

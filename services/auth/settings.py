@@ -26,6 +26,8 @@ class AuthSettings(ServiceSettings):
     #: How many keyless /token calls a client address may make per window.
     auth_legacy_token_burst: int = 5
     auth_legacy_token_window_s: float = 60.0
+    #: Lifetime of a review page session (the cookie), 60 s – 24 h.
+    review_session_ttl_s: float = Field(default=900.0, ge=60, le=86400)
 
     def token_key(self) -> bytes:
         """The configured token key, else one derived from the internal secret."""
