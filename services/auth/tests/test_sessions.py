@@ -142,7 +142,7 @@ def check_request(method: str, path: str, headers: dict[str, str]) -> ext_authz_
 
 
 async def check(servicer: ExtAuthzServicer, method: str, path: str, headers: dict[str, str]) -> Any:
-    return await servicer.Check(check_request(method, path, headers), None)  # type: ignore[arg-type]
+    return await servicer.Check(check_request(method, path, headers), None)
 
 
 def principal_of(codec: PrincipalCodec, answer: ext_authz_pb2.CheckResponse) -> Any:
@@ -175,14 +175,17 @@ async def test_ext_authz_admits_the_cookie_and_wants_csrf_on_changes(authority: 
     assert "x-csrf-token" in ok.ok_response.headers_to_remove
 
     # An explicit credential wins over the cookie and needs no CSRF token (not a browser session).
-    _, other = await authority.create_api_key("other", ["moderation.read"], None, "test")
-    assert (await check(servicer, "GET", "/v1/caller", {**cookie, "x-api-key": "nope"})).denied_response.status.code == 401
+    other_secret, other = await authority.create_api_key("other", ["moderation.read"], None, "test")
+    wrong = await check(servicer, "GET", "/v1/caller", {**cookie, "x-api-key": "nope"})
+    assert wrong.denied_response.status.code == 401
+    explicit = await check(servicer, "POST", decide, {**cookie, "x-api-key": other_secret})
+    assert explicit.status.code == 0 and principal_of(codec, explicit).kind == KIND_API_KEY
 
     # Revoking the key ends its sessions at once.
     await authority.revoke_api_key(record.key_id)
     gone = await check(servicer, "GET", "/v1/reviews", cookie)
     assert gone.denied_response.status.code == 401 and "SESSION_EXPIRED" in gone.denied_response.body
-    assert other.key_id
+    assert other.key_id != record.key_id
 
 
 async def test_ext_authz_public_routes_ignore_a_dead_cookie(authority: Authority) -> None:
