@@ -32,6 +32,8 @@ from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary
 ADMIN_KEY = "cfk_test-admin-" + secrets.token_urlsafe(24)
 LEGACY_SUBJECT = "discord-bot@legacy.test"
 LEGACY_BURST = 3
+#: The gateway's rate limits in the test mesh: high enough for every other test (see the file).
+TEST_RATELIMIT_RULES = Path(__file__).parent / "ratelimit_rules.yaml"
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,9 @@ def mesh(
     purge_sink: PurgeSink,
 ) -> Iterator[Mesh]:
     workdir: Path = tmp_path_factory.mktemp("mesh")
+    # The mesh's own copy of the test rules: tests/test_ratelimit.py edits it (hot reload).
+    rules = workdir / "ratelimit_rules.yaml"
+    rules.write_text(TEST_RATELIMIT_RULES.read_text())
     options = MeshOptions.free(
         workdir,
         database_url=database_url,
@@ -254,6 +259,8 @@ def mesh(
             "CLEARFRAME_PURGE_URL": purge_sink.url,
             # Purge retries back off from 1 s; renditions are retried quickly in tests.
             "CLEARFRAME_RENDITION_RETRY_S": "2",
+            "CLEARFRAME_RATELIMIT_RULES": str(rules),
+            "CLEARFRAME_RATELIMIT_RELOAD_S": "0.2",
         },
     )
     running = Mesh(options)

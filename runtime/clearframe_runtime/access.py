@@ -117,6 +117,18 @@ RULES: Mapping[str, Rule] = {
     # Envoy's ext_authz calls this directly, before there is a principal.
     **_service("envoy.service.auth.v3.Authorization", {"Check": PUBLIC}),
     **_service("clearframe.gateway.v1.GatewayService", {"GetHealth": PUBLIC}),
+    # Envoy's rate limit filter calls this directly (the gateway routes no client to it); so does the auth
+    # service, to count failed authentications.
+    **_service("envoy.service.ratelimit.v3.RateLimitService", {"ShouldRateLimit": PUBLIC}),
+    **_service(
+        "clearframe.gateway.v1.RateLimitAdminService",
+        {
+            "CheckRateLimit": needs("admin"),
+            "ResetRateLimits": needs("admin"),
+            "ClearRateLimits": needs("admin"),
+            "GetRateLimitStatus": needs("admin"),
+        },
+    ),
     **_service(
         "clearframe.scanner.v1.ScannerService",
         {

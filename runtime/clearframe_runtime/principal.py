@@ -23,8 +23,14 @@ if TYPE_CHECKING:  # only the servicer-facing methods name grpc types; domains i
 
 PRINCIPAL_HEADER = "x-clearframe-principal"
 SIGNATURE_HEADER = "x-clearframe-principal-signature"
-#: Every header a client must never be able to set itself; the gateway strips them on the way in.
+#: The signed principal's headers, which services verify and pass on to the services they call.
 TRUSTED_HEADERS = (PRINCIPAL_HEADER, SIGNATURE_HEADER)
+#: The caller's identity in plain text, for the gateway's rate limits only (descriptor entries ``principal``
+#: and ``api_key``): ext_authz sets them for authenticated callers; no service reads them.
+RATE_LIMIT_SUBJECT_HEADER = "x-clearframe-subject"
+RATE_LIMIT_API_KEY_HEADER = "x-clearframe-api-key"
+#: Every header a client must never be able to set itself; the gateway strips them on the way in.
+GATEWAY_SET_HEADERS = (*TRUSTED_HEADERS, RATE_LIMIT_SUBJECT_HEADER, RATE_LIMIT_API_KEY_HEADER)
 
 PERMISSIONS = frozenset(
     {

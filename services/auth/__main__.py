@@ -13,6 +13,7 @@ from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
+from services.auth.adapters.ratelimit import GatewayFailedAuthLimit
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.api import AuthServicer, ExtAuthzServicer
 from services.auth.domain import Authority, LegacyTokenPolicy, TokenBucket
@@ -34,6 +35,16 @@ async def main() -> None:
     )
     codec = PrincipalCodec(settings.internal_secret.get_secret_value())
     sessions = ReviewSessions(settings.internal_secret.get_secret_value(), ttl_s=settings.review_session_ttl_s)
+    failures = (
+        GatewayFailedAuthLimit(settings.gateway_url, timeout_s=settings.auth_failure_limit_timeout_s)
+        if settings.gateway_url
+        else None
+    )
+
+    async def stop() -> None:
+        if failures is not None:
+            await failures.close()
+        await engine.dispose()
 
     async def start() -> None:
         await db.migrate(database.database_url, MIGRATIONS)
@@ -58,13 +69,13 @@ async def main() -> None:
                 auth_pb2.DESCRIPTOR.services_by_name["AuthService"],
             ),
             Servicer(
-                ExtAuthzServicer(authority, codec, sessions=sessions),
+                ExtAuthzServicer(authority, codec, failures=failures, sessions=sessions),
                 ext_authz_pb2_grpc.add_AuthorizationServicer_to_server,
                 ext_authz_pb2.DESCRIPTOR.services_by_name["Authorization"],
             ),
         ],
         on_start=start,
-        on_stop=engine.dispose,
+        on_stop=stop,
         # Without its database no call can be answered: NOT_SERVING while it is unreachable.
         components=[database_component(engine)],
     )

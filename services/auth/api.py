@@ -20,6 +20,8 @@ from clearframe_runtime.principal import (
     KIND_REVIEW_SESSION,
     KIND_TOKEN,
     PRINCIPAL_HEADER,
+    RATE_LIMIT_API_KEY_HEADER,
+    RATE_LIMIT_SUBJECT_HEADER,
     SIGNATURE_HEADER,
     Principal,
     PrincipalCodec,
@@ -27,7 +29,7 @@ from clearframe_runtime.principal import (
 from clearframe_runtime.protoconv import field_datetime, optional_timestamp
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
 from services.auth.domain import AuthFailure, Authority, PresentedCredential, is_active, parse_credential
-from services.auth.ports import ApiKeyRecord, TokenRecord
+from services.auth.ports import ApiKeyRecord, FailedAuthLimit, RateLimited, TokenRecord
 from services.auth.sessions import (
     CSRF_HEADER,
     SAFE_METHODS,
@@ -377,6 +379,19 @@ def _forbidden(*, reason: str, message: str) -> ext_authz_pb2.CheckResponse:
     )
 
 
+def _rate_limited(limited: RateLimited) -> ext_authz_pb2.CheckResponse:
+    """429 with the gateway limiter's headers and body: too many failed authentications from an address."""
+    headers = [_header(k, v) for k, v in limited.headers if k != "content-type"]
+    return ext_authz_pb2.CheckResponse(
+        status=status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message="too many failed authentications"),
+        denied_response=ext_authz_pb2.DeniedHttpResponse(
+            status=ext_authz_pb2.CompatHttpStatus(code=429),
+            headers=[_header("content-type", "application/json"), *headers],
+            body=limited.body,
+        ),
+    )
+
+
 class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
     """Envoy's ext_authz: authenticate, then forward a signed principal; 401/403 otherwise.
 
@@ -385,6 +400,10 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
     request that matches no binding is never refused here, whatever its credentials: the gateway then
     answers 404 ``{"error":"not found"}`` as for any unknown path, and nothing is reached that way —
     every service checks the principal again.
+
+    With ``failures`` (the gateway's limit on failed authentications per address), an address over that
+    limit is answered 429 before its secret is even checked, so guessing stops paying off; each failure
+    is counted there.
     """
 
     def __init__(
@@ -392,11 +411,13 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
         authority: Authority,
         codec: PrincipalCodec,
         router: RestRouter | None = None,
+        failures: FailedAuthLimit | None = None,
         sessions: ReviewSessions | None = None,
     ):
         self._authority = authority
         self._codec = codec
         self._router = router or RestRouter(rest_routes())
+        self._failures = failures
         self._sessions = sessions
 
     async def Check(
@@ -433,6 +454,9 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
                 message="credentials are required: Authorization: Bearer <token or key> or X-API-Key",
             )
 
+        if self._failures is not None and (limited := await self._failures.blocked(client_ip)) is not None:
+            log.warning("auth.denied", reason="too many failed authentications", client_ip=client_ip, path=path)
+            return _rate_limited(limited)
         result = await self._authority.authenticate(credential.secret, client_ip)
         if isinstance(result, AuthFailure):
             log.warning(
@@ -443,6 +467,8 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
                 path=path,
                 method=http.method,
             )
+            if self._failures is not None and (limited := await self._failures.failed(client_ip)) is not None:
+                return _rate_limited(limited)
             return _denial(
                 rule, grpc_call, reason="INVALID_CREDENTIALS", message="the credentials are invalid, expired or revoked"
             )
@@ -516,12 +542,16 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
 
     def _allow(self, principal: Principal) -> ext_authz_pb2.CheckResponse:
         value, signature = self._codec.encode(principal)
+        headers = [_header(PRINCIPAL_HEADER, value), _header(SIGNATURE_HEADER, signature)]
+        # The gateway's rate limits count per principal and per API key (descriptor entries from these).
+        if principal.authenticated:
+            headers.append(_header(RATE_LIMIT_SUBJECT_HEADER, principal.subject))
+        # A review session made from a key counts as that key.
+        if principal.kind in (KIND_API_KEY, KIND_REVIEW_SESSION) and principal.subject.startswith("apikey:"):
+            headers.append(_header(RATE_LIMIT_API_KEY_HEADER, principal.subject.removeprefix("apikey:")))
         return ext_authz_pb2.CheckResponse(
             status=status_pb2.Status(code=code_pb2.OK),
-            ok_response=ext_authz_pb2.OkHttpResponse(
-                headers=[_header(PRINCIPAL_HEADER, value), _header(SIGNATURE_HEADER, signature)],
-                headers_to_remove=list(HEADERS_TO_STRIP),
-            ),
+            ok_response=ext_authz_pb2.OkHttpResponse(headers=headers, headers_to_remove=list(HEADERS_TO_STRIP)),
         )
 
 

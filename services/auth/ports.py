@@ -63,3 +63,23 @@ class CredentialStore(Protocol):
     async def revoke_api_key(self, key_id: str, at: datetime) -> ApiKeyRecord | None: ...
     async def rotate_api_key(self, key_id: str, secret_digest: str, at: datetime) -> ApiKeyRecord | None: ...
     async def touch_api_key(self, key_id: str, at: datetime, ip: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    """A refusal from the gateway's limits: the headers (Retry-After, RateLimit …) and JSON body to send."""
+
+    headers: tuple[tuple[str, str], ...]
+    body: str
+
+
+class FailedAuthLimit(Protocol):
+    """The gateway's per-address limit on failed authentications (rule ``event: auth_failure``)."""
+
+    async def blocked(self, client_ip: str) -> RateLimited | None:
+        """Whether the address is over the limit already (asked before a secret is checked)."""
+        ...
+
+    async def failed(self, client_ip: str) -> RateLimited | None:
+        """Count one failure; the refusal when it is one too many."""
+        ...

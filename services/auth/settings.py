@@ -26,6 +26,11 @@ class AuthSettings(ServiceSettings):
     #: How many keyless /token calls a client address may make per window.
     auth_legacy_token_burst: int = 5
     auth_legacy_token_window_s: float = 60.0
+    #: The gateway companion, whose rate limit service counts failed authentications per address
+    #: (rule `event: auth_failure`); empty: not counted.
+    gateway_url: str = topology.local_address("gateway")
+    #: The most a failed-authentication count may take; then the request goes on uncounted (fail open).
+    auth_failure_limit_timeout_s: float = 0.2
     #: Lifetime of a review page session (the cookie), 60 s – 24 h.
     review_session_ttl_s: float = Field(default=900.0, ge=60, le=86400)
 

@@ -15,7 +15,16 @@ why:
 3. ext_authz asks the auth service about every request except health and public delivery routes; it
    runs before the transcoder so it sees REST paths (seed routes answer in their own dialect);
 4. grpc_json_transcoder maps REST onto gRPC methods and rejects unknown paths and query parameters;
-5. router: after transcoding, routes match gRPC paths (/clearframe.<svc>.v1.…) to service clusters.
+5. ratelimit asks the gateway companion (``ShouldRateLimit``, domain ``clearframe``) about every request
+   but health checks, with one descriptor: client address, the RPC's gRPC path (after the transcoder,
+   for REST and native gRPC alike), the REST path Envoy kept in x-envoy-original-path and, for
+   authenticated callers, the principal and API key id ext_authz put on the request. It must come after
+   the transcoder: before it, a REST request's route is still the catch-all direct response, and the
+   filter skips routes without a route entry. Over the limit it answers 429 (RESOURCE_EXHAUSTED for
+   native gRPC) with the service's headers and JSON body; when the service does not answer within the
+   timeout the request goes on (fail open; rules that must fail closed do so inside the service, which
+   bounds its own store's time). See docs/ratelimit.md;
+6. router: after transcoding, routes match gRPC paths (/clearframe.<svc>.v1.…) to service clusters.
 
 Tracing is always on: Envoy starts (or continues, from the caller's ``traceparent``) the trace of every
 request and passes it to the services. Spans go to ``otlp_endpoint`` over OTLP/gRPC; without one they
@@ -38,7 +47,11 @@ from google.protobuf import descriptor_pb2
 
 from clearframe_runtime import topology
 from clearframe_runtime.http import HEAD_LENGTH_HEADER, HEAD_REQUEST_HEADER
-from clearframe_runtime.principal import TRUSTED_HEADERS
+from clearframe_runtime.principal import (
+    GATEWAY_SET_HEADERS,
+    RATE_LIMIT_API_KEY_HEADER,
+    RATE_LIMIT_SUBJECT_HEADER,
+)
 
 DESCRIPTOR = Path(__file__).parent / "generated" / "clearframe.binpb"
 _TYPE = "type.googleapis.com/"
@@ -48,6 +61,19 @@ PUBLIC_PREFIXES = ("/s/", "/a/")
 #: Per-service upstream timeouts (uploads and scans take longer than lookups).
 SERVICE_TIMEOUTS = {"scanner": "120s", "frames": "120s", "sharelinks": "60s"}
 DEFAULT_TIMEOUT = "15s"
+#: The rate limit service's domain and how long Envoy waits for its answer (the service bounds its own
+#: counter store's time well below this).
+RATE_LIMIT_DOMAIN = "clearframe"
+RATE_LIMIT_TIMEOUT = "0.5s"
+#: What a request of these RPCs weighs in the rate limits (Envoy's ``hits_addend``); any other weighs 1.
+#: Scans run models on every image: a scan counts as ten calls, a batch as fifty.
+RATE_LIMIT_HITS = {
+    "/clearframe.scanner.v1.ScannerService/CreateScan": 10,
+    "/clearframe.scanner.v1.ScannerService/LegacyCheck": 10,
+    "/clearframe.scanner.v1.ScannerService/LegacyBatch": 50,
+}
+#: The RPC of the limits' admin calls; unlike the rest of the companion's, they need credentials.
+RATE_LIMIT_ADMIN_PREFIX = "/clearframe.gateway.v1.RateLimitAdminService/"
 #: The response header that carries the request's trace id (32 hex digits), on every response.
 TRACE_ID_HEADER = "x-trace-id"
 #: ``service.name`` of Envoy's spans.
@@ -252,6 +278,64 @@ def _no_authz() -> dict[str, Any]:
     }
 
 
+def _no_ratelimit() -> dict[str, Any]:
+    return {
+        "envoy.filters.http.ratelimit": {
+            "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+            "disabled": True,
+        }
+    }
+
+
+def _ratelimit_filter() -> dict[str, Any]:
+    def header(name: str, key: str, optional: bool = False) -> dict[str, Any]:
+        return {"request_headers": {"header_name": name, "descriptor_key": key, "skip_if_absent": optional}}
+
+    return {
+        "name": "envoy.filters.http.ratelimit",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit",
+            "domain": RATE_LIMIT_DOMAIN,
+            "timeout": RATE_LIMIT_TIMEOUT,
+            "failure_mode_deny": False,
+            "rate_limited_as_resource_exhausted": True,
+            # The service writes X-RateLimit-* itself (any window length, not only Envoy's units).
+            "enable_x_ratelimit_headers": "OFF",
+            "rate_limit_service": {
+                "grpc_service": {"envoy_grpc": {"cluster_name": "gateway"}},
+                "transport_api_version": "V3",
+            },
+            "rate_limits": [
+                {
+                    "actions": [
+                        {"remote_address": {}},
+                        header(":path", "path"),
+                        header("x-envoy-original-path", "original_path", optional=True),
+                        header(RATE_LIMIT_SUBJECT_HEADER, "principal", optional=True),
+                        header(RATE_LIMIT_API_KEY_HEADER, "api_key", optional=True),
+                    ]
+                },
+                # A costly RPC adds a second descriptor that only carries its weight.
+                *(
+                    {
+                        "actions": [
+                            {
+                                "header_value_match": {
+                                    "descriptor_key": "weight",
+                                    "descriptor_value": rpc,
+                                    "headers": [{"name": ":path", "string_match": {"exact": rpc}}],
+                                }
+                            }
+                        ],
+                        "hits_addend": {"number": hits},
+                    }
+                    for rpc, hits in RATE_LIMIT_HITS.items()
+                ),
+            ],
+        },
+    }
+
+
 def _status_filter(status: int) -> dict[str, Any]:
     return {
         "status_code_filter": {
@@ -314,13 +398,13 @@ def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]
             "name": "healthz",
             "match": {"path": "/healthz"},
             "route": {"cluster": "gateway", "timeout": "5s"},
-            "typed_per_filter_config": _no_authz(),
+            "typed_per_filter_config": {**_no_authz(), **_no_ratelimit()},
         },
         {
             "name": "grpc-health",
             "match": {"prefix": "/grpc.health.v1.Health/"},
             "route": {"cluster": "gateway", "timeout": "5s"},
-            "typed_per_filter_config": _no_authz(),
+            "typed_per_filter_config": {**_no_authz(), **_no_ratelimit()},
         },
     ]
     # The review page (files served by the auth service under /review/{name}): its bare address redirects.
@@ -353,6 +437,7 @@ def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]
             ],
             "typed_per_filter_config": {
                 **_no_authz(),
+                **_no_ratelimit(),
                 # Not a contract's path: the transcoder, which refuses unknown paths, steps aside.
                 "envoy.filters.http.grpc_json_transcoder": {
                     "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
@@ -369,7 +454,10 @@ def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]
             "direct_response": {"status": 302},
             "response_headers_to_add": [
                 {"header": {"key": "location", "value": location}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"},
-                {"header": {"key": "cache-control", "value": "no-store"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"},
+                {
+                    "header": {"key": "cache-control", "value": "no-store"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                },
             ],
             "typed_per_filter_config": {
                 **_no_authz(),
@@ -416,6 +504,11 @@ def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]
         )
     routes += [
         {
+            "name": "grpc-gateway-ratelimit-admin",
+            "match": {"prefix": RATE_LIMIT_ADMIN_PREFIX},
+            "route": {"cluster": "gateway", "timeout": "5s"},
+        },
+        {
             "name": "grpc-gateway",
             "match": {"prefix": "/clearframe.gateway.v1."},
             "route": {"cluster": "gateway", "timeout": "5s"},
@@ -445,7 +538,7 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
                 "mutations": {
                     "request_mutations": [
-                        {"remove": h} for h in (*TRUSTED_HEADERS, "x-http-status", HEAD_REQUEST_HEADER)
+                        {"remove": h} for h in (*GATEWAY_SET_HEADERS, "x-http-status", HEAD_REQUEST_HEADER)
                     ],
                     "response_mutations": [
                         {
@@ -497,6 +590,7 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
                 "max_response_body_size": MAX_BODY_BYTES,
             },
         },
+        _ratelimit_filter(),
         {
             "name": "envoy.filters.http.router",
             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
