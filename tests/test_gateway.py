@@ -13,9 +13,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from clearframe.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
 from clearframe_mesh.launcher import SERVICES, Mesh
-from clearframe_runtime.status import error_info
 from services.gateway.envoy_config import GatewayLayout, Upstream, write
 
 
@@ -121,14 +119,6 @@ def test_malformed_json_body_is_400(http: httpx.Client, admin_headers: dict[str,
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_unimplemented_rpcs_answer_501_honestly(http: httpx.Client, admin_headers: dict[str, str]) -> None:
-    response = http.get("/v1/events", headers=admin_headers)
-    assert response.status_code == 501
-    body = response.json()
-    assert "not implemented yet" in body["message"]
-    assert body["details"][0]["reason"] == "NOT_IMPLEMENTED_YET"
-
-
 def test_native_grpc_health_through_the_gateway(gateway_channel: grpc.Channel) -> None:
     answer = health_pb2_grpc.HealthStub(gateway_channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
     assert answer.status == health_pb2.HealthCheckResponse.SERVING
@@ -167,21 +157,6 @@ def test_reflection_through_the_gateway_lists_every_contract(
         "clearframe.analytics.v1.AnalyticsService",
     ):
         assert expected in names
-
-
-def test_native_grpc_unimplemented_carries_error_info(
-    gateway_channel: grpc.Channel, admin_headers: dict[str, str]
-) -> None:
-    stub = analytics_service_pb2_grpc.AnalyticsServiceStub(gateway_channel)
-    with pytest.raises(grpc.RpcError) as failure:
-        stub.ListEvents(
-            analytics_service_pb2.ListEventsRequest(),
-            metadata=[("authorization", admin_headers["Authorization"])],
-            timeout=5,
-        )
-    assert failure.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    info = error_info(failure.value)
-    assert info is not None and info.reason == "NOT_IMPLEMENTED_YET" and info.domain == "clearframe"
 
 
 def test_access_log_never_holds_secrets(http: httpx.Client, mesh: Mesh) -> None:

@@ -222,11 +222,15 @@ RULES: Mapping[str, Rule] = {
         {
             "RecordEvent": needs("analytics.write"),
             "BatchRecordEvents": needs("analytics.write"),
+            "StreamRecordEvents": needs("analytics.write"),
+            # A tracking pixel: anyone may load it; the servicer limits it per client address.
+            "Pingback": PUBLIC,
             "ListEvents": needs("analytics.read"),
             "GetAssetMetrics": needs("analytics.read"),
             "GetPlatformMetrics": needs("analytics.read"),
             "GetShortLinkMetrics": needs("analytics.read"),
             "ListTopAssets": needs("analytics.read"),
+            "GetAssetTimeSeries": needs("analytics.read"),
             "PurgeEvents": needs("admin"),
         },
     ),
@@ -410,7 +414,19 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # gr
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, handler.request_deserializer, handler.response_serializer
             )
-        # No Clearframe contract has client-streaming RPCs; refuse rather than serve one unchecked.
+        if handler.stream_unary:
+            inner_su = handler.stream_unary
+
+            async def stream_unary(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+                denied = check(context)
+                if denied is not None:
+                    raise denied
+                return await inner_su(requests, context)
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary, handler.request_deserializer, handler.response_serializer
+            )
+        # No Clearframe contract has bidirectional RPCs; refuse rather than serve one unchecked.
         return _refusing_handler(handler, method)
 
 
@@ -425,11 +441,9 @@ async def _seed_forbidden(context: grpc.aio.ServicerContext) -> Any:
 def _refusing_handler(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
         raise PermissionDenied(
-            f"{method}: client streaming is not covered by the access rules", reason="NO_ACCESS_RULE"
+            f"{method}: bidirectional streaming is not covered by the access rules", reason="NO_ACCESS_RULE"
         )
 
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
     return grpc.stream_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
 
 

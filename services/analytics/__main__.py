@@ -1,20 +1,76 @@
 """Run the analytics service: `python -m services.analytics`.
 
-Its contract is complete; the implementation lands with the analytics issue. Until then every RPC answers
-UNIMPLEMENTED (HTTP 501 through the gateway) — an honest status, never fake data.
+Wiring only: settings → SQL event store (migrated at start) → group-commit ingestor → domain → servicer.
+On SIGTERM the server drains, then the ingestor writes whatever still waits before the engine closes.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 from clearframe.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
-from clearframe_runtime.server import run_service, serve_unimplemented
+from clearframe_runtime import db
+from clearframe_runtime.clock import utcnow
+from clearframe_runtime.health import database_component
+from clearframe_runtime.principal import PrincipalCodec
+from clearframe_runtime.server import Servicer, run_service, serve
+from clearframe_runtime.settings import DatabaseSettings, load_settings
+from services.analytics.adapters.sql import SqlEventStore
+from services.analytics.api import AnalyticsServicer
+from services.analytics.domain.analytics import Analytics
+from services.analytics.domain.events import Limits
+from services.analytics.domain.ingest import Ingestor
+from services.analytics.domain.pingback import PingbackLimiter
+from services.analytics.settings import AnalyticsSettings, IngestSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def main() -> None:
+    settings, ingest, database = load_settings("analytics", AnalyticsSettings, IngestSettings, DatabaseSettings)
+    engine = db.create_engine(database.database_url)
+    store = SqlEventStore(engine)
+    ingestor = Ingestor(
+        store,
+        linger_s=ingest.linger_ms / 1000,
+        max_group_events=ingest.max_group_events,
+        max_pending_events=ingest.max_pending_events,
+        retry_after_ms=ingest.retry_after_ms,
+    )
+    analytics = Analytics(
+        store,
+        ingestor,
+        clock=utcnow,
+        limits=Limits(max_future=timedelta(seconds=ingest.max_future_s), max_age=timedelta(days=ingest.max_age_days)),
+        ratio_min_views=ingest.ratio_min_views,
+        pingbacks=PingbackLimiter(ingest.pingback_per_minute, clock=utcnow) if ingest.pingback_per_minute else None,
+    )
+
+    async def start() -> None:
+        await db.migrate(database.database_url, MIGRATIONS)
+        ingestor.start()
+
+    async def stop() -> None:
+        # In-flight calls were answered while the server drained; this writes anything still queued.
+        await ingestor.close()
+        await engine.dispose()
+
+    await serve(
+        "analytics",
+        settings,
+        [
+            Servicer(
+                AnalyticsServicer(analytics, PrincipalCodec(settings.internal_secret.get_secret_value())),
+                analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server,
+                analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"],
+            )
+        ],
+        on_start=start,
+        on_stop=stop,
+        components=[database_component(engine)],
+    )
+
 
 if __name__ == "__main__":
-    run_service(
-        "analytics",
-        lambda: serve_unimplemented(
-            "analytics",
-            [(analytics_service_pb2, analytics_service_pb2_grpc)],
-            note="the analytics issue (not filed yet)",
-        ),
-    )
+    run_service("analytics", main)

@@ -256,7 +256,7 @@ class GatewayLayout:
 
 
 def _contract_methods(descriptor_path: Path) -> tuple[list[str], list[str]]:
-    """(service full names, gRPC paths of server-streaming methods) of every Clearframe contract."""
+    """(service full names, gRPC paths of streaming methods, either direction) of every Clearframe contract."""
     files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes())
     services, streaming = [], []
     for proto in files.file:
@@ -265,7 +265,7 @@ def _contract_methods(descriptor_path: Path) -> tuple[list[str], list[str]]:
         for service in proto.service:
             full = f"{proto.package}.{service.name}"
             services.append(full)
-            streaming += [f"/{full}/{m.name}" for m in service.method if m.server_streaming]
+            streaming += [f"/{full}/{m.name}" for m in service.method if m.server_streaming or m.client_streaming]
     return sorted(services), sorted(streaming)
 
 

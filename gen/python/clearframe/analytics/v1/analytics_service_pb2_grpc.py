@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from clearframe.analytics.v1 import analytics_service_pb2 as clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -45,6 +46,16 @@ class AnalyticsServiceStub:
                 request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsRequest.SerializeToString,
                 response_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsResponse.FromString,
                 _registered_method=True)
+        self.StreamRecordEvents = channel.stream_unary(
+                '/clearframe.analytics.v1.AnalyticsService/StreamRecordEvents',
+                request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsRequest.SerializeToString,
+                response_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsResponse.FromString,
+                _registered_method=True)
+        self.Pingback = channel.unary_unary(
+                '/clearframe.analytics.v1.AnalyticsService/Pingback',
+                request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.PingbackRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.ListEvents = channel.unary_unary(
                 '/clearframe.analytics.v1.AnalyticsService/ListEvents',
                 request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListEventsRequest.SerializeToString,
@@ -70,6 +81,11 @@ class AnalyticsServiceStub:
                 request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsRequest.SerializeToString,
                 response_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsResponse.FromString,
                 _registered_method=True)
+        self.GetAssetTimeSeries = channel.unary_unary(
+                '/clearframe.analytics.v1.AnalyticsService/GetAssetTimeSeries',
+                request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesRequest.SerializeToString,
+                response_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesResponse.FromString,
+                _registered_method=True)
         self.PurgeEvents = channel.unary_unary(
                 '/clearframe.analytics.v1.AnalyticsService/PurgeEvents',
                 request_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.PurgeEventsRequest.SerializeToString,
@@ -90,9 +106,38 @@ class AnalyticsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BatchRecordEvents(self, request, context):
-        """Records up to 1000 events atomically: either every new event is stored or, when any event is
-        invalid, none is (INVALID_ARGUMENT naming the first bad index). Duplicates (known `event_id`) are
-        skipped and counted. Needs `analytics.write`.
+        """Records up to 1000 events, each judged on its own (partial success): valid new events are stored,
+        an invalid one is reported in `errors` with its index and not stored, and never holds the others
+        back; duplicates (known `event_id`, or repeated within the batch) are skipped and counted. The call
+        fails as a whole only for no events (NO_EVENTS), more than 1000 (TOO_MANY_EVENTS), a full backlog
+        (RESOURCE_EXHAUSTED) or a store that cannot write (UNAVAILABLE): then nothing is stored. Needs
+        `analytics.write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamRecordEvents(self, request_iterator, context):
+        """Records a stream of event batches on one call, for producers that send continuously. Each message
+        (1–1000 events) is checked and written as it arrives, by the rules of BatchRecordEvents; the one
+        answer, after the client half-closes and everything is committed, sums them up. An error's `index`
+        counts events from the start of the stream. A message over 1000 events, a full backlog or a store
+        that cannot write ends the call with that error; what earlier messages stored stays stored (retry
+        with the same event ids). gRPC only (no REST binding). Needs `analytics.write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Pingback(self, request, context):
+        """A tracking pixel for pages and embeds (public: no credentials): records one VIEW or PLAY and
+        answers a 1×1 transparent GIF with `Cache-Control: no-store`; `x-clearframe-pingback` says
+        `recorded` or `duplicate`. The request's User-Agent decides `bot`. CLICK is refused here (the share-
+        link service records clicks): INVALID_EVENT_TYPE. Each client address may record a limited number of
+        events per minute per replica (RESOURCE_EXHAUSTED RATE_LIMITED, metadata `retry_after_ms`); the
+        route can be switched off (FAILED_PRECONDITION PINGBACK_DISABLED).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -136,6 +181,16 @@ class AnalyticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAssetTimeSeries(self, request, context):
+        """Metrics of one asset per hour or per day (UTC) over a time range, oldest first, every bucket of the
+        range included (zeros too); the first and last buckets count only the part inside the range. Default
+        range: the last 24 hours (HOUR) or 30 days (DAY) up to now; at most 1000 buckets (INVALID_ARGUMENT
+        TOO_MANY_BUCKETS). Needs `analytics.read`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PurgeEvents(self, request, context):
         """Deletes events of one asset, or all events (seed 002 `clear_events`). Needs `admin`. One scope is
         required: `asset_id`, or `all: true` (INVALID_ARGUMENT MISSING_PURGE_SCOPE otherwise).
@@ -156,6 +211,16 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     servicer.BatchRecordEvents,
                     request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsRequest.FromString,
                     response_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsResponse.SerializeToString,
+            ),
+            'StreamRecordEvents': grpc.stream_unary_rpc_method_handler(
+                    servicer.StreamRecordEvents,
+                    request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsRequest.FromString,
+                    response_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsResponse.SerializeToString,
+            ),
+            'Pingback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Pingback,
+                    request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.PingbackRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'ListEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListEvents,
@@ -181,6 +246,11 @@ def add_AnalyticsServiceServicer_to_server(servicer, server):
                     servicer.ListTopAssets,
                     request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsRequest.FromString,
                     response_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsResponse.SerializeToString,
+            ),
+            'GetAssetTimeSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetTimeSeries,
+                    request_deserializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesRequest.FromString,
+                    response_serializer=clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesResponse.SerializeToString,
             ),
             'PurgeEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.PurgeEvents,
@@ -243,6 +313,60 @@ class AnalyticsService:
             '/clearframe.analytics.v1.AnalyticsService/BatchRecordEvents',
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsRequest.SerializeToString,
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.BatchRecordEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamRecordEvents(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/clearframe.analytics.v1.AnalyticsService/StreamRecordEvents',
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsRequest.SerializeToString,
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.StreamRecordEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pingback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.analytics.v1.AnalyticsService/Pingback',
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.PingbackRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,
@@ -378,6 +502,33 @@ class AnalyticsService:
             '/clearframe.analytics.v1.AnalyticsService/ListTopAssets',
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsRequest.SerializeToString,
             clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.ListTopAssetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetTimeSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.analytics.v1.AnalyticsService/GetAssetTimeSeries',
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesRequest.SerializeToString,
+            clearframe_dot_analytics_dot_v1_dot_analytics__service__pb2.GetAssetTimeSeriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,309 @@
+"""gRPC face of the analytics service: AnalyticsService (REST through the gateway).
+
+Translates messages to the domain's records and back; permissions are applied before any of this runs
+(:data:`clearframe_runtime.access.RULES`), errors become status by :mod:`clearframe_runtime.status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import grpc
+from google.api import httpbody_pb2
+from google.protobuf import timestamp_pb2
+
+from clearframe.analytics.v1 import analytics_service_pb2 as pb
+from clearframe.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
+from clearframe_runtime.errors import InvalidArgument
+from clearframe_runtime.principal import PrincipalCodec
+from clearframe_runtime.protoconv import timestamp, to_datetime
+from clearframe_runtime.status import status_message
+from services.analytics.domain.analytics import Analytics, BatchOutcome, Granularity
+from services.analytics.domain.events import EventDraft
+from services.analytics.domain.model import Event, EventFilter, EventType, Metrics, Platform, RankBy, TimeRange
+
+#: The pingback's answer: a 1×1 transparent GIF.
+PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
+#: StreamRecordEvents lists at most this many refusals (and counts them all).
+MAX_STREAM_ERRORS = 1000
+
+_EVENT_TYPES = {
+    pb.EVENT_TYPE_VIEW: EventType.VIEW,
+    pb.EVENT_TYPE_PLAY: EventType.PLAY,
+    pb.EVENT_TYPE_CLICK: EventType.CLICK,
+}
+_EVENT_TYPE_OF = {v: k for k, v in _EVENT_TYPES.items()}
+_PLATFORMS = {
+    pb.PLATFORM_WEB: Platform.WEB,
+    pb.PLATFORM_SLACK: Platform.SLACK,
+    pb.PLATFORM_DISCORD: Platform.DISCORD,
+    pb.PLATFORM_TEAMS: Platform.TEAMS,
+    pb.PLATFORM_TWITTER: Platform.TWITTER,
+    pb.PLATFORM_FACEBOOK: Platform.FACEBOOK,
+    pb.PLATFORM_OTHER: Platform.OTHER,
+}
+_PLATFORM_OF = {v: k for k, v in _PLATFORMS.items()}
+_GRANULARITY = {
+    pb.GRANULARITY_UNSPECIFIED: Granularity.HOUR,
+    pb.GRANULARITY_HOUR: Granularity.HOUR,
+    pb.GRANULARITY_DAY: Granularity.DAY,
+}
+_RANK_BY = {
+    pb.METRIC_UNSPECIFIED: RankBy.VIEWS,
+    pb.METRIC_VIEWS: RankBy.VIEWS,
+    pb.METRIC_PLAYS: RankBy.PLAYS,
+    pb.METRIC_CLICKS: RankBy.CLICKS,
+    pb.METRIC_CTR: RankBy.CTR,
+    pb.METRIC_PLAY_RATE: RankBy.PLAY_RATE,
+}
+
+
+def _name(table: Mapping[Any, EventType] | Mapping[Any, Platform], value: int) -> str:
+    """The domain's name of an enum value; "" for unset, the number itself for one this build does not know."""
+    if value == 0:
+        return ""
+    known = table.get(value)
+    return known.value if known is not None else str(value)
+
+
+def _time(stamp: timestamp_pb2.Timestamp, field: str, reason: str) -> datetime:
+    try:
+        return to_datetime(stamp)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidArgument(f"{field} is not a representable time", field=field, reason=reason) from exc
+
+
+def draft_of(event: pb.Event) -> EventDraft:
+    return EventDraft(
+        asset_id=event.asset_id,
+        event_type=_name(_EVENT_TYPES, event.event_type),
+        platform=_name(_PLATFORMS, event.platform),
+        event_id=event.event_id,
+        short_code=event.short_code,
+        event_time=_time(event.event_time, "event_time", "INVALID_EVENT_TIME")
+        if event.HasField("event_time")
+        else None,
+        attributes=dict(event.attributes),
+        user_agent=event.user_agent,
+    )
+
+
+def time_range_of(message: pb.TimeRange, field: str = "time_range") -> TimeRange:
+    start = (
+        _time(message.start_time, f"{field}.start_time", "INVALID_TIME_RANGE")
+        if message.HasField("start_time")
+        else None
+    )
+    end = _time(message.end_time, f"{field}.end_time", "INVALID_TIME_RANGE") if message.HasField("end_time") else None
+    return TimeRange(start, end)
+
+
+def _platform_filter(value: int) -> Platform | None:
+    if value == pb.PLATFORM_UNSPECIFIED:
+        return None
+    platform: Platform | None = _PLATFORMS.get(value)  # type: ignore[call-overload]  # unknown: refused below
+    if platform is None:
+        raise InvalidArgument(f"unknown platform value {value}", field="platform", reason="INVALID_PLATFORM")
+    return platform
+
+
+def event_message(event: Event) -> pb.Event:
+    return pb.Event(
+        event_id=event.event_id,
+        asset_id=event.asset_id,
+        event_type=_EVENT_TYPE_OF[event.event_type],
+        platform=_PLATFORM_OF[event.platform],
+        short_code=event.short_code,
+        event_time=timestamp(event.event_time),
+        attributes=dict(event.attributes),
+        receive_time=timestamp(event.receive_time),
+        user_agent=event.user_agent,
+        bot=event.bot,
+    )
+
+
+def metrics_message(metrics: Metrics) -> pb.Metrics:
+    return pb.Metrics(
+        views=metrics.views,
+        plays=metrics.plays,
+        clicks=metrics.clicks,
+        ctr=metrics.ctr,
+        play_rate=metrics.play_rate,
+        total_events=metrics.total_events,
+        bot_events=metrics.bot_events,
+    )
+
+
+def asset_metrics_message(asset_id: str, metrics: Metrics) -> pb.AssetMetrics:
+    return pb.AssetMetrics(
+        asset_id=asset_id,
+        views=metrics.views,
+        plays=metrics.plays,
+        clicks=metrics.clicks,
+        ctr=metrics.ctr,
+        play_rate=metrics.play_rate,
+        total_events=metrics.total_events,
+        bot_events=metrics.bot_events,
+    )
+
+
+class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
+    def __init__(self, analytics: Analytics, codec: PrincipalCodec):
+        self._analytics = analytics
+        self._codec = codec
+
+    async def RecordEvent(self, request: pb.RecordEventRequest, context: grpc.aio.ServicerContext) -> Any:
+        if not request.HasField("event"):
+            raise InvalidArgument("event is required", field="event", reason="MISSING_EVENT")
+        recorded = await self._analytics.record(draft_of(request.event))
+        return pb.RecordEventResponse(event=event_message(recorded.event), duplicate=recorded.duplicate)
+
+    async def _record_batch(
+        self, events: Sequence[pb.Event], offset: int = 0
+    ) -> tuple[BatchOutcome, list[pb.EventError]]:
+        """Record one batch; its refusals as messages, indexed from ``offset`` (the stream's position)."""
+        drafts: list[EventDraft] = []
+        unreadable: dict[int, InvalidArgument] = {}
+        for index, event in enumerate(events):
+            try:
+                drafts.append(draft_of(event))
+            except InvalidArgument as exc:
+                # Unreadable on the wire (a time out of range): refused in its place, like the others.
+                unreadable[index] = exc
+                drafts.append(EventDraft(asset_id="", event_type="", event_id=event.event_id))
+        outcome = await self._analytics.record_batch(drafts)
+        errors = {e.index: e.error for e in outcome.errors} | unreadable
+        messages = []
+        for index in sorted(errors):
+            error = errors[index]
+            error.metadata["index"] = str(offset + index)
+            messages.append(
+                pb.EventError(index=offset + index, event_id=events[index].event_id, error=status_message(error))
+            )
+        return outcome, messages
+
+    async def BatchRecordEvents(self, request: pb.BatchRecordEventsRequest, context: grpc.aio.ServicerContext) -> Any:
+        outcome, errors = await self._record_batch(request.events)
+        return pb.BatchRecordEventsResponse(
+            recorded_count=len(outcome.stored_ids),
+            duplicate_count=outcome.duplicates,
+            event_ids=outcome.stored_ids,
+            errors=errors,
+            bot_count=outcome.bots,
+        )
+
+    async def StreamRecordEvents(
+        self, request_iterator: AsyncIterator[pb.StreamRecordEventsRequest], context: grpc.aio.ServicerContext
+    ) -> Any:
+        answer = pb.StreamRecordEventsResponse()
+        offset = 0
+        async for message in request_iterator:
+            if not message.events:
+                continue
+            # Each message is committed before the next is read: a later message repeating an id finds it stored.
+            outcome, errors = await self._record_batch(message.events, offset)
+            offset += len(message.events)
+            answer.recorded_count += len(outcome.stored_ids)
+            answer.duplicate_count += outcome.duplicates
+            answer.bot_count += outcome.bots
+            answer.error_count += len(errors)
+            answer.errors.extend(errors[: max(0, MAX_STREAM_ERRORS - len(answer.errors))])
+        return answer
+
+    async def Pingback(self, request: pb.PingbackRequest, context: grpc.aio.ServicerContext) -> Any:
+        metadata = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
+        draft = EventDraft(
+            asset_id=request.asset_id,
+            event_type=_name(_EVENT_TYPES, request.event_type),
+            platform=_name(_PLATFORMS, request.platform),
+            event_id=request.event_id,
+            short_code=request.short_code,
+            user_agent=metadata.get("user-agent", "")[:1024],
+        )
+        recorded = await self._analytics.pingback(draft, self._codec.caller(context).client_ip)
+        await context.send_initial_metadata(
+            (
+                ("cache-control", "no-store"),
+                ("x-clearframe-pingback", "duplicate" if recorded.duplicate else "recorded"),
+            )
+        )
+        return httpbody_pb2.HttpBody(content_type="image/gif", data=PIXEL)
+
+    async def ListEvents(self, request: pb.ListEventsRequest, context: grpc.aio.ServicerContext) -> Any:
+        if request.event_type and request.event_type not in _EVENT_TYPES:
+            raise InvalidArgument(
+                f"unknown event_type value {request.event_type}", field="event_type", reason="INVALID_EVENT_TYPE"
+            )
+        where = EventFilter(
+            asset_id=request.asset_id,
+            short_code=request.short_code,
+            event_type=_EVENT_TYPES.get(request.event_type),
+            platform=_platform_filter(request.platform),
+            time_range=time_range_of(request.time_range),
+        )
+        events, token = await self._analytics.list_events(where, request.page_size, request.page_token)
+        return pb.ListEventsResponse(events=[event_message(e) for e in events], next_page_token=token)
+
+    async def GetAssetMetrics(self, request: pb.GetAssetMetricsRequest, context: grpc.aio.ServicerContext) -> Any:
+        metrics = await self._analytics.asset_metrics(request.asset_id, time_range_of(request.time_range))
+        return pb.GetAssetMetricsResponse(metrics=asset_metrics_message(request.asset_id, metrics))
+
+    async def GetPlatformMetrics(self, request: pb.GetPlatformMetricsRequest, context: grpc.aio.ServicerContext) -> Any:
+        platforms = await self._analytics.platform_metrics(request.asset_id, time_range_of(request.time_range))
+        return pb.GetPlatformMetricsResponse(
+            asset_id=request.asset_id,
+            platforms=[
+                pb.PlatformMetrics(platform=_PLATFORM_OF[platform], metrics=metrics_message(metrics))
+                for platform, metrics in platforms
+            ],
+        )
+
+    async def GetShortLinkMetrics(
+        self, request: pb.GetShortLinkMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        asset_id, metrics = await self._analytics.short_link_metrics(
+            request.short_code, time_range_of(request.time_range)
+        )
+        return pb.GetShortLinkMetricsResponse(
+            short_code=request.short_code, asset_id=asset_id, metrics=metrics_message(metrics)
+        )
+
+    async def ListTopAssets(self, request: pb.ListTopAssetsRequest, context: grpc.aio.ServicerContext) -> Any:
+        if request.metric not in _RANK_BY:
+            raise InvalidArgument(f"unknown metric value {request.metric}", field="metric", reason="INVALID_METRIC")
+        ranked, token = await self._analytics.top_assets(
+            _RANK_BY[request.metric],
+            platform=_platform_filter(request.platform),
+            time_range=time_range_of(request.time_range),
+            min_views=request.min_views,
+            requested_page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.ListTopAssetsResponse(
+            assets=[asset_metrics_message(r.asset_id, r.metrics) for r in ranked], next_page_token=token
+        )
+
+    async def GetAssetTimeSeries(self, request: pb.GetAssetTimeSeriesRequest, context: grpc.aio.ServicerContext) -> Any:
+        granularity = _GRANULARITY.get(request.granularity)
+        if granularity is None:
+            raise InvalidArgument(
+                f"unknown granularity value {request.granularity}", field="granularity", reason="INVALID_GRANULARITY"
+            )
+        buckets = await self._analytics.time_series(
+            request.asset_id,
+            granularity,
+            time_range_of(request.time_range),
+            platform=_platform_filter(request.platform),
+            short_code=request.short_code,
+        )
+        return pb.GetAssetTimeSeriesResponse(
+            asset_id=request.asset_id,
+            granularity=pb.GRANULARITY_DAY if granularity is Granularity.DAY else pb.GRANULARITY_HOUR,
+            buckets=[pb.TimeSeriesBucket(start_time=timestamp(at), metrics=metrics_message(m)) for at, m in buckets],
+        )
+
+    async def PurgeEvents(self, request: pb.PurgeEventsRequest, context: grpc.aio.ServicerContext) -> Any:
+        deleted = await self._analytics.purge(request.asset_id, request.all)
+        return pb.PurgeEventsResponse(deleted_count=deleted)

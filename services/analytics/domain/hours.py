@@ -1,0 +1,60 @@
+"""Hourly rollups and exact time ranges: which part of a range the hourly counts answer, which the raw
+events must.
+
+A range is inclusive at both ends and kept to the microsecond. An hour ``[h, h + 1 h)`` is answered by its
+rollup when it lies wholly inside the range; the partial hours at the two edges (at most one each) are
+counted from the raw events. So every answer is exact, and a range of days reads a few hundred rollup rows
+plus at most two hours of events per group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from services.analytics.domain.model import TimeRange
+
+HOUR = timedelta(hours=1)
+MICROSECOND = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR_US = 3_600_000_000
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch (an aware datetime)."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_us(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+def hour_of(value_us: int) -> int:
+    """Start (µs) of the hour holding ``value_us``."""
+    return value_us - value_us % HOUR_US
+
+
+@dataclass(frozen=True)
+class RangeSplit:
+    """``rollup_hours``: hour starts ``[from, to)`` (µs, ``None`` unbounded) the rollups answer, or ``None``
+    for no whole hour; ``raw``: inclusive µs spans (``None`` unbounded) the raw events answer."""
+
+    rollup_hours: tuple[int | None, int | None] | None
+    raw: tuple[tuple[int | None, int | None], ...]
+
+
+def split(time_range: TimeRange) -> RangeSplit:
+    start = None if time_range.start is None else to_us(time_range.start)
+    end = None if time_range.end is None else to_us(time_range.end)
+    # First whole hour: the hour of `start` when it begins there, else the next one.
+    first = None if start is None else (start if start % HOUR_US == 0 else hour_of(start) + HOUR_US)
+    # Whole hours end (exclusive) at the hour holding end + 1 µs: the hour ending exactly at end + 1 µs is whole.
+    stop = None if end is None else hour_of(end + 1)
+    if first is not None and stop is not None and first >= stop:
+        return RangeSplit(None, ((start, end),))
+    raw: list[tuple[int | None, int | None]] = []
+    if start is not None and first is not None and start < first:
+        raw.append((start, first - 1))
+    if end is not None and stop is not None and stop <= end:
+        raw.append((stop, end))
+    return RangeSplit((first, stop), tuple(raw))

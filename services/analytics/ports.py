@@ -1,0 +1,44 @@
+"""What the analytics domain needs from the outside: a store of events and their hourly rollups.
+
+``services/analytics/adapters/sql.py`` implements it on SQLite and PostgreSQL;
+``services/analytics/tests/fake_store.py`` in memory. ``services/analytics/tests/test_store.py`` is the
+contract both pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+from services.analytics.domain.model import Count, Dimension, Event, EventFilter
+
+
+class EventStore(Protocol):
+    """Raw events (ids unique) and their counts.
+
+    Writes are atomic: what :meth:`record` stores, and the counts it adds, are committed together or not at
+    all. A store that cannot be reached raises :class:`clearframe_runtime.errors.Unavailable`
+    (``STORE_UNAVAILABLE``)."""
+
+    async def record(self, events: Sequence[Event]) -> set[str]:
+        """Store the events whose ids are not stored yet, and add them to the counts, in one transaction.
+        The ids in ``events`` are distinct. Returns the ids stored by this call (the others were known:
+        duplicates, left as they were — also when another writer stored them at the same moment)."""
+        ...
+
+    async def get_many(self, event_ids: Collection[str]) -> dict[str, Event]:
+        """The stored events among these ids."""
+        ...
+
+    async def counts(self, where: EventFilter, by: frozenset[Dimension]) -> list[Count]:
+        """Events matching ``where``, counted per event type and per value of each dimension in ``by``
+        (humans and bots apart), exact for any time range. Groups without events are left out."""
+        ...
+
+    async def page(self, where: EventFilter, offset: int, limit: int) -> list[Event]:
+        """Events matching ``where``, oldest first (event time, then id); ``ValueError`` for a negative offset."""
+        ...
+
+    async def purge(self, asset_id: str | None) -> int:
+        """Delete the events (and counts) of one asset, or of all assets for ``None``; how many events."""
+        ...

@@ -1,0 +1,284 @@
+"""The event store's contract, run on the in-memory fake, SQLite and PostgreSQL (when configured; required
+in CI, where a missing server fails these tests), so that the fake the domain's tests use behaves as the
+databases do; and the migrations' checks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from clearframe_runtime import db
+from clearframe_runtime.testing import (
+    PostgresRequired,
+    assert_migrations_idempotent,
+    postgres_url,
+    temporary_postgres_database,
+)
+from services.analytics.adapters.sql import SqlEventStore, metadata
+from services.analytics.domain.model import (
+    Count,
+    Dimension,
+    Event,
+    EventFilter,
+    EventType,
+    Metrics,
+    Platform,
+    TimeRange,
+)
+from services.analytics.ports import EventStore
+from services.analytics.tests.fake_store import MemoryEventStore
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+A1, A2, A3 = "a" * 16, "b" * 16, "c" * 16
+MEMORY = "memory"
+
+
+def event(
+    n: int,
+    *,
+    asset_id: str = A1,
+    at: datetime = T0,
+    kind: EventType = EventType.VIEW,
+    platform: Platform = Platform.WEB,
+    code: str = "",
+    bot: bool = False,
+) -> Event:
+    return Event(
+        event_id=f"e{n}",
+        asset_id=asset_id,
+        event_type=kind,
+        platform=platform,
+        short_code=code,
+        event_time=at,
+        receive_time=at + timedelta(seconds=1),
+        attributes={"campaign": "launch", "ünï": "cödé"},
+        user_agent="Discordbot/2.0" if bot else "Mozilla/5.0",
+        bot=bot,
+    )
+
+
+@pytest.fixture(params=[MEMORY, "sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """``MEMORY`` or a fresh database's URL; PostgreSQL skipped only when no server is named (never in CI)."""
+    if request.param == MEMORY:
+        yield MEMORY
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'analytics.db'}"
+    else:
+        try:
+            server = postgres_url()
+        except PostgresRequired as exc:
+            pytest.fail(str(exc))
+        if server is None:
+            pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
+        with temporary_postgres_database(server) as url:
+            yield url
+
+
+@pytest.fixture
+async def store(backend: str) -> AsyncIterator[EventStore]:
+    if backend == MEMORY:
+        yield MemoryEventStore()
+        return
+    await db.migrate(backend, MIGRATIONS)
+    engine = db.create_engine(backend)
+    try:
+        yield SqlEventStore(engine)
+    finally:
+        await engine.dispose()
+
+
+def totals(counts: list[Count]) -> Metrics:
+    return Metrics.of(counts)
+
+
+async def test_recorded_events_read_back_whole_and_in_order(store: EventStore) -> None:
+    later = event(2, at=T0 + timedelta(microseconds=7), code="Ab12Cd34", platform=Platform.SLACK)
+    first = event(1)
+    same_time = event(0)
+    assert await store.record([later, first, same_time]) == {"e0", "e1", "e2"}
+    assert await store.get_many(["e1", "e2", "nope"]) == {"e1": first, "e2": later}
+    assert await store.page(EventFilter(), 0, 10) == [same_time, first, later]  # by time, then id
+    assert await store.page(EventFilter(), 1, 1) == [first]
+    assert await store.page(EventFilter(short_code="Ab12Cd34"), 0, 10) == [later]
+    found = (await store.get_many(["e2"]))["e2"]
+    assert found.event_time.utcoffset() == timedelta(0) and found.event_time == T0 + timedelta(microseconds=7)
+    with pytest.raises(ValueError):
+        await store.page(EventFilter(), -1, 10)
+
+
+async def test_known_ids_are_skipped_and_the_first_event_stays(store: EventStore) -> None:
+    original = event(1)
+    assert await store.record([original]) == {"e1"}
+    impostor = replace(original, asset_id=A2, event_type=EventType.CLICK)
+    assert await store.record([impostor, event(2)]) == {"e2"}
+    assert (await store.get_many(["e1"]))["e1"] == original
+    assert totals(await store.counts(EventFilter(asset_id=A1), frozenset())) == Metrics(views=2)
+    assert await store.counts(EventFilter(asset_id=A2), frozenset()) == []
+
+
+async def test_of_concurrent_writers_of_one_id_exactly_one_stores_it(store: EventStore) -> None:
+    results = await asyncio.gather(*(store.record([event(7), event(100 + i)]) for i in range(6)))
+    assert sum("e7" in stored for stored in results) == 1
+    assert totals(await store.counts(EventFilter(), frozenset())) == Metrics(views=7)
+
+
+async def test_bots_are_counted_apart(store: EventStore) -> None:
+    await store.record([event(1), event(2, bot=True), event(3, kind=EventType.CLICK, bot=True)])
+    assert totals(await store.counts(EventFilter(), frozenset())) == Metrics(views=1, bot_events=2)
+    assert [e.bot for e in await store.page(EventFilter(), 0, 10)] == [False, True, True]
+
+
+async def test_counts_group_by_asset_platform_and_code(store: EventStore) -> None:
+    await store.record(
+        [
+            event(1, asset_id=A1, platform=Platform.SLACK, code="code1"),
+            event(2, asset_id=A1, platform=Platform.SLACK, code="code1", kind=EventType.CLICK),
+            event(3, asset_id=A1, platform=Platform.DISCORD),
+            event(4, asset_id=A2, platform=Platform.SLACK, kind=EventType.PLAY),
+        ]
+    )
+    by_platform = await store.counts(EventFilter(asset_id=A1), frozenset({Dimension.PLATFORM}))
+    assert sorted((c.platform.value if c.platform else "", c.event_type.value, c.humans) for c in by_platform) == [
+        ("discord", "view", 1),
+        ("slack", "click", 1),
+        ("slack", "view", 1),
+    ]
+    by_asset = await store.counts(EventFilter(platform=Platform.SLACK), frozenset({Dimension.ASSET}))
+    assert sorted((c.asset_id, c.event_type.value, c.humans) for c in by_asset) == [
+        (A1, "click", 1),
+        (A1, "view", 1),
+        (A2, "play", 1),
+    ]
+    by_code = await store.counts(EventFilter(short_code="code1"), frozenset({Dimension.ASSET, Dimension.SHORT_CODE}))
+    assert {(c.asset_id, c.short_code) for c in by_code} == {(A1, "code1")}
+    assert all(c.platform is None for c in by_code)
+    assert totals(await store.counts(EventFilter(event_type=EventType.CLICK), frozenset())) == Metrics(clicks=1)
+
+
+async def test_time_ranges_include_both_ends_to_the_microsecond(store: EventStore) -> None:
+    edge = T0 + timedelta(minutes=30)
+    await store.record(
+        [
+            event(1, at=edge - timedelta(microseconds=1)),
+            event(2, at=edge),
+            event(3, at=edge + timedelta(hours=2)),
+            event(4, at=edge + timedelta(hours=2, microseconds=1)),
+        ]
+    )
+    inclusive = TimeRange(edge, edge + timedelta(hours=2))
+    assert totals(await store.counts(EventFilter(time_range=inclusive), frozenset())).views == 2
+    assert [e.event_id for e in await store.page(EventFilter(time_range=inclusive), 0, 10)] == ["e2", "e3"]
+    assert totals(await store.counts(EventFilter(time_range=TimeRange(edge, edge)), frozenset())).views == 1
+    assert totals(await store.counts(EventFilter(time_range=TimeRange(start=edge)), frozenset())).views == 3
+    assert totals(await store.counts(EventFilter(time_range=TimeRange(end=edge)), frozenset())).views == 2
+
+
+async def test_counts_for_random_ranges_equal_counting_the_events(store: EventStore, backend: str) -> None:
+    """Rollups of whole hours plus the raw edges give exactly what counting every event gives."""
+    rng = random.Random(2)
+    events = [
+        event(
+            n,
+            asset_id=rng.choice([A1, A2, A3]),
+            at=T0 + timedelta(microseconds=rng.randrange(0, 10 * 3_600_000_000)),
+            kind=rng.choice(list(EventType)),
+            platform=rng.choice(list(Platform)),
+            code=rng.choice(["", "code1", "code2"]),
+            bot=rng.random() < 0.2,
+        )
+        for n in range(400)
+    ]
+    for offset in range(0, len(events), 150):
+        await store.record(events[offset : offset + 150])
+    reference = MemoryEventStore()
+    await reference.record(events)
+    # Whole hours, and moments anywhere (an edge inside an hour, or both edges in one hour).
+    moments = [
+        T0,
+        T0 + timedelta(hours=3),
+        *(T0 + timedelta(microseconds=rng.randrange(0, 11 * 3_600_000_000)) for _ in range(12)),
+    ]
+    for _ in range(25):
+        start, end = sorted(rng.sample(moments, 2))
+        time_range = rng.choice([TimeRange(start, end), TimeRange(start=start), TimeRange(end=end), TimeRange()])
+        for by in (
+            frozenset(),
+            frozenset({Dimension.ASSET}),
+            frozenset({Dimension.PLATFORM, Dimension.SHORT_CODE}),
+            frozenset({Dimension.HOUR, Dimension.ASSET}),
+        ):
+            where = EventFilter(time_range=time_range, platform=rng.choice([None, Platform.SLACK]))
+            got = sorted(await store.counts(where, by), key=repr)
+            assert got == sorted(await reference.counts(where, by), key=repr), (time_range, by)
+
+
+async def test_counts_per_hour_put_each_event_in_its_utc_hour(store: EventStore) -> None:
+    await store.record(
+        [
+            event(1, at=T0 + timedelta(minutes=59, seconds=59, microseconds=999_999)),
+            event(2, at=T0 + timedelta(hours=1)),
+            event(3, at=T0 + timedelta(hours=1, minutes=30), bot=True),
+        ]
+    )
+    for time_range in (TimeRange(), TimeRange(T0 + timedelta(minutes=1), T0 + timedelta(hours=1, minutes=45))):
+        hours = await store.counts(EventFilter(time_range=time_range), frozenset({Dimension.HOUR}))
+        assert sorted((c.hour, c.humans, c.bots) for c in hours if c.hour is not None) == [
+            (T0, 1, 0),
+            (T0 + timedelta(hours=1), 1, 1),
+        ]
+
+
+async def test_purge_one_asset_or_all(store: EventStore) -> None:
+    await store.record([event(1, asset_id=A1), event(2, asset_id=A1), event(3, asset_id=A2)])
+    assert await store.purge(A1) == 2
+    assert await store.counts(EventFilter(asset_id=A1), frozenset()) == []
+    assert totals(await store.counts(EventFilter(), frozenset())).views == 1
+    assert await store.record([event(1, asset_id=A1)]) == {"e1"}  # a purged id may be recorded again
+    assert await store.purge(None) == 2
+    assert await store.page(EventFilter(), 0, 10) == []
+    assert await store.counts(EventFilter(), frozenset()) == []
+
+
+async def test_naive_times_are_refused_and_store_nothing(store: EventStore) -> None:
+    with pytest.raises(ValueError):
+        await store.record([event(1, at=datetime(2026, 12, 1, 12))])
+    assert await store.page(EventFilter(), 0, 10) == []
+
+
+async def test_a_large_write_is_one_atomic_call(store: EventStore) -> None:
+    many = [event(n, at=T0 + timedelta(seconds=n)) for n in range(1300)]
+    assert len(await store.record(many)) == 1300
+    assert totals(await store.counts(EventFilter(), frozenset())).views == 1300
+
+
+# ---------------------------------------------------------------------------------------------- migrations
+
+
+def _sql_backend(backend: str) -> None:
+    if backend == MEMORY:
+        pytest.skip("migrations concern the SQL stores")
+
+
+async def test_migrations_match_the_tables_and_run_twice(backend: str) -> None:
+    _sql_backend(backend)
+    await db.migrate(backend, MIGRATIONS)
+    engine = db.create_engine(backend)
+    try:
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+        # Alembic's own version table is not in our metadata; every other difference is a missing migration.
+        assert [d for d in diff if "alembic_version_analytics" not in repr(d)] == []
+        await SqlEventStore(engine).record([event(1), event(2, bot=True)])
+    finally:
+        await engine.dispose()
+    await assert_migrations_idempotent(backend, MIGRATIONS)
