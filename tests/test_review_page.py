@@ -27,11 +27,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from clearframe_mesh.launcher import Mesh
 from tests.conftest import make_key
 from tests.media_samples import encoded
-from tests.test_assets import settled, upload
+from tests.test_assets import settled, upload, wait_for
 from tests.test_moderation import config
 
 CONFIG = "/api/v1/analysis/config"
 XSS = '<img src=x onerror="document.title=\'pwned\'">'
+#: Markup for a title without spaces (a query parameter's "+" reaches the service as it is, not as a space).
+XSS_TITLE = "<svg/onload=document.title='pwned'>"
 
 
 def chromium_path() -> str:
@@ -70,16 +72,29 @@ def h(key: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def flagged(http: httpx.Client, keys: dict[str, str]) -> dict[str, Any]:
     """A FLAGGED asset of a model of its own (the astronaut's face weighs 100) and its open review case."""
+    model = strict_model(http, keys)
+    asset_id, case = flag(http, keys, encoded("astronaut", "GIF"), model, title=f"Astronaut{XSS_TITLE}", tags=["space"])
+    return {"model": model, "asset_id": asset_id, "case": case}
+
+
+def strict_model(http: httpx.Client, keys: dict[str, str]) -> str:
     model = "m" + uuid.uuid4().hex[:12]
     stored = http.put(f"{CONFIG}/store/{model}", headers=h(keys["config"]), json=config(100, webhooks=False))
     assert stored.status_code == 200, stored.text
-    created = upload(http, keys, encoded("astronaut", "GIF"), model)
+    return model
+
+
+def flag(
+    http: httpx.Client, keys: dict[str, str], data: bytes, model: str, **params: Any
+) -> tuple[str, dict[str, Any]]:
+    """Upload bytes under a strict model; the asset id and its open review case once it is FLAGGED."""
+    created = upload(http, keys, data, model, **params)
     assert created.status_code == 201, created.text
-    asset_id = created.json()["asset"]["asset_id"]
+    asset_id: str = created.json()["asset"]["asset_id"]
     assert settled(http, keys, asset_id)["moderation_status"] == "MODERATION_STATUS_FLAGGED"
     cases = http.get("/v1/reviews", params={"asset_id": asset_id}, headers=h(keys["read"])).json()["cases"]
     (case,) = cases
-    return {"model": model, "asset_id": asset_id, "case": case}
+    return asset_id, dict(case)
 
 
 def screenshots_dir(tmp_path: Path) -> Path:
@@ -161,6 +176,9 @@ def test_reviewer_clears_a_case_with_the_keyboard(
         expect(page.locator("#rules li").first).to_be_visible()
         expect(page.locator("#audit li")).not_to_have_count(0)
         expect(page.locator("#viewed")).to_have_text("1")
+        # The upload's title, markup included, is text on the page.
+        expect(page.locator("#meta")).to_contain_text(f"Astronaut{XSS_TITLE}")
+        assert page.locator("#meta svg").count() == 0 and page.title() != "pwned"
         page.screenshot(path=str(shots / "review-queue.png"))
 
         page.keyboard.press("u")
@@ -186,7 +204,7 @@ def test_reviewer_clears_a_case_with_the_keyboard(
         page.keyboard.press("n")
         page.keyboard.type(f"explicit {XSS}")
         page.keyboard.press("Escape")
-        page.screenshot(path=str(shots / "review-case.png"))
+        page.screenshot(path=str(shots / "review-case.png"), full_page=True)
         page.keyboard.press("r")
         expect(page.locator("#last")).to_be_visible(timeout=15000)
         expect(row).to_have_count(0)
@@ -198,6 +216,8 @@ def test_reviewer_clears_a_case_with_the_keyboard(
         assert statement["automated_detection"] == "Yes"
         assert statement["automated_decision"] == "AUTOMATED_DECISION_NOT_AUTOMATED"
         assert XSS in statement["decision_facts"]
+        assert statement["content_type"] == ["CONTENT_TYPE_IMAGE"]
+        page.screenshot(path=str(shots / "review-decision.png"), full_page=True)
         with page.expect_download() as download:
             page.keyboard.press("e")
         exported = json.loads(Path(download.value.path()).read_text())
@@ -269,5 +289,38 @@ def test_a_reader_cannot_decide(
         assets_only = make_key(http, admin_headers, "assets.write")
         assert http.post("/v1/reviewSession", headers=h(assets_only), json={}).status_code == 403
         assert http.post("/v1/reviewSession", json={}).status_code == 401
+    finally:
+        context.close()
+
+
+def test_bulk_decision_by_keyboard(
+    browser: Browser, mesh: Mesh, http: httpx.Client, keys: dict[str, str]
+) -> None:
+    model = strict_model(http, keys)
+    flagged = [flag(http, keys, encoded("astronaut", fmt), model) for fmt in ("PNG", "JPEG")]
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        sign_in(page, mesh, keys["review"])
+        page.fill("#filter-model", model)
+        page.press("#filter-model", "Escape")
+        expect(page.locator("#count-shown")).to_have_text("2")
+        expect(page.locator("#case-id")).not_to_be_empty()
+        first = page.locator("#case-id").inner_text()
+        page.keyboard.press("x")
+        page.keyboard.press("j")
+        expect(page.locator("#case-id")).not_to_have_text(first)
+        page.keyboard.press("x")
+        expect(page.locator("#selected-count")).to_have_text("2")
+        page.keyboard.press("Shift+A")
+        expect(page.locator("#pending-text")).to_contain_text("Approving 2 cases")
+        expect(page.locator("#last-text")).to_contain_text("2 cases approved", timeout=15000)
+        expect(page.locator("#cases li")).to_have_count(0)
+        expect(page.locator("#sor")).to_contain_text("no statement of reasons is due")
+        expect(page.locator("#viewed")).to_have_text("2")
+        for asset_id, case in flagged:
+            decided = http.get(f"/v1/reviews/{case['case_id']}", headers=h(keys["read"])).json()["review_case"]
+            assert decided["state"] == "REVIEW_CASE_STATE_DECIDED", asset_id
+            wait_for(lambda: http.get(f"/a/{asset_id}").status_code == 200, timeout_s=10, what="publication")  # noqa: B023
     finally:
         context.close()

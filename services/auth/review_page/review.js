@@ -19,6 +19,7 @@
     inFlight: new Set(), // case ids whose decision is being sent or waits for undo
     viewed: new Set(),
     lastStatement: null,
+    assets: {},          // case id → its asset's metadata, as read when the case was opened
     unblurred: false,
     gray: false,
   };
@@ -299,8 +300,17 @@
       if (e.status !== 401) flash("The case could not be loaded: " + e.message, true);
       return;
     }
+    let asset = null;
+    if (answer.review_case.asset_id) {
+      try {
+        asset = (await api("GET", "/v1/assets/" + encodeURIComponent(answer.review_case.asset_id))).asset || null;
+      } catch (e) {
+        asset = null;  // a scan of bytes that were never an asset (or one since deleted): no metadata
+      }
+    }
     if (!currentCase() || currentCase().case_id !== caseId) return;  // moved on meanwhile
-    state.detail = { review_case: answer.review_case, audit: audit.entries || [] };
+    state.detail = { review_case: answer.review_case, audit: audit.entries || [], asset: asset };
+    state.assets[caseId] = asset;
     if (!state.viewed.has(caseId)) {
       state.viewed.add(caseId);
       sessionStorage.setItem(viewedKey(), JSON.stringify(Array.from(state.viewed)));
@@ -358,6 +368,17 @@
     if (age_.underage_signal || age_.child_content_signal) {
       facts.push(["age signal", (age_.underage_signal ? "under " + age_.threshold_years + " estimated; " : "") +
         (age_.child_content_signal ? "child keywords: " + (age_.matched_keywords || []).join(", ") : "")]);
+    }
+    const asset = state.detail.asset;
+    if (asset) {
+      facts.unshift(
+        ["title", asset.title || "—"],
+        ["tags", (asset.tags || []).join(", ") || "—"],
+        ["description", asset.description || "—"],
+        ["file", (asset.filename || "—") + " · " + asset.content_type + " · " + asset.width + "×" + asset.height +
+          (asset.frame_count > 1 ? " · " + asset.frame_count + " frames" : "") + " · " + asset.size_bytes + " bytes"],
+        ["uploaded", new Date(asset.create_time).toLocaleString() + (asset.owner ? " by " + asset.owner : "")],
+      );
     }
     for (const [name, value] of facts) {
       meta.appendChild(el("dt", name));
@@ -550,7 +571,14 @@
     return time ? new Date(time).toISOString().slice(0, 10) : "";
   }
 
-  function statementOfReasons(reviewCase, decision) {
+  function contentType(asset, result) {
+    const type = (asset && asset.content_type) || "";
+    if (type.startsWith("video/")) return "CONTENT_TYPE_VIDEO";
+    if (type.startsWith("image/")) return "CONTENT_TYPE_IMAGE";
+    return (result.frames_total || 1) > 1 ? "CONTENT_TYPE_VIDEO" : "CONTENT_TYPE_IMAGE";
+  }
+
+  function statementOfReasons(reviewCase, decision, asset) {
     // The EU DSA Transparency Database's fields (Art. 17 and 24(5) DSA) for a restriction. An approval
     // restricts nothing, so it implies no statement.
     if (decision.verdict !== "VERDICT_REJECTED") return null;
@@ -570,7 +598,7 @@
         (flagged.model_id ? " (model " + flagged.model_id + ")" : "") + ", configuration version " + (flagged.config_version || 0),
       incompatible_content_explanation: flagged.summary || "",
       category: category,
-      content_type: [(result.frames_total || 1) > 1 ? "CONTENT_TYPE_VIDEO" : "CONTENT_TYPE_IMAGE"],
+      content_type: [contentType(asset, result)],
       source_type: "SOURCE_VOLUNTARY",
       automated_detection: "Yes",
       automated_decision: "AUTOMATED_DECISION_NOT_AUTOMATED",
@@ -594,7 +622,8 @@
     $("last").hidden = false;
     $("last-text").textContent = (count > 1 ? count + " cases " : "Case ") + verdict + " by " + decision.reviewer +
       " (decision " + decision.decision_id + ")" + (decision.notes ? ": " + decision.notes : "");
-    const statement = statementOfReasons(reviewCase, decision);
+    const asset = (reviewCase && state.assets[reviewCase.case_id]) || null;
+    const statement = statementOfReasons(reviewCase, decision, asset);
     state.lastStatement = statement;
     const text = statement === null
       ? "An approval restricts nothing: no statement of reasons is due (Art. 17 DSA)."
