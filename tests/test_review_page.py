@@ -12,8 +12,10 @@ test fails — it never skips.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from clearframe_mesh.launcher import Mesh
 from tests.conftest import make_key
-from tests.media_samples import encoded
+from tests.media_samples import photo
 from tests.test_assets import settled, upload, wait_for
 from tests.test_moderation import config
 
@@ -73,7 +75,7 @@ def h(key: str) -> dict[str, str]:
 def flagged(http: httpx.Client, keys: dict[str, str]) -> dict[str, Any]:
     """A FLAGGED asset of a model of its own (the astronaut's face weighs 100) and its open review case."""
     model = strict_model(http, keys)
-    asset_id, case = flag(http, keys, encoded("astronaut", "GIF"), model, title=f"Astronaut{XSS_TITLE}", tags=["space"])
+    asset_id, case = flag(http, keys, unique_astronaut("GIF"), model, title=f"Astronaut{XSS_TITLE}", tags=["space"])
     return {"model": model, "asset_id": asset_id, "case": case}
 
 
@@ -95,6 +97,16 @@ def flag(
     cases = http.get("/v1/reviews", params={"asset_id": asset_id}, headers=h(keys["read"])).json()["cases"]
     (case,) = cases
     return asset_id, dict(case)
+
+
+def unique_astronaut(fmt: str) -> bytes:
+    """The astronaut (one face: flagged by the strict model) with a corner pixel of its own: assets are named
+    by their bytes, so these never collide with other tests' uploads in the same mesh."""
+    image = photo("astronaut").convert("RGB")
+    image.putpixel((0, 0), tuple(secrets.token_bytes(3)))
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
 
 
 def screenshots_dir(tmp_path: Path) -> Path:
@@ -297,7 +309,7 @@ def test_bulk_decision_by_keyboard(
     browser: Browser, mesh: Mesh, http: httpx.Client, keys: dict[str, str]
 ) -> None:
     model = strict_model(http, keys)
-    flagged = [flag(http, keys, encoded("astronaut", fmt), model) for fmt in ("PNG", "JPEG")]
+    flagged = [flag(http, keys, unique_astronaut(fmt), model) for fmt in ("PNG", "JPEG")]
     context = browser.new_context()
     page = context.new_page()
     try:
