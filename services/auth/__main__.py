@@ -34,7 +34,11 @@ async def main() -> None:
         legacy_bucket=TokenBucket(settings.auth_legacy_token_burst, settings.auth_legacy_token_window_s),
     )
     codec = PrincipalCodec(settings.internal_secret.get_secret_value())
-    sessions = ReviewSessions(settings.internal_secret.get_secret_value(), ttl_s=settings.review_session_ttl_s)
+    sessions = ReviewSessions(
+        settings.internal_secret.get_secret_value(),
+        ttl_s=settings.review_session_ttl_s,
+        secure=settings.review_cookie_secure,
+    )
     failures = (
         GatewayFailedAuthLimit(settings.gateway_url, timeout_s=settings.auth_failure_limit_timeout_s)
         if settings.gateway_url

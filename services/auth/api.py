@@ -252,7 +252,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 "a review session cannot sign in again: present the API key", reason="SESSION_CANNOT_SIGN_IN"
             )
         issued = sessions.issue(caller.subject, caller.kind, caller.permissions)
-        secure = _metadata(context).get("x-forwarded-proto", "") == "https"
+        secure = sessions.secure_for(_metadata(context).get("x-forwarded-proto", ""))
         await context.send_initial_metadata((("set-cookie", sessions.set_cookie(issued, secure=secure)),))
         log.info("review_session.created", subject=caller.subject, client_ip=caller.client_ip)
         return auth_pb2.CreateReviewSessionResponse(session=_session_message(issued.claims, issued.csrf_token))
@@ -274,7 +274,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         if claims is not None:
             sessions.revoke(claims)
             log.info("review_session.deleted", subject=claims.subject)
-        secure = metadata.get("x-forwarded-proto", "") == "https"
+        secure = sessions.secure_for(metadata.get("x-forwarded-proto", ""))
         await context.send_initial_metadata((("set-cookie", sessions.clear_cookie(secure=secure)),))
         return auth_pb2.DeleteReviewSessionResponse()
 

@@ -88,7 +88,12 @@ class ReviewSessions:
     """Issues and verifies session cookies and CSRF tokens; remembers sign-outs."""
 
     def __init__(
-        self, secret: str, *, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.time
+        self,
+        secret: str,
+        *,
+        ttl_s: float = DEFAULT_TTL_S,
+        secure: bool | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the session secret must have at least 16 characters")
@@ -97,6 +102,7 @@ class ReviewSessions:
         # A key of its own, so a cookie can never pass for a signed principal or vice versa.
         self._key = hmac.new(secret.encode(), b"clearframe review session v1", hashlib.sha256).digest()
         self._ttl_s = ttl_s
+        self._secure = secure
         self._clock = clock
         self._revoked: dict[str, float] = {}
 
@@ -164,6 +170,12 @@ class ReviewSessions:
         self._revoked[claims.session_id] = claims.expires_at
 
     # cookies ----------------------------------------------------------------------------------------
+
+    def secure_for(self, forwarded_proto: str) -> bool:
+        """Whether the cookie gets ``Secure``: as configured, else when the request came over HTTPS."""
+        if self._secure is not None:
+            return self._secure
+        return forwarded_proto.strip().lower() == "https"
 
     def set_cookie(self, issued: IssuedSession, *, secure: bool) -> str:
         max_age = max(0, int(issued.claims.expires_at - self._clock()))

@@ -105,6 +105,12 @@ def test_cookie_attributes() -> None:
     assert cookie_from_header("a=1; cf_review_x=2") is None
 
 
+def test_secure_follows_the_scheme_unless_configured() -> None:
+    assert book().secure_for("https") and not book().secure_for("http") and not book().secure_for("")
+    assert ReviewSessions(SECRET, secure=True).secure_for("http")
+    assert not ReviewSessions(SECRET, secure=False).secure_for("https")
+
+
 def test_lifetime_limits() -> None:
     with pytest.raises(ValueError):
         ReviewSessions(SECRET, ttl_s=10)
