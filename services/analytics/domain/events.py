@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from clearframe_runtime.errors import InvalidArgument
-from services.analytics.domain.bots import is_bot
+from clearframe_runtime.useragents import is_bot
 from services.analytics.domain.model import Event, EventType, Platform
 
 EVENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")

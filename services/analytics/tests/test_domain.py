@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from clearframe_runtime.useragents import is_bot
 from services.analytics.domain.analytics import Analytics, Granularity
-from services.analytics.domain.bots import is_bot
 from services.analytics.domain.events import EventDraft, Limits
 from services.analytics.domain.hours import HOUR_US, split, to_us
 from services.analytics.domain.ingest import Ingestor

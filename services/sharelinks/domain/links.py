@@ -28,6 +28,7 @@ from clearframe_runtime.errors import (
     ResourceExhausted,
 )
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
+from clearframe_runtime.useragents import is_link_crawler
 from services.sharelinks.domain import linkweb
 from services.sharelinks.domain.assets import Limits, check_asset_id, check_text
 from services.sharelinks.domain.events import EventSink, UsageEvent, platform_of
@@ -428,7 +429,7 @@ class Links:
 
     async def visit(self, code: str, visitor: Visitor) -> Answer:
         link, asset, renditions = await self._live(code)
-        if linkweb.is_link_crawler(visitor.user_agent):
+        if is_link_crawler(visitor.user_agent):
             return await self._card_answer(link, asset, renditions)
         gone = self._gone(link)
         if gone is None:

@@ -27,32 +27,6 @@ RESERVED_CODES = frozenset(
     }
 )  # fmt: skip
 
-#: User-Agent fragments of the link crawlers chat and social apps send to unfurl a URL (lower case). In-app
-#: browsers of the same apps (a person reading) carry other names: "Teams/", "FBAN", "Twitter for …".
-LINK_CRAWLERS = (
-    "slackbot",
-    "slack-imgproxy",
-    "discordbot",
-    "twitterbot",
-    "facebookexternalhit",
-    "facebookcatalog",
-    "facebot",
-    "linkedinbot",
-    "telegrambot",
-    "whatsapp",
-    "skypeuripreview",
-    "microsoftpreview",
-    "pinterestbot",
-    "redditbot",
-    "embedly",
-    "iframely",
-    "mastodon",
-    "vkshare",
-    "bitlybot",
-    "applebot",
-    "googlebot",
-    "bingbot",
-)
 
 
 def new_code() -> str:
@@ -80,11 +54,6 @@ def check_slug(slug: str) -> None:
             reason="RESERVED_SHORT_CODE",
         )
     check_code(slug)
-
-
-def is_link_crawler(user_agent: str) -> bool:
-    agent = user_agent.lower()
-    return any(sign in agent for sign in LINK_CRAWLERS)
 
 
 def redirect_target(canonical_url: str, utm: tuple[tuple[str, str], ...]) -> str:
