@@ -107,6 +107,11 @@ RULES: Mapping[str, Rule] = {
             "GetCaller": AUTHENTICATED,
             # Anyone may ask; the auth service answers by its own policy (key holder or migration list).
             "LegacyGetToken": Rule(public=True, dialect=_SEED),
+            # The review page: a session from a moderation credential, and the page's static files.
+            "CreateReviewSession": needs("moderation.read"),
+            "GetReviewSession": needs("moderation.read"),
+            "DeleteReviewSession": AUTHENTICATED,
+            "GetReviewPageFile": PUBLIC,
         },
     ),
     # Envoy's ext_authz calls this directly, before there is a principal.

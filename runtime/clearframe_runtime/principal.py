@@ -51,6 +51,8 @@ PERMISSIONS = frozenset(
 KIND_ANONYMOUS = "anonymous"
 KIND_TOKEN = "token"
 KIND_API_KEY = "api_key"
+#: A review page session cookie (the auth service's CreateReviewSession), made from a token or an API key.
+KIND_REVIEW_SESSION = "review_session"
 
 
 @dataclass(frozen=True)

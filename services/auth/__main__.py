@@ -17,6 +17,7 @@ from services.auth.adapters.ratelimit import GatewayFailedAuthLimit
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.api import AuthServicer, ExtAuthzServicer
 from services.auth.domain import Authority, LegacyTokenPolicy, TokenBucket
+from services.auth.sessions import ReviewSessions
 from services.auth.settings import AuthSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -33,6 +34,11 @@ async def main() -> None:
         legacy_bucket=TokenBucket(settings.auth_legacy_token_burst, settings.auth_legacy_token_window_s),
     )
     codec = PrincipalCodec(settings.internal_secret.get_secret_value())
+    sessions = ReviewSessions(
+        settings.internal_secret.get_secret_value(),
+        ttl_s=settings.review_session_ttl_s,
+        secure=settings.review_cookie_secure,
+    )
     failures = (
         GatewayFailedAuthLimit(settings.gateway_url, timeout_s=settings.auth_failure_limit_timeout_s)
         if settings.gateway_url
@@ -62,12 +68,12 @@ async def main() -> None:
         settings,
         [
             Servicer(
-                AuthServicer(authority, codec),
+                AuthServicer(authority, codec, sessions),
                 auth_pb2_grpc.add_AuthServiceServicer_to_server,
                 auth_pb2.DESCRIPTOR.services_by_name["AuthService"],
             ),
             Servicer(
-                ExtAuthzServicer(authority, codec, failures=failures),
+                ExtAuthzServicer(authority, codec, failures=failures, sessions=sessions),
                 ext_authz_pb2_grpc.add_AuthorizationServicer_to_server,
                 ext_authz_pb2.DESCRIPTOR.services_by_name["Authorization"],
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import grpc
@@ -13,9 +14,11 @@ from opentelemetry import metrics
 
 from clearframe.auth.v1 import auth_pb2, auth_pb2_grpc
 from clearframe_runtime.access import Dialect, RestRouter, Rule, rest_routes, rule_for
+from clearframe_runtime.errors import FailedPrecondition, NotFound, PermissionDenied
 from clearframe_runtime.principal import (
     KIND_ANONYMOUS,
     KIND_API_KEY,
+    KIND_REVIEW_SESSION,
     KIND_TOKEN,
     PRINCIPAL_HEADER,
     RATE_LIMIT_API_KEY_HEADER,
@@ -26,8 +29,16 @@ from clearframe_runtime.principal import (
 )
 from clearframe_runtime.protoconv import field_datetime, optional_timestamp
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
-from services.auth.domain import AuthFailure, Authority, PresentedCredential, parse_credential
+from services.auth.domain import AuthFailure, Authority, PresentedCredential, is_active, parse_credential
 from services.auth.ports import ApiKeyRecord, FailedAuthLimit, RateLimited, TokenRecord
+from services.auth.sessions import (
+    CSRF_HEADER,
+    SAFE_METHODS,
+    ReviewSessions,
+    SessionClaims,
+    cookie_from_header,
+    session_permissions,
+)
 
 log = structlog.get_logger(__name__)
 meter = metrics.get_meter("clearframe.auth")
@@ -38,12 +49,26 @@ auth_decisions = meter.create_counter(
 )
 
 ERROR_INFO = "google.rpc.ErrorInfo"
-HEADERS_TO_STRIP = ("authorization", "x-api-key")
+HEADERS_TO_STRIP = ("authorization", "x-api-key", CSRF_HEADER)
+#: The review page's files (plain HTML, CSS, JavaScript; no build step).
+REVIEW_PAGE_DIR = Path(__file__).parent / "review_page"
+_PAGE_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+#: Nothing inline, nothing from elsewhere: scripts, styles, images and requests of this origin only.
+REVIEW_PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 _KINDS = {
     KIND_ANONYMOUS: auth_pb2.CREDENTIAL_KIND_ANONYMOUS,
     KIND_TOKEN: auth_pb2.CREDENTIAL_KIND_TOKEN,
     KIND_API_KEY: auth_pb2.CREDENTIAL_KIND_API_KEY,
+    KIND_REVIEW_SESSION: auth_pb2.CREDENTIAL_KIND_REVIEW_SESSION,
 }
 
 
@@ -91,9 +116,21 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     read the verified caller only to record who acted.
     """
 
-    def __init__(self, authority: Authority, codec: PrincipalCodec):
+    def __init__(
+        self,
+        authority: Authority,
+        codec: PrincipalCodec,
+        sessions: ReviewSessions | None = None,
+        page_dir: Path = REVIEW_PAGE_DIR,
+    ):
         self._authority = authority
         self._codec = codec
+        self._sessions = sessions
+        self._page = {
+            f.name: (f.read_bytes(), _PAGE_TYPES[f.suffix])
+            for f in sorted(page_dir.glob("*"))
+            if f.is_file() and f.suffix in _PAGE_TYPES
+        }
 
     async def IssueToken(
         self, request: auth_pb2.IssueTokenRequest, context: grpc.aio.ServicerContext
@@ -205,6 +242,87 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         await context.send_initial_metadata((("x-http-status", str(answer.status)),))
         return httpbody_pb2.HttpBody(content_type=answer.content_type, data=answer.body.encode())
 
+    # review page ------------------------------------------------------------------------------------
+
+    def _session_book(self) -> ReviewSessions:
+        if self._sessions is None:
+            raise FailedPrecondition("review sessions are not enabled", reason="REVIEW_SESSIONS_DISABLED")
+        return self._sessions
+
+    async def CreateReviewSession(
+        self, request: auth_pb2.CreateReviewSessionRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.CreateReviewSessionResponse:
+        sessions = self._session_book()
+        caller = self._codec.caller(context)
+        if caller.kind == KIND_REVIEW_SESSION:
+            raise PermissionDenied(
+                "a review session cannot sign in again: present the API key", reason="SESSION_CANNOT_SIGN_IN"
+            )
+        issued = sessions.issue(caller.subject, caller.kind, caller.permissions)
+        secure = sessions.secure_for(_metadata(context).get("x-forwarded-proto", ""))
+        await context.send_initial_metadata((("set-cookie", sessions.set_cookie(issued, secure=secure)),))
+        log.info("review_session.created", subject=caller.subject, client_ip=caller.client_ip)
+        return auth_pb2.CreateReviewSessionResponse(session=_session_message(issued.claims, issued.csrf_token))
+
+    async def GetReviewSession(
+        self, request: auth_pb2.GetReviewSessionRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.GetReviewSessionResponse:
+        sessions = self._session_book()
+        claims = self._own_session(sessions, context)
+        return auth_pb2.GetReviewSessionResponse(session=_session_message(claims, sessions.csrf_token(claims)))
+
+    async def DeleteReviewSession(
+        self, request: auth_pb2.DeleteReviewSessionRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.DeleteReviewSessionResponse:
+        sessions = self._session_book()
+        metadata = _metadata(context)
+        value = cookie_from_header(metadata.get("cookie", ""))
+        claims = sessions.verify(value) if value else None
+        if claims is not None:
+            sessions.revoke(claims)
+            log.info("review_session.deleted", subject=claims.subject)
+        secure = sessions.secure_for(metadata.get("x-forwarded-proto", ""))
+        await context.send_initial_metadata((("set-cookie", sessions.clear_cookie(secure=secure)),))
+        return auth_pb2.DeleteReviewSessionResponse()
+
+    def _own_session(self, sessions: ReviewSessions, context: grpc.aio.ServicerContext) -> SessionClaims:
+        caller = self._codec.caller(context)
+        value = cookie_from_header(_metadata(context).get("cookie", ""))
+        claims = sessions.verify(value) if value and caller.kind == KIND_REVIEW_SESSION else None
+        if claims is None:
+            raise FailedPrecondition("the caller did not sign in with a review session", reason="NOT_A_REVIEW_SESSION")
+        return claims
+
+    async def GetReviewPageFile(
+        self, request: auth_pb2.GetReviewPageFileRequest, context: grpc.aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        found = self._page.get(request.name)
+        if found is None:
+            raise NotFound(f"the review page has no file {request.name[:64]!r}", reason="FILE_NOT_FOUND")
+        data, content_type = found
+        await context.send_initial_metadata(
+            (
+                ("content-security-policy", REVIEW_PAGE_CSP),
+                ("x-content-type-options", "nosniff"),
+                ("referrer-policy", "no-referrer"),
+                ("x-frame-options", "DENY"),
+                ("cache-control", "no-cache"),
+            )
+        )
+        return httpbody_pb2.HttpBody(content_type=content_type, data=data)
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+def _session_message(claims: SessionClaims, csrf_token: str) -> auth_pb2.ReviewSession:
+    message = auth_pb2.ReviewSession(
+        subject=claims.subject, permissions=sorted(claims.permissions), csrf_token=csrf_token
+    )
+    message.expire_time.FromSeconds(int(claims.expires_at))
+    return message
+
 
 def _asks_renewal(request: auth_pb2.LegacyGetTokenRequest, context: grpc.aio.ServicerContext) -> bool:
     """The seed renews when `renew` is present at all — also bare (`?email=x&renew`), which the transcoder
@@ -252,6 +370,22 @@ def _denial(rule: Rule | None, grpc_call: bool, *, reason: str, message: str) ->
     )
 
 
+def _forbidden(*, reason: str, message: str) -> ext_authz_pb2.CheckResponse:
+    body = {
+        "code": code_pb2.PERMISSION_DENIED,
+        "message": message,
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "clearframe"}],
+    }
+    return ext_authz_pb2.CheckResponse(
+        status=status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=message),
+        denied_response=ext_authz_pb2.DeniedHttpResponse(
+            status=ext_authz_pb2.CompatHttpStatus(code=403),
+            headers=[_header("content-type", "application/json")],
+            body=json.dumps(body, separators=(",", ":")),
+        ),
+    )
+
+
 def _rate_limited(limited: RateLimited) -> ext_authz_pb2.CheckResponse:
     """429 with the gateway limiter's headers and body: too many failed authentications from an address."""
     headers = [_header(k, v) for k, v in limited.headers if k != "content-type"]
@@ -285,11 +419,13 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
         codec: PrincipalCodec,
         router: RestRouter | None = None,
         failures: FailedAuthLimit | None = None,
+        sessions: ReviewSessions | None = None,
     ):
         self._authority = authority
         self._codec = codec
         self._router = router or RestRouter(rest_routes())
         self._failures = failures
+        self._sessions = sessions
 
     async def Check(
         self, request: ext_authz_pb2.CheckRequest, context: grpc.aio.ServicerContext
@@ -308,6 +444,11 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
             if route is None:
                 return await self._unbound(credential, anonymous, path, http.method)
             rule = route.rule
+
+        if credential is None and not grpc_call and self._sessions is not None:
+            cookie = cookie_from_header(headers.get("cookie", ""))
+            if cookie is not None:
+                return await self._session(cookie, rule, http.method, headers, anonymous, path)
 
         if credential is None:
             if rule is not None and rule.public:
@@ -344,6 +485,49 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
             )
         return self._allow(result)
 
+    async def _session(
+        self,
+        cookie: str,
+        rule: Rule | None,
+        method: str,
+        headers: dict[str, str],
+        anonymous: Principal,
+        path: str,
+    ) -> ext_authz_pb2.CheckResponse:
+        """A request with the review page's session cookie (and no other credential)."""
+        assert self._sessions is not None
+        claims = self._sessions.verify(cookie)
+        principal = await self._session_principal(claims, anonymous.client_ip) if claims is not None else None
+        if claims is None or principal is None:
+            if rule is not None and rule.public:
+                return self._allow(anonymous)
+            log.warning("auth.denied", reason="review session invalid", client_ip=anonymous.client_ip, path=path)
+            return _denial(
+                rule, False, reason="SESSION_EXPIRED", message="the review session has ended: sign in again"
+            )
+        if method.upper() not in SAFE_METHODS and not self._sessions.csrf_ok(claims, headers.get(CSRF_HEADER, "")):
+            log.warning("auth.denied", reason="csrf token missing or wrong", client_ip=anonymous.client_ip, path=path)
+            return _forbidden(
+                reason="CSRF_TOKEN_INVALID",
+                message="a request with the review session cookie must carry its X-CSRF-Token",
+            )
+        return self._allow(principal)
+
+    async def _session_principal(self, claims: SessionClaims, client_ip: str) -> Principal | None:
+        """The session's principal; a session from an API key lasts only while the key is active."""
+        permissions = claims.permissions
+        if claims.source_kind == KIND_API_KEY and claims.subject.startswith("apikey:"):
+            try:
+                record = await self._authority.get_api_key(claims.subject.removeprefix("apikey:"))
+            except NotFound:
+                return None
+            if not is_active(record.expires_at, record.revoked_at, self._authority.now()):
+                return None
+            permissions = permissions & session_permissions(record.permissions)
+        if "moderation.read" not in permissions:
+            return None
+        return Principal(claims.subject, KIND_REVIEW_SESSION, permissions, client_ip)
+
     async def _unbound(
         self, credential: PresentedCredential | None, anonymous: Principal, path: str, method: str
     ) -> ext_authz_pb2.CheckResponse:
@@ -374,7 +558,8 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
         # The gateway's rate limits count per principal and per API key (descriptor entries from these).
         if principal.authenticated:
             headers.append(_header(RATE_LIMIT_SUBJECT_HEADER, principal.subject))
-        if principal.kind == KIND_API_KEY and principal.subject.startswith("apikey:"):
+        # A review session made from a key counts as that key.
+        if principal.kind in (KIND_API_KEY, KIND_REVIEW_SESSION) and principal.subject.startswith("apikey:"):
             headers.append(_header(RATE_LIMIT_API_KEY_HEADER, principal.subject.removeprefix("apikey:")))
         return ext_authz_pb2.CheckResponse(
             status=status_pb2.Status(code=code_pb2.OK),

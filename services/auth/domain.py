@@ -242,6 +242,10 @@ class Authority:
         self._legacy_policy = legacy_policy
         self._legacy_bucket = legacy_bucket
 
+    def now(self) -> datetime:
+        """The authority's clock (injected), for checks made outside it."""
+        return self._clock()
+
     # bootstrap ------------------------------------------------------------------------------------------
 
     async def bootstrap_admin_key(self, configured: str | None) -> str | None:

@@ -31,6 +31,11 @@ class AuthSettings(ServiceSettings):
     gateway_url: str = topology.local_address("gateway")
     #: The most a failed-authentication count may take; then the request goes on uncounted (fail open).
     auth_failure_limit_timeout_s: float = 0.2
+    #: Lifetime of a review page session (the cookie), 60 s – 24 h.
+    review_session_ttl_s: float = Field(default=900.0, ge=60, le=86400)
+    #: `Secure` on the review cookie: true / false; unset: when the gateway saw HTTPS (X-Forwarded-Proto).
+    #: Set it to true behind a load balancer that terminates TLS and speaks plain HTTP to Envoy.
+    review_cookie_secure: bool | None = None
 
     def token_key(self) -> bytes:
         """The configured token key, else one derived from the internal secret."""

@@ -78,6 +78,8 @@ RATE_LIMIT_ADMIN_PREFIX = "/clearframe.gateway.v1.RateLimitAdminService/"
 TRACE_ID_HEADER = "x-trace-id"
 #: ``service.name`` of Envoy's spans.
 ENVOY_SERVICE_NAME = "clearframe-envoy"
+#: Where `/review` and `/review/` send the browser: the review page (served by the auth service).
+REVIEW_PAGE = "/review/index.html"
 GATEWAY_LUA = r"""
 local MUSENEST_PREFIX = "/api/v1/analysis/config"
 
@@ -407,6 +409,26 @@ def _routes(layout: GatewayLayout, streaming: list[str]) -> list[dict[str, Any]]
             "route": {"cluster": "gateway", "timeout": "5s"},
             "typed_per_filter_config": {**_no_authz(), **_no_ratelimit()},
         },
+    ]
+    # The review page (files served by the auth service under /review/{name}): its bare address redirects.
+    routes += [
+        {
+            "name": f"review-page{index}",
+            "match": {"path": path},
+            "direct_response": {"status": 302},
+            "response_headers_to_add": [
+                {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+                for key, value in (("location", REVIEW_PAGE), ("cache-control", "no-store"))
+            ],
+            "typed_per_filter_config": {
+                **_no_authz(),
+                "envoy.filters.http.grpc_json_transcoder": {
+                    "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+                    "disabled": True,
+                },
+            },
+        }
+        for index, path in enumerate(("/review", "/review/"))
     ]
     routes += [
         {

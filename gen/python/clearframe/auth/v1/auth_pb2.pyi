@@ -20,10 +20,12 @@ class CredentialKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CREDENTIAL_KIND_ANONYMOUS: _ClassVar[CredentialKind]
     CREDENTIAL_KIND_TOKEN: _ClassVar[CredentialKind]
     CREDENTIAL_KIND_API_KEY: _ClassVar[CredentialKind]
+    CREDENTIAL_KIND_REVIEW_SESSION: _ClassVar[CredentialKind]
 CREDENTIAL_KIND_UNSPECIFIED: CredentialKind
 CREDENTIAL_KIND_ANONYMOUS: CredentialKind
 CREDENTIAL_KIND_TOKEN: CredentialKind
 CREDENTIAL_KIND_API_KEY: CredentialKind
+CREDENTIAL_KIND_REVIEW_SESSION: CredentialKind
 
 class Token(_message.Message):
     __slots__ = ("token_id", "subject", "create_time", "expire_time", "revoke_time", "issued_by", "last_used_time", "last_used_ip")
@@ -246,3 +248,49 @@ class LegacyGetTokenRequest(_message.Message):
     email: str
     renew: str
     def __init__(self, email: _Optional[str] = ..., renew: _Optional[str] = ...) -> None: ...
+
+class CreateReviewSessionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReviewSession(_message.Message):
+    __slots__ = ("subject", "permissions", "expire_time", "csrf_token")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CSRF_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    permissions: _containers.RepeatedScalarFieldContainer[str]
+    expire_time: _timestamp_pb2.Timestamp
+    csrf_token: str
+    def __init__(self, subject: _Optional[str] = ..., permissions: _Optional[_Iterable[str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., csrf_token: _Optional[str] = ...) -> None: ...
+
+class CreateReviewSessionResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: ReviewSession
+    def __init__(self, session: _Optional[_Union[ReviewSession, _Mapping]] = ...) -> None: ...
+
+class GetReviewSessionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetReviewSessionResponse(_message.Message):
+    __slots__ = ("session",)
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    session: ReviewSession
+    def __init__(self, session: _Optional[_Union[ReviewSession, _Mapping]] = ...) -> None: ...
+
+class DeleteReviewSessionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DeleteReviewSessionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetReviewPageFileRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...

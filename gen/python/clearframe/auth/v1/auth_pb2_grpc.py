@@ -96,6 +96,26 @@ class AuthServiceStub:
                 request_serializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.LegacyGetTokenRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.CreateReviewSession = channel.unary_unary(
+                '/clearframe.auth.v1.AuthService/CreateReviewSession',
+                request_serializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.CreateReviewSessionRequest.SerializeToString,
+                response_deserializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.CreateReviewSessionResponse.FromString,
+                _registered_method=True)
+        self.GetReviewSession = channel.unary_unary(
+                '/clearframe.auth.v1.AuthService/GetReviewSession',
+                request_serializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.GetReviewSessionRequest.SerializeToString,
+                response_deserializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.GetReviewSessionResponse.FromString,
+                _registered_method=True)
+        self.DeleteReviewSession = channel.unary_unary(
+                '/clearframe.auth.v1.AuthService/DeleteReviewSession',
+                request_serializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.DeleteReviewSessionRequest.SerializeToString,
+                response_deserializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.DeleteReviewSessionResponse.FromString,
+                _registered_method=True)
+        self.GetReviewPageFile = channel.unary_unary(
+                '/clearframe.auth.v1.AuthService/GetReviewPageFile',
+                request_serializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.GetReviewPageFileRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -201,6 +221,49 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateReviewSession(self, request, context):
+        """Signs a reviewer in to the review page (`/review/`): the API key (or token) presented in the
+        Authorization or X-API-Key header of this one request is exchanged for a short-lived session, sent
+        back as the `cf_review` cookie (HttpOnly, SameSite=Strict, Path=/, Secure when the request came
+        over HTTPS) in a `set-cookie` response header. The session carries only the credential's moderation
+        permissions (`moderation.read`, `moderation.review`); the response's `csrf_token` must accompany
+        every state-changing request made with the cookie, in the `X-CSRF-Token` header. A session cannot
+        make another session (PERMISSION_DENIED, SESSION_CANNOT_SIGN_IN). Needs `moderation.read`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReviewSession(self, request, context):
+        """The caller's review session (from its cookie): who, until when, and its CSRF token again, so that
+        a reloaded page goes on without a new sign-in. FAILED_PRECONDITION (NOT_A_REVIEW_SESSION) when the
+        caller did not authenticate with a session cookie. Needs `moderation.read`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteReviewSession(self, request, context):
+        """Signs out: the session is revoked (its cookie no longer authenticates, even if kept) and the
+        response's `set-cookie` header clears the cookie. With the cookie, the `X-CSRF-Token` header is
+        required, as for every state change. Any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReviewPageFile(self, request, context):
+        """The review page's static files (HTML, CSS, JavaScript) under `/review/`, e.g. `/review/index.html`;
+        `/review/` itself redirects there. Public: the page holds no data, every datum it shows comes from
+        the API with the reviewer's session. Answers carry a strict Content-Security-Policy (no inline
+        script, nothing from other origins). Unknown names are 404 (NOT_FOUND, FILE_NOT_FOUND).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -262,6 +325,26 @@ def add_AuthServiceServicer_to_server(servicer, server):
             'LegacyGetToken': grpc.unary_unary_rpc_method_handler(
                     servicer.LegacyGetToken,
                     request_deserializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.LegacyGetTokenRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'CreateReviewSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReviewSession,
+                    request_deserializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.CreateReviewSessionRequest.FromString,
+                    response_serializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.CreateReviewSessionResponse.SerializeToString,
+            ),
+            'GetReviewSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReviewSession,
+                    request_deserializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.GetReviewSessionRequest.FromString,
+                    response_serializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.GetReviewSessionResponse.SerializeToString,
+            ),
+            'DeleteReviewSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteReviewSession,
+                    request_deserializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.DeleteReviewSessionRequest.FromString,
+                    response_serializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.DeleteReviewSessionResponse.SerializeToString,
+            ),
+            'GetReviewPageFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReviewPageFile,
+                    request_deserializer=clearframe_dot_auth_dot_v1_dot_auth__pb2.GetReviewPageFileRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
     }
@@ -589,6 +672,114 @@ class AuthService:
             target,
             '/clearframe.auth.v1.AuthService/LegacyGetToken',
             clearframe_dot_auth_dot_v1_dot_auth__pb2.LegacyGetTokenRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReviewSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.auth.v1.AuthService/CreateReviewSession',
+            clearframe_dot_auth_dot_v1_dot_auth__pb2.CreateReviewSessionRequest.SerializeToString,
+            clearframe_dot_auth_dot_v1_dot_auth__pb2.CreateReviewSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReviewSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.auth.v1.AuthService/GetReviewSession',
+            clearframe_dot_auth_dot_v1_dot_auth__pb2.GetReviewSessionRequest.SerializeToString,
+            clearframe_dot_auth_dot_v1_dot_auth__pb2.GetReviewSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteReviewSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.auth.v1.AuthService/DeleteReviewSession',
+            clearframe_dot_auth_dot_v1_dot_auth__pb2.DeleteReviewSessionRequest.SerializeToString,
+            clearframe_dot_auth_dot_v1_dot_auth__pb2.DeleteReviewSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReviewPageFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.auth.v1.AuthService/GetReviewPageFile',
+            clearframe_dot_auth_dot_v1_dot_auth__pb2.GetReviewPageFileRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
