@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 #: Section modules, in the order their sections appear.
-MODULES: tuple[str, ...] = ("ratelimit",)
+MODULES: tuple[str, ...] = ("ratelimit", "analytics")
 
 Run = Callable[[bool], list[str]]
 
