@@ -11,6 +11,7 @@ brand that ends in "bot" (CUBOT) is not a crawler. The apps' in-app browsers (a 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 #: Products that fetch links without a person behind each fetch, and do not say "bot".
 _PRODUCTS = (
@@ -37,6 +38,7 @@ _GENERIC = re.compile(r"(?:bot|crawler|spider)(?=$|[\s/;:_\-+().,!\]])", re.IGNO
 _NOT_BOTS = re.compile(r"\bcubot\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=4096)  # the same few agents again and again: decided once each
 def is_bot(user_agent: str) -> bool:
     """Whether ``user_agent`` is a known crawler's (an empty one is not: it is simply unknown)."""
     if not user_agent:

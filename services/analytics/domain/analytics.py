@@ -121,7 +121,7 @@ class Analytics:
     # --- ingest ----------------------------------------------------------------------------------------
 
     async def record(self, draft: EventDraft) -> Recorded:
-        event = check_event(draft, now=self._clock(), new_id=self._new_id(), limits=self._limits)
+        event = check_event(draft, now=self._clock(), new_id=draft.event_id or self._new_id(), limits=self._limits)
         stored = await self._ingestor.submit([event])
         if event.event_id in stored:
             return Recorded(event, duplicate=False)
@@ -165,7 +165,7 @@ class Analytics:
         repeated = 0
         for index, draft in enumerate(drafts):
             try:
-                event = check_event(draft, now=now, new_id=self._new_id(), limits=self._limits)
+                event = check_event(draft, now=now, new_id=draft.event_id or self._new_id(), limits=self._limits)
             except InvalidArgument as exc:
                 exc.metadata["index"] = str(index)
                 errors.append(BatchError(index, draft.event_id, exc))
