@@ -70,6 +70,8 @@ class BufferedEventSender:
         self._interval_s = interval_s
         self._timeout_s = timeout_s
         self._wake = asyncio.Event()
+        #: The last send failed: wait out the backoff before the next.
+        self._failing = False
         #: Since start: events dropped because the buffer was full, events sent, events analytics refused.
         self.dropped = 0
         self.sent = 0
@@ -82,7 +84,7 @@ class BufferedEventSender:
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("event buffer full: oldest events dropped", dropped=self.dropped, buffer=self._max_buffer)
         self._buffer.append(event)
-        if len(self._buffer) >= BATCH:
+        if len(self._buffer) >= BATCH and not self._failing:
             self._wake.set()
 
     @property
@@ -126,11 +128,18 @@ class BufferedEventSender:
     async def run(self) -> None:
         backoff = self._interval_s
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), backoff)
+            if self._failing:
+                # While analytics fails, only the backoff wakes the sender: a full batch must not (every
+                # click would otherwise build and send a batch that fails again, on the redirect's CPU).
+                await asyncio.sleep(backoff)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), backoff)
             self._wake.clear()
+            self._failing = False
             while self._buffer:
                 if not await self._send():
+                    self._failing = True
                     backoff = min(backoff * 2, 30.0)
                     break
             else:

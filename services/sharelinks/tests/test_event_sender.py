@@ -118,3 +118,24 @@ async def test_a_refused_batch_is_dropped_not_retried_forever(analytics: tuple[A
     clicks.record(click(1))
     await clicks.close()
     assert (clicks.buffered, clicks.rejected, servicer.calls) == (0, 1, 1)
+
+
+async def test_while_analytics_is_down_full_batches_do_not_trigger_sends(analytics: tuple[Analytics, str]) -> None:
+    """The backoff alone paces the retries: clicks arriving meanwhile (beyond a batch) cost no send each."""
+    servicer, target = analytics
+    servicer.failing = grpc.StatusCode.UNAVAILABLE
+    clicks = BufferedEventSender(target, ServiceIdentity(PrincipalCodec("s" * 32)), interval_s=0.2)
+    task = asyncio.create_task(clicks.run())
+    for n in range(600):
+        clicks.record(click(n))  # a full batch: the first send, which fails
+    await until(lambda: servicer.calls >= 1)
+    for n in range(600, 3000):
+        clicks.record(click(n))
+        if n % 100 == 0:
+            await asyncio.sleep(0)
+    await asyncio.sleep(0.1)
+    assert servicer.calls <= 2  # not one per click past the batch size
+    servicer.failing = None
+    await until(lambda: len(servicer.events) == 3000, timeout_s=10)
+    task.cancel()
+    await clicks.close()
