@@ -347,7 +347,7 @@ def main() -> None:
     ]
     # Benchmarks that boot their own mesh (bench/sections.py), after this one's is stopped.
     for section in sections.measure(sections.MODULES, args.quick):
-        lines += ["", *section]
+        lines += [*([] if lines[-1] == "" else [""]), *section]
     args.out.write_text("\n".join(lines).rstrip("\n") + "\n")
     print(f"wrote {args.out}")
 
