@@ -114,7 +114,7 @@ def test_upload_scan_approve_deliver(http: httpx.Client, keys: dict[str, str], l
         keys,
         data,
         lenient,
-        title="Cat",
+        title="Cat + dog",  # sent as Cat+%2B+dog: a form-encoded space is a '+'
         tags=["cat", "funny"],
         filename="cat.gif",
         content_type="application/octet-stream",
@@ -189,7 +189,7 @@ def test_upload_scan_approve_deliver(http: httpx.Client, keys: dict[str, str], l
     assert again.status_code == 409, again.text
     detail = again.json()["details"][0]
     assert detail["reason"] == "ASSET_ALREADY_EXISTS" and detail["metadata"]["asset_id"] == body["asset_id"]
-    assert asset(http, keys, body["asset_id"])["title"] == "Cat"
+    assert asset(http, keys, body["asset_id"])["title"] == "Cat + dog"
 
 
 def test_renditions_are_playable(http: httpx.Client, keys: dict[str, str], lenient: str, tmp_path: Path) -> None:

@@ -585,6 +585,9 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
                     "stream_newline_delimited": True,
                 },
                 "convert_grpc_status": True,
+                # Query strings are form-encoded by browsers and most HTTP clients: '+' is a space there
+                # (an encoded plus arrives as %2B).
+                "query_param_unescape_plus": True,
                 "request_validation_options": {
                     "reject_unknown_method": True,
                     "reject_unknown_query_parameters": True,
