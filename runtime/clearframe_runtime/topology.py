@@ -21,6 +21,8 @@ CLUSTER_PORT = 50051
 #: Envoy: REST + gRPC for clients, and its admin interface (local only).
 ENVOY_PORT = 8080
 ENVOY_ADMIN_PORT = 9901
+#: Kubernetes only: Envoy's listener for Prometheus, answering nothing but /stats/prometheus.
+ENVOY_STATS_PORT = 9902
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ __all__ = [
     "CLUSTER_PORT",
     "DATABASE_SERVICES",
     "ENVOY_ADMIN_PORT",
+    "ENVOY_STATS_PORT",
     "ENVOY_PORT",
     "HEALTH_CHECKED",
     "LOCAL_HOST",

@@ -256,6 +256,9 @@ class GatewayLayout:
     #: When not 0, a second listener on this port with the same routes and filters but no rate limit filter:
     #: the benchmark's baseline for what the filter adds (bench/ratelimit.py). 0 (none) in production.
     unlimited_port: int = 0
+    #: When not 0, a listener on this port (all interfaces) that answers only ``GET /stats/prometheus``,
+    #: from the admin interface, which stays on loopback: how Prometheus scrapes Envoy in Kubernetes.
+    stats_port: int = 0
 
 
 def _contract_methods(descriptor_path: Path) -> tuple[list[str], list[str]]:
@@ -705,6 +708,9 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
     listeners = [_listener("clearframe", layout.listen_host, layout.listen_port, hcm)]
     if layout.unlimited_port:
         listeners.append(_listener("clearframe-unlimited", layout.listen_host, layout.unlimited_port, _unlimited(hcm)))
+    if layout.stats_port:
+        listeners.append(_listener("stats", "0.0.0.0", layout.stats_port, _stats_only()))
+        clusters.append(_admin_cluster(layout))
     return {
         "admin": {"address": {"socket_address": {"address": layout.admin_host, "port_value": layout.admin_port}}},
         "static_resources": {"listeners": listeners, "clusters": clusters},
@@ -718,6 +724,55 @@ def _listener(name: str, host: str, port: int, hcm: dict[str, Any]) -> dict[str,
         "address": {"socket_address": {"address": host, "port_value": port}},
         "filter_chains": [
             {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+        ],
+    }
+
+
+ADMIN_CLUSTER = "envoy_admin"
+STATS_PATH = "/stats/prometheus"
+
+
+def _admin_cluster(layout: GatewayLayout) -> dict[str, Any]:
+    """The admin interface itself, over HTTP/1.1 (what it speaks)."""
+    admin = {"socket_address": {"address": layout.admin_host, "port_value": layout.admin_port}}
+    return {
+        "name": ADMIN_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {"cluster_name": ADMIN_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": admin}}]}]},
+    }
+
+
+def _stats_only() -> dict[str, Any]:
+    """Only ``GET /stats/prometheus`` reaches the admin interface (exact path, any query such as
+    ``?usedonly``); every other path or method is a 404 here, so nothing else of admin is exposed."""
+    return {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "stats",
+        "route_config": {
+            "name": "stats",
+            "virtual_hosts": [
+                {
+                    "name": "stats",
+                    "domains": ["*"],
+                    "routes": [
+                        {
+                            "match": {
+                                "path": STATS_PATH,
+                                "headers": [{"name": ":method", "string_match": {"exact": "GET"}}],
+                            },
+                            "route": {"cluster": ADMIN_CLUSTER, "timeout": "5s"},
+                        },
+                        {"match": {"prefix": "/"}, "direct_response": {"status": 404}},
+                    ],
+                }
+            ],
+        },
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+            }
         ],
     }
 
@@ -756,6 +811,7 @@ def kubernetes_layout(descriptor_source: Path = DESCRIPTOR) -> GatewayLayout:
         descriptor_source=descriptor_source,
         otlp_endpoint=PRODUCTION_OTLP,
         dns_clusters=True,
+        stats_port=topology.ENVOY_STATS_PORT,
     )
 
 

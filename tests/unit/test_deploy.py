@@ -321,8 +321,11 @@ def test_envoy_is_ready_through_the_gateway_and_keeps_admin_private() -> None:
     assert all(p["containerPort"] != 9901 for p in container["ports"])
     config = json.loads(ENVOY_JSON.read_text())
     assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
-    (listener,) = config["static_resources"]["listeners"]
+    # The gateway's listener, and the stats listener that answers only /stats/prometheus from admin
+    # (tests/unit/test_envoy_stats.py); the Service exposes neither admin nor stats.
+    listener, stats = config["static_resources"]["listeners"]
     assert listener["address"]["socket_address"] == {"address": "0.0.0.0", "port_value": 8080}
+    assert stats["name"] == "stats" and stats["address"]["socket_address"]["port_value"] == topology.ENVOY_STATS_PORT
     assert str(config).count(IMAGE_DESCRIPTOR) == 1
 
 
@@ -345,9 +348,12 @@ def test_envoy_clusters_are_the_mesh_services() -> None:
         address = endpoint["endpoint"]["address"]["socket_address"]
         if cluster["name"] == "otel_collector":
             continue
+        if cluster["name"] == "envoy_admin":  # the stats listener's way to admin, inside the pod
+            assert address == {"address": "127.0.0.1", "port_value": topology.ENVOY_ADMIN_PORT}
+            continue
         service = find(objects, "Service", address["address"])
         assert address["port_value"] in [p["port"] for p in service["spec"]["ports"]]
-    assert sorted(c["name"] for c in clusters) == sorted([*MESH, "otel_collector"])
+    assert sorted(c["name"] for c in clusters) == sorted([*MESH, "otel_collector", "envoy_admin"])
 
 
 def test_triton_gets_a_gpu_and_a_readiness_check() -> None:
@@ -415,7 +421,7 @@ def test_every_referenced_secret_key_is_in_the_template() -> None:
 
 
 def _transcoder(config: dict[str, Any]) -> dict[str, Any]:
-    (listener,) = config["static_resources"]["listeners"]
+    (listener,) = [item for item in config["static_resources"]["listeners"] if item["name"] == "clearframe"]
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     (transcoder,) = [f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.grpc_json_transcoder"]
     typed: dict[str, Any] = transcoder["typed_config"]
@@ -431,6 +437,7 @@ def test_envoy_json_is_a_fresh_render() -> None:
         descriptor_path=str(DESCRIPTOR),
         otlp_endpoint=OTLP_ENDPOINT,
         dns_clusters=True,
+        stats_port=topology.ENVOY_STATS_PORT,
     )
     fresh = render(layout)
     _transcoder(fresh)["proto_descriptor"] = IMAGE_DESCRIPTOR

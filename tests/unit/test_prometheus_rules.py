@@ -5,6 +5,7 @@ tests fail, never skip, without it."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,6 +79,27 @@ def test_every_python_pod_is_annotated_for_scraping() -> None:
         assert annotations == wanted, name
         ports = {p["containerPort"] for c in deployment["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
         assert int(port) in ports, name
+
+
+def test_envoy_is_scraped_on_its_stats_listener() -> None:
+    """The pod's annotation names the port of deploy/envoy/envoy.json's stats listener, the one
+    Kubernetes-reachable listener that serves /stats/prometheus (admin stays on loopback)."""
+    (deployment,) = [
+        d
+        for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "base" / "envoy.yaml").read_text())
+        if d and d.get("kind") == "Deployment"
+    ]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    config = json.loads((ROOT / "deploy" / "envoy" / "envoy.json").read_text())
+    (stats,) = [item for item in config["static_resources"]["listeners"] if item["name"] == "stats"]
+    port = stats["address"]["socket_address"]["port_value"]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": "/stats/prometheus",
+    }
+    ports = {p["containerPort"] for c in deployment["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
+    assert port in ports
 
 
 def test_every_alert_has_a_runbook_and_a_severity() -> None:
