@@ -1,6 +1,7 @@
 """Run the analytics service: `python -m services.analytics`.
 
-Wiring only: settings → SQL event store (migrated at start) → group-commit ingestor → domain → servicer.
+Wiring only: settings → event store (SQL, migrated at start; or ClickHouse, its schema created at start) →
+group-commit ingestor → domain → servicer.
 On SIGTERM the server drains, then the ingestor writes whatever still waits before the engine closes.
 """
 
@@ -12,10 +13,11 @@ from pathlib import Path
 from clearframe.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
 from clearframe_runtime import db
 from clearframe_runtime.clock import utcnow
-from clearframe_runtime.health import database_component
+from clearframe_runtime.health import Component, database_component
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
+from services.analytics.adapters.clickhouse import ClickHouseConnectExecutor, ClickHouseEventStore, ClickHouseUrl
 from services.analytics.adapters.sql import SqlEventStore
 from services.analytics.api import AnalyticsServicer
 from services.analytics.domain.analytics import Analytics
@@ -23,6 +25,7 @@ from services.analytics.domain.events import Limits
 from services.analytics.domain.ingest import Ingestor
 from services.analytics.domain.pingback import PingbackLimiter
 from services.analytics.metrics import observe_ingest
+from services.analytics.ports import EventStore
 from services.analytics.settings import AnalyticsSettings, IngestSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,7 +34,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def main() -> None:
     settings, ingest, database = load_settings("analytics", AnalyticsSettings, IngestSettings, DatabaseSettings)
     engine = db.create_engine(database.database_url)
-    store = SqlEventStore(engine)
+    clickhouse: ClickHouseEventStore | None = None
+    if ingest.events_url:
+        url = ClickHouseUrl.parse(ingest.events_url)
+        clickhouse = ClickHouseEventStore(ClickHouseConnectExecutor(url), url.database)
+    store: EventStore = clickhouse or SqlEventStore(engine)
     ingestor = Ingestor(
         store,
         linger_s=ingest.linger_ms / 1000,
@@ -50,12 +57,17 @@ async def main() -> None:
     )
 
     async def start() -> None:
-        await db.migrate(database.database_url, MIGRATIONS)
+        if clickhouse is not None:
+            await clickhouse.create_schema()
+        else:
+            await db.migrate(database.database_url, MIGRATIONS)
         ingestor.start()
 
     async def stop() -> None:
         # In-flight calls were answered while the server drained; this writes anything still queued.
         await ingestor.close()
+        if clickhouse is not None:
+            await clickhouse.close()
         await engine.dispose()
 
     await serve(
@@ -70,7 +82,7 @@ async def main() -> None:
         ],
         on_start=start,
         on_stop=stop,
-        components=[database_component(engine)],
+        components=[Component("clickhouse", clickhouse.ping) if clickhouse else database_component(engine)],
     )
 
 

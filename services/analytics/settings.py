@@ -18,6 +18,9 @@ class IngestSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CLEARFRAME_ANALYTICS_", extra="ignore", frozen=True)
 
+    #: Where events are stored: "" = the service's SQL database (CLEARFRAME_DATABASE_URL: SQLite or
+    #: PostgreSQL); ``clickhouse://user:password@host:8123/database`` (``clickhouses://`` for TLS) = ClickHouse.
+    events_url: str = ""
     #: Group commit: how long the writer waits for more calls before a transaction (milliseconds), the most
     #: events one transaction takes, and the most events that may wait (beyond: RESOURCE_EXHAUSTED).
     linger_ms: float = Field(default=2.0, ge=0, le=1000)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from clearframe_runtime.testing import (
     postgres_url,
     temporary_postgres_database,
 )
+from services.analytics.adapters.clickhouse import ChdbExecutor, ClickHouseEventStore
 from services.analytics.adapters.sql import SqlEventStore, metadata
 from services.analytics.domain.model import (
     Count,
@@ -40,6 +42,8 @@ MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 A1, A2, A3 = "a" * 16, "b" * 16, "c" * 16
 MEMORY = "memory"
+#: ClickHouse in-process (chdb): the same engine and SQL as a server.
+CLICKHOUSE = "clickhouse"
 
 
 def event(
@@ -66,11 +70,11 @@ def event(
     )
 
 
-@pytest.fixture(params=[MEMORY, "sqlite", "postgres"])
+@pytest.fixture(params=[MEMORY, "sqlite", "postgres", CLICKHOUSE])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """``MEMORY`` or a fresh database's URL; PostgreSQL skipped only when no server is named (never in CI)."""
-    if request.param == MEMORY:
-        yield MEMORY
+    if request.param in (MEMORY, CLICKHOUSE):
+        yield request.param
     elif request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'analytics.db'}"
     else:
@@ -88,6 +92,15 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 async def store(backend: str) -> AsyncIterator[EventStore]:
     if backend == MEMORY:
         yield MemoryEventStore()
+        return
+    if backend == CLICKHOUSE:
+        clickhouse = ClickHouseEventStore(ChdbExecutor(), f"analytics_{uuid.uuid4().hex[:12]}")
+        await clickhouse.create_schema()
+        await clickhouse.create_schema()  # idempotent: every start runs it
+        try:
+            yield clickhouse
+        finally:
+            await clickhouse.close()
         return
     await db.migrate(backend, MIGRATIONS)
     engine = db.create_engine(backend)
@@ -265,8 +278,8 @@ async def test_a_large_write_is_one_atomic_call(store: EventStore) -> None:
 
 
 def _sql_backend(backend: str) -> None:
-    if backend == MEMORY:
-        pytest.skip("migrations concern the SQL stores")
+    if backend in (MEMORY, CLICKHOUSE):
+        pytest.skip("migrations concern the SQL stores (ClickHouse's schema is created idempotently at start)")
 
 
 async def test_migrations_match_the_tables_and_run_twice(backend: str) -> None:
