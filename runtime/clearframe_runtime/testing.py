@@ -38,6 +38,27 @@ def postgres_url() -> str | None:
 
 
 @contextmanager
+def database_for(kind: str, directory: Path, name: str) -> Iterator[str]:
+    """A fresh database's URL for a store contract suite's backend: ``"sqlite"`` (a file ``<name>.db`` in
+    ``directory``) or ``"postgres"`` (a temporary database on CLEARFRAME_TEST_POSTGRES_URL's server).
+    PostgreSQL is skipped only when no server is named (never in CI, where that fails); a named server that
+    does not answer fails the tests."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / f'{name}.db'}"
+        return
+    if kind != "postgres":
+        raise ValueError(f"no database of kind {kind!r}")
+    try:
+        server = postgres_url()
+    except PostgresRequired as exc:
+        pytest.fail(str(exc))
+    if server is None:
+        pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
+    with temporary_postgres_database(server) as url:
+        yield url
+
+
+@contextmanager
 def temporary_postgres_database(server_url: str) -> Iterator[str]:
     """Create a uniquely named database on the server, yield its URL, drop it afterwards."""
     import asyncpg

@@ -17,12 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from clearframe_runtime import db
-from clearframe_runtime.testing import (
-    PostgresRequired,
-    assert_migrations_idempotent,
-    postgres_url,
-    temporary_postgres_database,
-)
+from clearframe_runtime.testing import assert_migrations_idempotent, database_for
 from services.analytics.adapters.clickhouse import ChdbExecutor, ClickHouseEventStore
 from services.analytics.adapters.sql import SqlEventStore, metadata
 from services.analytics.domain.model import (
@@ -72,20 +67,12 @@ def event(
 
 @pytest.fixture(params=[MEMORY, "sqlite", "postgres", CLICKHOUSE])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """``MEMORY`` or a fresh database's URL; PostgreSQL skipped only when no server is named (never in CI)."""
+    """``MEMORY``, ``CLICKHOUSE`` or a fresh SQL database's URL (clearframe_runtime.testing.database_for)."""
     if request.param in (MEMORY, CLICKHOUSE):
         yield request.param
-    elif request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'analytics.db'}"
-    else:
-        try:
-            server = postgres_url()
-        except PostgresRequired as exc:
-            pytest.fail(str(exc))
-        if server is None:
-            pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
-        with temporary_postgres_database(server) as url:
-            yield url
+        return
+    with database_for(request.param, tmp_path, "analytics") as url:
+        yield url
 
 
 @pytest.fixture

@@ -15,12 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from clearframe_runtime import db
-from clearframe_runtime.testing import (
-    PostgresRequired,
-    assert_migrations_idempotent,
-    postgres_url,
-    temporary_postgres_database,
-)
+from clearframe_runtime.testing import assert_migrations_idempotent, database_for
 from services.sharelinks.adapters.sql import SqlAssetStore, metadata
 from services.sharelinks.domain.model import (
     Asset,
@@ -86,21 +81,12 @@ MEMORY = "memory"
 
 @pytest.fixture(params=[MEMORY, "sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """``MEMORY`` or a fresh database's URL. PostgreSQL is skipped only when no server is named (never in
-    CI); a named server that does not answer fails the tests. (Sync: the database is made with asyncio.run.)"""
-    if request.param == MEMORY:
-        yield MEMORY
-    elif request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'sharelinks.db'}"
-    else:
-        try:
-            server = postgres_url()
-        except PostgresRequired as exc:
-            pytest.fail(str(exc))
-        if server is None:
-            pytest.skip("CLEARFRAME_TEST_POSTGRES_URL is not set (CI sets it and requires PostgreSQL)")
-        with temporary_postgres_database(server) as url:
-            yield url
+    """``MEMORY`` or a fresh SQL database's URL (clearframe_runtime.testing.database_for)."""
+    if request.param in (MEMORY,):
+        yield request.param
+        return
+    with database_for(request.param, tmp_path, "sharelinks") as url:
+        yield url
 
 
 @pytest.fixture
