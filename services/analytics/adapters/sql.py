@@ -323,7 +323,7 @@ class SqlEventStore:
                     .where(*_where(t, where))
                     .group_by(*columns, t.c.event_type)
                 )
-                for row in await connection.execute(query):
+                for row in (await connection.execute(query)).all():
                     total = totals[tuple(row[: len(dims) + 1])]
                     total[0] += int(row[-2])
                     total[1] += int(row[-1])
@@ -341,7 +341,7 @@ class SqlEventStore:
                     .where(*clauses)
                     .group_by(*columns, r.c.event_type)
                 )
-                for row in await connection.execute(query):
+                for row in (await connection.execute(query)).all():
                     total = totals[tuple(row[: len(dims) + 1])]
                     total[0] += int(row[-2])
                     total[1] += int(row[-1])
@@ -358,7 +358,7 @@ class SqlEventStore:
                     .where(*_where(e, where), *_between(e.c.event_time_us, low, high))
                     .group_by(*raw_columns, e.c.event_type)
                 )
-                for row in await connection.execute(query):
+                for row in (await connection.execute(query)).all():
                     total = totals[tuple(row[: len(dims) + 1])]
                     bot_count = int(row[-1] or 0)
                     total[0] += int(row[-2]) - bot_count
@@ -395,7 +395,7 @@ class SqlEventStore:
             .limit(limit)
         )
         async with self._read() as connection:
-            return [_event(row) for row in await connection.execute(query)]
+            return [_event(row) for row in (await connection.execute(query)).all()]
 
     async def purge(self, asset_id: str | None) -> int:
         try:
