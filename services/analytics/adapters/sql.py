@@ -7,7 +7,10 @@ Tables (named ``analytics_…`` so that the services can share one database):
   ``ON CONFLICT DO NOTHING``, so two writers racing with one id store it once);
 - ``analytics_rollups``: per (asset, short code, platform, event type, hour) the events counted and the
   bots' events apart, raised in the same transaction as the insert, only by the rows that insert really
-  added (``RETURNING``) — so the counts are exact and never count a duplicate.
+  added (``RETURNING``) — so the counts are exact and never count a duplicate;
+- ``analytics_totals``: per (asset, platform, event type) the same counts over all time, raised in the same
+  transaction: a query without a time range that is not about short codes or hours reads these (at most
+  21 rows per asset) instead of every hourly rollup.
 
 On PostgreSQL a write is one statement: the rows travel as one array per column (``unnest``, bound in
 asyncpg's binary format), and the insert of the events and the rollups' upsert are data-modifying CTEs of
@@ -71,10 +74,24 @@ rollups_table = sa.Table(
     sa.Index("ix_analytics_rollups_hour", "hour_us"),
 )
 
+#: All-time counts per (asset, platform, event type): what an unbounded query not about short codes or hours
+#: reads (ListTopAssets over all time reads ~21 rows per asset instead of every hourly rollup). Kept in the
+#: same transaction as the events and the hourly rollups, and by purge.
+totals_table = sa.Table(
+    "analytics_totals",
+    metadata,
+    sa.Column("asset_id", sa.String(16), primary_key=True),
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("event_type", sa.String(8), primary_key=True),
+    sa.Column("events", sa.BigInteger(), nullable=False),
+    sa.Column("bot_events", sa.BigInteger(), nullable=False),
+)
+
 #: Ids per ``IN (…)`` list: well under SQLite's and asyncpg's limits on bound parameters.
 IN_CHUNK = 500
 
 _KEY = ("asset_id", "short_code", "platform", "event_type", "hour_us")
+_TOTALS_KEY = ("asset_id", "platform", "event_type")
 
 #: The columns of analytics_events with the array type their values travel in on PostgreSQL.
 _PG_COLUMNS = (
@@ -91,6 +108,7 @@ _PG_COLUMNS = (
 )
 _PG_NAMES = ", ".join(name for name, _ in _PG_COLUMNS)
 _PG_KEY = ", ".join(_KEY)
+_PG_TOTALS_KEY = ", ".join(_TOTALS_KEY)
 
 #: One statement per write on PostgreSQL: store the new events, raise the rollups by exactly the rows the
 #: insert returned (grouped per key), answer the stored ids. Events and rollups are written in key order,
@@ -115,6 +133,15 @@ WITH stored AS (
     ON CONFLICT ({_PG_KEY}) DO UPDATE
     SET events = analytics_rollups.events + excluded.events,
         bot_events = analytics_rollups.bot_events + excluded.bot_events
+), totalled AS (
+    INSERT INTO analytics_totals ({_PG_TOTALS_KEY}, events, bot_events)
+    SELECT asset_id, platform, event_type, count(*) FILTER (WHERE NOT bot), count(*) FILTER (WHERE bot)
+    FROM stored
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT ({_PG_TOTALS_KEY}) DO UPDATE
+    SET events = analytics_totals.events + excluded.events,
+        bot_events = analytics_totals.bot_events + excluded.bot_events
 )
 SELECT event_id FROM stored
 """
@@ -180,6 +207,17 @@ def _between(column: sa.ColumnElement[int], low: int | None, high: int | None) -
     return clauses
 
 
+def _totals_answer(where: EventFilter, by: frozenset[Dimension]) -> bool:
+    """Whether the all-time totals answer the query: no time bound, nothing about short codes or hours."""
+    return (
+        where.time_range.start is None
+        and where.time_range.end is None
+        and not where.short_code
+        and Dimension.SHORT_CODE not in by
+        and Dimension.HOUR not in by
+    )
+
+
 class SqlEventStore:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
@@ -196,6 +234,14 @@ class SqlEventStore:
             set_={
                 "events": rollups_table.c.events + upsert.excluded.events,
                 "bot_events": rollups_table.c.bot_events + upsert.excluded.bot_events,
+            },
+        )
+        totals = self._insert(totals_table)
+        self._add_totals = totals.on_conflict_do_update(
+            index_elements=list(_TOTALS_KEY),
+            set_={
+                "events": totals_table.c.events + totals.excluded.events,
+                "bot_events": totals_table.c.bot_events + totals.excluded.bot_events,
             },
         )
 
@@ -241,6 +287,19 @@ class SqlEventStore:
         ]
         if values:
             await connection.execute(self._add_rollups, values)
+        totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+        for (asset_id, _, platform, event_type, _), (n, b) in deltas.items():
+            total = totals[(asset_id, platform, event_type)]
+            total[0] += n
+            total[1] += b
+        if totals:
+            await connection.execute(
+                self._add_totals,
+                [
+                    {**dict(zip(_TOTALS_KEY, key, strict=True)), "events": n, "bot_events": b}
+                    for key, (n, b) in sorted(totals.items())
+                ],
+            )
 
     async def get_many(self, event_ids: Collection[str]) -> dict[str, Event]:
         ids = sorted(set(event_ids))
@@ -256,7 +315,19 @@ class SqlEventStore:
         parts = split(where.time_range)
         totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
         async with self._read() as connection:
-            if parts.rollup_hours is not None:
+            if _totals_answer(where, by):
+                t = totals_table
+                columns = [t.c[d] for d in dims]
+                query = (
+                    sa.select(*columns, t.c.event_type, sa.func.sum(t.c.events), sa.func.sum(t.c.bot_events))
+                    .where(*_where(t, where))
+                    .group_by(*columns, t.c.event_type)
+                )
+                for row in (await connection.execute(query)).all():
+                    total = totals[tuple(row[: len(dims) + 1])]
+                    total[0] += int(row[-2])
+                    total[1] += int(row[-1])
+            elif parts.rollup_hours is not None:
                 r = rollups_table
                 first, stop = parts.rollup_hours
                 clauses = _where(r, where)
@@ -270,7 +341,7 @@ class SqlEventStore:
                     .where(*clauses)
                     .group_by(*columns, r.c.event_type)
                 )
-                for row in await connection.execute(query):
+                for row in (await connection.execute(query)).all():
                     total = totals[tuple(row[: len(dims) + 1])]
                     total[0] += int(row[-2])
                     total[1] += int(row[-1])
@@ -287,7 +358,7 @@ class SqlEventStore:
                     .where(*_where(e, where), *_between(e.c.event_time_us, low, high))
                     .group_by(*raw_columns, e.c.event_type)
                 )
-                for row in await connection.execute(query):
+                for row in (await connection.execute(query)).all():
                     total = totals[tuple(row[: len(dims) + 1])]
                     bot_count = int(row[-1] or 0)
                     total[0] += int(row[-2]) - bot_count
@@ -324,18 +395,21 @@ class SqlEventStore:
             .limit(limit)
         )
         async with self._read() as connection:
-            return [_event(row) for row in await connection.execute(query)]
+            return [_event(row) for row in (await connection.execute(query)).all()]
 
     async def purge(self, asset_id: str | None) -> int:
         try:
             async with self._engine.begin() as connection:
                 events = sa.delete(events_table)
                 rollups = sa.delete(rollups_table)
+                all_time = sa.delete(totals_table)
                 if asset_id is not None:
                     events = events.where(events_table.c.asset_id == asset_id)
                     rollups = rollups.where(rollups_table.c.asset_id == asset_id)
+                    all_time = all_time.where(totals_table.c.asset_id == asset_id)
                 deleted = (await connection.execute(events)).rowcount
                 await connection.execute(rollups)
+                await connection.execute(all_time)
                 return int(deleted)
         except (OperationalError, DBAPIError, OSError) as exc:
             raise Unavailable(

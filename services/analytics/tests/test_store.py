@@ -13,7 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from clearframe_runtime import db
@@ -282,3 +285,71 @@ async def test_migrations_match_the_tables_and_run_twice(backend: str) -> None:
     finally:
         await engine.dispose()
     await assert_migrations_idempotent(backend, MIGRATIONS)
+
+
+async def test_all_time_counts_per_asset_follow_writes_duplicates_and_purges(store: EventStore) -> None:
+    """Unbounded queries (read from the all-time totals in SQL) agree with counting the events, per asset
+    and platform, with and without a platform or type filter, after duplicates, bots and purges."""
+    reference = MemoryEventStore()
+    batches = [
+        [
+            event(1, asset_id=A1, platform=Platform.SLACK),
+            event(2, asset_id=A1, kind=EventType.CLICK),
+            event(3, asset_id=A2, platform=Platform.SLACK, bot=True),
+            event(4, asset_id=A3, kind=EventType.PLAY, at=T0 - timedelta(days=40)),
+        ],
+        [event(1, asset_id=A2), event(5, asset_id=A2, at=T0 + timedelta(days=3)), event(6, asset_id=A1)],
+    ]
+    for batch in batches:
+        assert await store.record(batch) == await reference.record(batch)
+
+    async def agree() -> None:
+        for where in (
+            EventFilter(),
+            EventFilter(platform=Platform.SLACK),
+            EventFilter(event_type=EventType.VIEW),
+            EventFilter(asset_id=A2),
+        ):
+            for by in (frozenset(), frozenset({Dimension.ASSET}), frozenset({Dimension.ASSET, Dimension.PLATFORM})):
+                got = sorted(await store.counts(where, by), key=repr)
+                assert got == sorted(await reference.counts(where, by), key=repr), (where, by)
+
+    await agree()
+    assert totals(await store.counts(EventFilter(asset_id=A1), frozenset())) == Metrics(views=2, clicks=1)
+    assert await store.purge(A1) == await reference.purge(A1)
+    await agree()
+    assert await store.counts(EventFilter(asset_id=A1), frozenset()) == []
+    assert await store.purge(None) == await reference.purge(None)
+    assert await store.counts(EventFilter(), frozenset({Dimension.ASSET})) == []
+
+
+async def test_the_totals_migration_counts_events_stored_before_it(backend: str) -> None:
+    """Events stored under the first schema (its hourly rollups) are in the all-time counts once the second
+    migration ran."""
+    _sql_backend(backend)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", db.async_url(backend).replace("%", "%%"))
+    await asyncio.to_thread(command.upgrade, config, "0001")
+    engine = db.create_engine(backend)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO analytics_rollups (asset_id, short_code, platform, event_type, hour_us, events, "
+                    "bot_events) VALUES (:a, :c, :p, :t, :h, :n, :b)"
+                ),
+                [
+                    {"a": A1, "c": "", "p": "web", "t": "view", "h": 0, "n": 2, "b": 1},
+                    {"a": A1, "c": "code1", "p": "web", "t": "view", "h": 3_600_000_000, "n": 3, "b": 0},
+                    {"a": A2, "c": "", "p": "slack", "t": "click", "h": 0, "n": 1, "b": 0},
+                ],
+            )
+        await db.migrate(backend, MIGRATIONS)
+        counts = await SqlEventStore(engine).counts(EventFilter(), frozenset({Dimension.ASSET}))
+        assert sorted((c.asset_id, c.event_type.value, c.humans, c.bots) for c in counts) == [
+            (A1, "view", 5, 1),
+            (A2, "click", 1, 0),
+        ]
+    finally:
+        await engine.dispose()
