@@ -233,7 +233,7 @@ def trace_command(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_one_command_shows_a_batch_requests_trace_as_a_waterfall_naming_every_hop(
-    http: httpx.Client, bot_token: str, span_sink: tuple[SpanSink, str]
+    http: httpx.Client, bot_token: str, span_sink: tuple[SpanSink, str], mesh: Mesh
 ) -> None:
     sink, _ = span_sink
     assert sink.keeper is not None
@@ -262,6 +262,12 @@ def test_one_command_shows_a_batch_requests_trace_as_a_waterfall_naming_every_ho
     assert "◀ slow" in shown.stdout
     as_json = trace_command(trace_id, "--url", sink.keeper.http_url, "--json")
     assert {s["service"] for s in json.loads(as_json.stdout)["spans"]} >= services
+    # Envoy's JSON access log line of the request names the same trace.
+    deadline = time.monotonic() + 10
+    while f'"trace_id":"{trace_id}"' not in mesh.log_tail("envoy", 400) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    logged = [json.loads(line) for line in mesh.log_tail("envoy", 400).splitlines() if trace_id in line]
+    assert any(line["path"] == "/batch" and line["trace_id"] == trace_id for line in logged), logged
 
 
 def test_the_trace_command_refuses_unknown_and_malformed_ids(span_sink: tuple[SpanSink, str]) -> None:
