@@ -406,6 +406,7 @@ def measure(quick: bool, size: Sizes, server_url: str) -> tuple[Ingest, Seeded, 
             MeshOptions.free(
                 workdir,
                 database_url=mesh_url,
+                trace_keeper=False,  # measured as before: no span export to a local trace keeper
                 extra_env={"CLEARFRAME_ADMIN_KEY": ADMIN_KEY, "CLEARFRAME_LOG_LEVEL": "WARNING"},
             )
         )

@@ -276,6 +276,7 @@ def route(workdir: Path, n: int, rounds: int) -> tuple[Measured, Measured, list[
         MeshOptions.free(
             workdir / "mesh",
             gateway_unlimited_port=unlimited_port,
+            trace_keeper=False,  # measured as before: no span export to a local trace keeper
             extra_env={
                 "CLEARFRAME_ADMIN_KEY": ADMIN_KEY,
                 "CLEARFRAME_LOG_LEVEL": "WARNING",

@@ -28,6 +28,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from clearframe_mesh.launcher import Mesh, MeshOptions
 from clearframe_mesh.process import free_port
+from clearframe_mesh.traces import TraceKeeper, TraceStore, decode_http, spans_of
 from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary_postgres_database
 
 ADMIN_KEY = "cfk_test-admin-" + secrets.token_urlsafe(24)
@@ -89,9 +90,13 @@ class SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
     http_url: str = ""
     #: What the services export over OTLP/gRPC as metrics (every second in the test mesh).
     metrics: MetricSink = field(default_factory=MetricSink)
+    #: Every span also goes to this trace keeper's store (what `make run`'s keeper holds), set by the fixture.
+    keeper: TraceKeeper | None = None
 
     def keep_json(self, body: bytes) -> None:
         """OTLP/HTTP's JSON encoding (ids are hex strings there, not base64): what Triton sends."""
+        if self.keeper is not None:
+            self.keeper.store.add(decode_http(body, "application/json", ""))
         request = json.loads(body)
         received = []
         for resource_spans in request.get("resourceSpans", []):
@@ -117,6 +122,8 @@ class SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
             self.spans += received
 
     def keep(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
+        if self.keeper is not None:
+            self.keeper.store.add(spans_of(request))
         with self.lock:
             for resource_spans in request.resource_spans:
                 service = next(
@@ -180,7 +187,9 @@ def _otlp_http_handler(sink: SpanSink) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture(scope="session")
 def span_sink() -> Iterator[tuple[SpanSink, str]]:
     """(the sink, its OTLP/gRPC endpoint); ``sink.http_url`` is its OTLP/HTTP traces URL."""
-    sink = SpanSink()
+    sink = SpanSink(keeper=TraceKeeper(TraceStore(), grpc_port=0, http_port=0))
+    assert sink.keeper is not None
+    sink.keeper.start()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(sink, server)  # type: ignore[no-untyped-call]
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(sink.metrics, server)  # type: ignore[no-untyped-call]
@@ -196,6 +205,7 @@ def span_sink() -> Iterator[tuple[SpanSink, str]]:
     http_server.server_close()
     http_thread.join()
     server.stop(0)
+    sink.keeper.stop()
 
 
 class PurgeSink:

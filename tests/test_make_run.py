@@ -107,7 +107,8 @@ def test_make_run_serves_prints_the_admin_key_once_and_stops_cleanly(launcher: L
     assert httpx.get(f"{gateway}/healthz", timeout=10).status_code == 200
     keys = re.findall(r"^\s+(cfk_\S+)\s*$", launcher.output, re.MULTILINE)
     assert len(keys) == 1, launcher.output
-    assert httpx.get(f"{gateway}/v1/caller", headers={"X-API-Key": keys[0]}, timeout=10).status_code == 200
+    caller = httpx.get(f"{gateway}/v1/caller", headers={"X-API-Key": keys[0]}, timeout=10)
+    assert caller.status_code == 200
     # The endpoint map: printed, machine-readable, and every metrics endpoint in it answers.
     printed = re.search(r"endpoint map \(JSON\)\s+(\S+)", launcher.output)
     assert printed, launcher.output
@@ -116,8 +117,21 @@ def test_make_run_serves_prints_the_admin_key_once_and_stops_cleanly(launcher: L
     metrics = [s["metrics"] for s in endpoints["services"].values()]
     metrics += [endpoints["envoy_admin"]["metrics"], endpoints["triton"]["metrics"]]
     assert all(httpx.get(url, timeout=10).status_code == 200 for url in metrics), metrics
+    # The local trace keeper holds the request's trace; one command shows it (Envoy exports every ~5 s).
+    assert endpoints["traces"]["query"].startswith("http://127.0.0.1:"), endpoints
+    command = [sys.executable, "-m", "clearframe_mesh.trace", caller.headers["x-trace-id"], "--mesh"]
+    deadline, shown = time.monotonic() + 30, None
+    while time.monotonic() < deadline:
+        shown = subprocess.run(
+            [*command, str(printed.group(1)).removesuffix("/endpoints.json")], capture_output=True, text=True
+        )
+        if shown.returncode == 0 and "envoy " in shown.stdout and "auth " in shown.stdout:
+            break
+        time.sleep(1)
+    assert shown is not None and shown.returncode == 0 and "envoy " in shown.stdout, shown
+    assert "auth " in shown.stdout, shown.stdout
     children = launcher.children()
-    assert len(children) >= 9  # 7 services, Envoy, Triton
+    assert len(children) >= 10  # 7 services, Envoy, Triton, the trace keeper
     launcher.process.send_signal(signal.SIGINT)
     assert launcher.process.wait(timeout=60) == 0
     deadline = time.monotonic() + 10

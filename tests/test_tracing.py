@@ -8,8 +8,11 @@ side whose context reached the server side.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -221,3 +224,56 @@ def test_service_logs_carry_the_trace_id(http: httpx.Client, admin_headers: dict
         time.sleep(0.2)
     lines = [line for line in mesh.log_tail("auth", 200).splitlines() if trace_id in line]
     assert any('"event": "token.issued"' in line for line in lines)
+
+
+def trace_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clearframe_mesh.trace", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_one_command_shows_a_batch_requests_trace_as_a_waterfall_naming_every_hop(
+    http: httpx.Client, bot_token: str, span_sink: tuple[SpanSink, str], mesh: Mesh
+) -> None:
+    sink, _ = span_sink
+    assert sink.keeper is not None
+    response = http.post(
+        "/batch", headers={"Authorization": bot_token}, files={"file": ("a.gif", animated_gif(4), "image/gif")}
+    )
+    assert response.status_code == 200, response.text
+    trace_id = trace_id_of(response)
+    services = {ENVOY, AUTH, SCANNER, FRAMES, TRITON}
+    spans = wait_for_trace(sink, trace_id, lambda s: services <= {x.service for x in s} and linked(s))
+    shown = trace_command(trace_id, "--url", sink.keeper.http_url)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(f"trace {trace_id}  ")
+    rows = [line for line in lines if "|" in line]
+    assert len(rows) >= len(spans), shown.stdout  # spans may still have arrived since
+    # Every service on the path, by its short name, each with its spans' operations; one root (Envoy's).
+    labels = [re.match(r"^\s*(.*?)\s{2,}\d", line).group(1) for line in rows]  # type: ignore[union-attr]
+    for s in spans:
+        wanted = f"{s.service.removeprefix('clearframe-')} {s.name}"
+        # Long operation names are cut to the column with an ellipsis.
+        assert any(wanted == label or (label.endswith("…") and wanted.startswith(label[:-1])) for label in labels), (
+            f"{wanted} missing:\n{shown.stdout}"
+        )
+    assert rows[0].startswith("envoy ") and all(line.startswith(" ") for line in rows[1:]), shown.stdout
+    assert "◀ slow" in shown.stdout
+    as_json = trace_command(trace_id, "--url", sink.keeper.http_url, "--json")
+    assert {s["service"] for s in json.loads(as_json.stdout)["spans"]} >= services
+    # Envoy's JSON access log line of the request names the same trace.
+    deadline = time.monotonic() + 10
+    while f'"trace_id":"{trace_id}"' not in mesh.log_tail("envoy", 400) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    logged = [json.loads(line) for line in mesh.log_tail("envoy", 400).splitlines() if trace_id in line]
+    assert any(line["path"] == "/batch" and line["trace_id"] == trace_id for line in logged), logged
+
+
+def test_the_trace_command_refuses_unknown_and_malformed_ids(span_sink: tuple[SpanSink, str]) -> None:
+    sink, _ = span_sink
+    assert sink.keeper is not None
+    unknown = trace_command(secrets.token_hex(16), "--url", sink.keeper.http_url)
+    assert unknown.returncode != 0 and "no trace" in unknown.stderr
+    malformed = trace_command("0123-not-hex", "--url", sink.keeper.http_url)
+    assert malformed.returncode != 0 and "not a trace id" in malformed.stderr

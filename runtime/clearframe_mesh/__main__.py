@@ -59,6 +59,14 @@ def main() -> int:
         + "".join(
             f"  {name:<22} grpc {mesh.service_target(name)}   metrics {mesh.metrics_url(name)}\n" for name in SERVICES
         )
+        + (
+            f"  traces                 python -m clearframe_mesh.trace <x-trace-id> (or --last)   "
+            f"keeper {mesh.traces_url}/api/traces   OTLP {mesh.otlp_endpoint}\n"
+            if mesh.keeps_traces
+            else f"  traces                 exported to {mesh.otlp_endpoint}\n"
+            if mesh.otlp_endpoint
+            else ""
+        )
         + f"  envoy metrics          http://127.0.0.1:{options.envoy_admin_port}/stats/prometheus\n"
         f"  endpoint map (JSON)    {mesh.endpoints_path}\n"
         f"  logs                   {mesh.log_dir}\n"

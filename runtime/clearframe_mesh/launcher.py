@@ -61,11 +61,16 @@ class MeshOptions:
     gateway_static_redirects: tuple[tuple[str, str], ...] = ()
     #: A second gateway port without the rate limit filter (see GatewayLayout.unlimited_port); 0: none.
     gateway_unlimited_port: int = 0
+    #: Run the local trace keeper (clearframe_mesh.traces) when no otlp_endpoint names a collector.
+    trace_keeper: bool = True
+    #: The keeper's OTLP/gRPC port and its HTTP port (OTLP/HTTP in, /api/traces queries out).
+    traces_grpc_port: int = 4317
+    traces_http_port: int = 4318
 
     @classmethod
     def free(cls, workdir: Path, **kwargs: object) -> MeshOptions:
         """Every port picked free (and distinct): for tests that run beside a `make run` mesh."""
-        ports = free_ports(5 + 2 * len(SERVICES))
+        ports = free_ports(7 + 2 * len(SERVICES))
         return cls(
             workdir=workdir,
             data_dir=workdir / "data",
@@ -74,6 +79,8 @@ class MeshOptions:
             triton_ports=TritonPorts(ports.pop(), ports.pop(), ports.pop()),
             service_ports={name: ports.pop() for name in SERVICES},
             metrics_ports={name: ports.pop() for name in SERVICES},
+            traces_grpc_port=ports.pop(),
+            traces_http_port=ports.pop(),
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -89,11 +96,18 @@ class Mesh:
         self.options = options
         self.secret = options.internal_secret or secrets.token_urlsafe(32)
         self.log_dir = options.workdir / "logs"
+        #: The local trace keeper runs unless OTLP goes to a collector elsewhere.
+        self.keeps_traces = options.trace_keeper and not options.otlp_endpoint
+        self.otlp_endpoint = options.otlp_endpoint
+        triton_otlp_traces_url = options.triton_otlp_traces_url
+        if self.keeps_traces:
+            self.otlp_endpoint = f"http://127.0.0.1:{options.traces_grpc_port}"
+            triton_otlp_traces_url = triton_otlp_traces_url or f"{self.traces_url}/v1/traces"
         self.triton = LocalTriton(
             options.triton_ports,
             options.workdir / "triton",
             log_path=self.log_dir / "triton.log",
-            otlp_traces_url=options.triton_otlp_traces_url,
+            otlp_traces_url=triton_otlp_traces_url,
         )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
@@ -114,6 +128,11 @@ class Mesh:
     def metrics_url(self, name: str) -> str:
         """The Prometheus endpoint of service ``name``."""
         return f"http://{self.options.host}:{self.options.metrics_ports[name]}/metrics"
+
+    @property
+    def traces_url(self) -> str:
+        """The trace keeper's HTTP address (``/api/traces``; OTLP/HTTP at ``/v1/traces``)."""
+        return f"http://127.0.0.1:{self.options.traces_http_port}"
 
     @property
     def endpoints_path(self) -> Path:
@@ -140,6 +159,17 @@ class Mesh:
                 name: {"grpc": self.service_target(name), "metrics": self.metrics_url(name)} for name in SERVICES
             },
             "logs": str(self.log_dir),
+            **(
+                {
+                    "traces": {
+                        "otlp_grpc": self.otlp_endpoint,
+                        "otlp_http": f"{self.traces_url}/v1/traces",
+                        "query": self.traces_url,
+                    }
+                }
+                if self.keeps_traces
+                else {}
+            ),
         }
 
     def write_endpoints(self) -> Path:
@@ -162,6 +192,20 @@ class Mesh:
         if self.log_dir.exists():
             shutil.rmtree(self.log_dir)
         self.log_dir.mkdir(parents=True)
+        if self.keeps_traces:
+            self._spawn(
+                "traces",
+                [
+                    sys.executable,
+                    "-m",
+                    "clearframe_mesh.traces",
+                    "--grpc-port",
+                    str(self.options.traces_grpc_port),
+                    "--http-port",
+                    str(self.options.traces_http_port),
+                ],
+                {**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         self.triton.start()
         for name in SERVICES:
             self._spawn(name, [sys.executable, "-m", f"services.{name}"], self._service_env(name))
@@ -190,12 +234,14 @@ class Mesh:
             raise MeshError(str(exc)) from exc
         for name in SERVICES:
             self._wait_serving(name, deadline)
+        if self.keeps_traces:
+            self._wait_http(f"{self.traces_url}/healthz", "trace keeper", deadline, process="traces")
         self._wait_http(f"http://{self.options.host}:{self.options.envoy_admin_port}/ready", "envoy", deadline)
         self._wait_http(f"{self.gateway_url}/healthz", "gateway /healthz", deadline)
 
     def stop(self, timeout: float = 15.0) -> None:
         # Envoy first (no new requests), then the services drain, then Triton.
-        for name in ["envoy", *reversed(list(SERVICES))]:
+        for name in ["envoy", *reversed(list(SERVICES)), "traces"]:
             process = self.processes.get(name)
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -238,6 +284,11 @@ class Mesh:
             "triton metrics": self.options.triton_ports.metrics,
             **self.options.service_ports,
             **{f"{name} metrics": port for name, port in self.options.metrics_ports.items()},
+            **(
+                {"trace keeper otlp": self.options.traces_grpc_port, "trace keeper http": self.options.traces_http_port}
+                if self.keeps_traces
+                else {}
+            ),
         }
         taken = [f"{name} ({port})" for name, port in wanted.items() if port_in_use(self.options.host, port)]
         if taken:
@@ -267,8 +318,8 @@ class Mesh:
         )
         if name in DATABASE_SERVICES:
             env["DATABASE_URL"] = self.database_url(name)
-        if self.options.otlp_endpoint:
-            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.options.otlp_endpoint
+        if self.otlp_endpoint:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
         return env
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
@@ -292,7 +343,7 @@ class Mesh:
             listen_port=self.options.envoy_port,
             admin_host="127.0.0.1",
             admin_port=self.options.envoy_admin_port,
-            otlp_endpoint=self.options.otlp_endpoint,
+            otlp_endpoint=self.otlp_endpoint,
             static_files=self.options.gateway_static_files,
             static_redirects=self.options.gateway_static_redirects,
             unlimited_port=self.options.gateway_unlimited_port,
@@ -314,12 +365,12 @@ class Mesh:
         except NotServing as exc:
             raise self._fail(name, str(exc)) from exc
 
-    def _wait_http(self, url: str, name: str, deadline: float) -> None:
+    def _wait_http(self, url: str, name: str, deadline: float, process: str = "envoy") -> None:
         last = ""
         while time.monotonic() < deadline:
-            envoy = self.processes["envoy"]
-            if envoy.poll() is not None:
-                raise self._fail("envoy", f"exited with code {envoy.returncode}")
+            child = self.processes[process]
+            if child.poll() is not None:
+                raise self._fail(process, f"exited with code {child.returncode}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
@@ -329,4 +380,4 @@ class Mesh:
             except OSError as exc:
                 last = str(exc)
             time.sleep(0.2)
-        raise self._fail("envoy", f"{name} not ready in time ({last})")
+        raise self._fail(process, f"{name} not ready in time ({last})")

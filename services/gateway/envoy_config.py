@@ -632,6 +632,7 @@ def render(layout: GatewayLayout) -> dict[str, Any]:
                             "duration_ms": "%DURATION%",
                             "upstream": "%UPSTREAM_CLUSTER%",
                             "request_id": "%REQ(X-REQUEST-ID)%",
+                            "trace_id": "%TRACE_ID%",
                             "traceparent": "%REQ(TRACEPARENT)%",
                             "client": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
                         },

@@ -124,5 +124,7 @@ def test_a_free_mesh_gets_distinct_ports() -> None:
             *astuple(options.triton_ports),
             *options.service_ports.values(),
             *options.metrics_ports.values(),
+            options.traces_grpc_port,
+            options.traces_http_port,
         ]
         assert len(set(ports)) == len(ports)
