@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from clearframe_mesh.launcher import Mesh
-from tests.conftest import make_key
+from tests.conftest import h, make_key
 from tests.media_samples import photo
 from tests.test_assets import settled, upload, wait_for
 from tests.test_moderation import config
@@ -55,20 +55,6 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
-
-
-@pytest.fixture(scope="module")
-def keys(http: httpx.Client, admin_headers: dict[str, str]) -> dict[str, str]:
-    return {
-        "config": make_key(http, admin_headers, "config.read", "config.write"),
-        "assets": make_key(http, admin_headers, "assets.write"),
-        "read": make_key(http, admin_headers, "moderation.read"),
-        "review": make_key(http, admin_headers, "moderation.read", "moderation.review"),
-    }
-
-
-def h(key: str) -> dict[str, str]:
-    return {"X-API-Key": key}
 
 
 @pytest.fixture(scope="module")

@@ -396,7 +396,9 @@ async def test_the_blurred_preview_is_small_and_has_no_detail_left(
 
 
 def _difference(a: Image.Image, b: Image.Image) -> float:
-    return float(np.abs(np.asarray(a.convert("RGB"), dtype=np.float64) - np.asarray(b.convert("RGB"), dtype=np.float64)).mean())
+    pixels_a = np.asarray(a.convert("RGB"), dtype=np.float64)
+    pixels_b = np.asarray(b.convert("RGB"), dtype=np.float64)
+    return float(np.abs(pixels_a - pixels_b).mean())
 
 
 async def test_review_frames_are_the_source_frames_by_index(maker: FfmpegRenditionMaker) -> None:
