@@ -423,10 +423,27 @@
     const hashes = $("hashes");
     clear(hashes);
     for (const m of result.hash_matches || []) {
-      hashes.appendChild(el("li", m.algorithm + " match in list " + m.list + ": entry " + m.matched_id + ", distance " +
-        m.distance + " ≤ " + m.threshold + " (frame " + (m.frame_index || 0) + ")"));
+      // Side by side: this media's hash on the matching frame and the bank's entry (banks keep a hash and
+      // an id per entry, no image and no label).
+      const item = el("li", null, "match");
+      const pair = el("dl", null, "pair");
+      const frame = m.frame_index || 0;
+      const ours = m.algorithm === "pdq" && frame === 0 && result.pdq_hash ? result.pdq_hash : "(hash of frame " + frame + " not kept)";
+      for (const [term, mine, theirs] of [
+        ["", "this media", "bank entry"],
+        ["hash", ours, "(not kept with the match)"],
+        ["where", "frame " + frame, "list " + m.list],
+        ["id", c.scan_id, m.matched_id || "—"],
+      ]) {
+        pair.appendChild(el("dt", term));
+        pair.appendChild(el("dd", mine));
+        pair.appendChild(el("dd", theirs));
+      }
+      item.appendChild(el("p", m.algorithm + ": distance " + m.distance + " ≤ " + m.threshold + " bits"));
+      item.appendChild(pair);
+      hashes.appendChild(item);
     }
-    if (!hashes.children.length) hashes.appendChild(el("li", "none", "empty"));
+    if (!hashes.children.length) hashes.appendChild(el("li", "none" + (result.pdq_hash ? " (this media's pdq " + result.pdq_hash + ")" : ""), "empty"));
 
     const text = $("text");
     clear(text);
