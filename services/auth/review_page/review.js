@@ -808,8 +808,8 @@
     const info = ((data && data.details) || []).find((d) => d && d.reason === "REVISION_AHEAD");
     const head = info && info.metadata ? info.metadata.current_revision : undefined;
     if (response.status === 401 && state.session) signedOut("Your session has ended: sign in again.");
-    if (head === undefined) throw new Error("the decision feed answered HTTP " + response.status);
-    return String(head);
+    // Without it (an older scanner), replay from 0: events before the first heartbeat are skipped.
+    return head === undefined ? null : String(head);
   }
 
   async function follow(watch) {
@@ -842,6 +842,8 @@
       watch.retry = 1000;
       setLive(true);
     }
+    if (message.heartbeat) watch.replaying = false;
+    else if (watch.replaying) return;
     if (message.decision || message.scan_failed) liveChanged();
   }
 
@@ -862,7 +864,11 @@
     state.watch = watch;
     while (state.watch === watch && state.session) {
       try {
-        if (watch.revision === null) watch.revision = await feedHead(watch.controller.signal);
+        if (watch.revision === null) {
+          const head = await feedHead(watch.controller.signal);
+          watch.revision = head === null ? "0" : head;
+          watch.replaying = head === null;
+        }
         await follow(watch);
       } catch (e) {
         if (watch.controller.signal.aborted) return;
