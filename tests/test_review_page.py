@@ -361,9 +361,14 @@ def test_a_flagged_video_shows_its_timeline_and_real_frames(
         # The real frame, not the blurred preview: a JPEG of the frame's own shape, never cached.
         assert answer.status == 200 and answer.headers["content-type"] == "image/jpeg"
         assert "no-store" in answer.headers["cache-control"]
-        with Image.open(io.BytesIO(answer.body())) as image:
-            width, height = image.size
         analysed = frames[driving]
+        # What the reviewer sees: the image element holds the decoded frame (from a blob: URL of those bytes).
+        media = page.locator("#media")
+        expect(media).to_have_attribute("data-frame-index", str(analysed.get("index", 0)))
+        page.wait_for_function(
+            "() => { const m = document.getElementById('media'); return m.complete && m.naturalWidth > 0; }"
+        )
+        width, height = media.evaluate("m => [m.naturalWidth, m.naturalHeight]")
         assert abs(width / height - analysed["width"] / analysed["height"]) < 0.02
         assert width >= min(analysed["width"], 1280) - 1  # full size (the preview is 320 px high and blurred)
 
