@@ -344,7 +344,7 @@ def test_a_flagged_video_shows_its_timeline_and_real_frames(
 ) -> None:
     model = strict_model(http, keys)
     asset_id, case = flag(
-        http, keys, unique_video(tmp_path / "clip.mp4"), model, content_type="video/mp4", title="A clip"
+        http, keys, unique_video(tmp_path / "clip.mp4"), model, content_type="video/mp4", title="Clip"
     )
     frames = case["result"]["frames"]
     assert len(frames) > 1, frames
