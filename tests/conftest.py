@@ -331,6 +331,23 @@ def gateway_channel(mesh: Mesh) -> Iterator[grpc.Channel]:
         yield channel
 
 
+@pytest.fixture(scope="module")
+def keys(http: httpx.Client, admin_headers: dict[str, str]) -> dict[str, str]:
+    """API keys of the asset, share-link and review-page tests, made once per module (modules needing
+    others define their own ``keys``): configuration, uploads, a moderation reader and a reviewer."""
+    return {
+        "config": make_key(http, admin_headers, "config.read", "config.write"),
+        "assets": make_key(http, admin_headers, "assets.write"),
+        "read": make_key(http, admin_headers, "moderation.read"),
+        "review": make_key(http, admin_headers, "moderation.read", "moderation.review"),
+    }
+
+
+def h(key: str) -> dict[str, str]:
+    """Headers presenting an API key."""
+    return {"X-API-Key": key}
+
+
 def make_key(http: httpx.Client, admin_headers: dict[str, str], *permissions: str) -> str:
     """Create an API key with these permissions through the gateway; returns its secret."""
     response = http.post(

@@ -19,26 +19,12 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
-from tests.conftest import PurgeSink, make_key
+from tests.conftest import PurgeSink, h
 from tests.media_samples import animated_gif, encoded, video
 from tests.test_moderation import config
 
 CONFIG = "/api/v1/analysis/config"
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def keys(http: httpx.Client, admin_headers: dict[str, str]) -> dict[str, str]:
-    return {
-        "config": make_key(http, admin_headers, "config.read", "config.write"),
-        "assets": make_key(http, admin_headers, "assets.write"),
-        "read": make_key(http, admin_headers, "moderation.read"),
-        "review": make_key(http, admin_headers, "moderation.read", "moderation.review"),
-    }
-
-
-def h(key: str) -> dict[str, str]:
-    return {"X-API-Key": key}
 
 
 @pytest.fixture(scope="module")

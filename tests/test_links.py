@@ -19,23 +19,13 @@ from prometheus_client.samples import Sample
 from clearframe.sharelinks.v1 import share_link_service_pb2 as pb
 from clearframe.sharelinks.v1 import share_link_service_pb2_grpc as pb_grpc
 from clearframe_mesh.launcher import Mesh
-from tests.conftest import make_key
+from tests.conftest import h
 from tests.media_samples import animated_gif, encoded
-from tests.test_assets import _model, h, published, settled, upload, wait_for
+from tests.test_assets import _model, published, settled, upload, wait_for
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"}
 SLACKBOT = {"User-Agent": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"}
 DISCORDBOT = {"User-Agent": "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)"}
-
-
-@pytest.fixture(scope="module")
-def keys(http: httpx.Client, admin_headers: dict[str, str]) -> dict[str, str]:
-    return {
-        "config": make_key(http, admin_headers, "config.read", "config.write"),
-        "assets": make_key(http, admin_headers, "assets.write"),
-        "read": make_key(http, admin_headers, "moderation.read"),
-        "review": make_key(http, admin_headers, "moderation.read", "moderation.review"),
-    }
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from clearframe_mesh.launcher import Mesh
-from tests.conftest import make_key
-from tests.media_samples import photo
+from tests.conftest import h, make_key
+from tests.media_samples import PHOTOS, _encode, photo
 from tests.test_assets import settled, upload, wait_for
 from tests.test_moderation import config
 
@@ -55,20 +56,6 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
-
-
-@pytest.fixture(scope="module")
-def keys(http: httpx.Client, admin_headers: dict[str, str]) -> dict[str, str]:
-    return {
-        "config": make_key(http, admin_headers, "config.read", "config.write"),
-        "assets": make_key(http, admin_headers, "assets.write"),
-        "read": make_key(http, admin_headers, "moderation.read"),
-        "review": make_key(http, admin_headers, "moderation.read", "moderation.review"),
-    }
-
-
-def h(key: str) -> dict[str, str]:
-    return {"X-API-Key": key}
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +203,6 @@ def test_reviewer_clears_a_case_with_the_keyboard(
         page.keyboard.press("n")
         page.keyboard.type(f"explicit {XSS}")
         page.keyboard.press("Escape")
-        page.screenshot(path=str(shots / "review-case.png"), full_page=True)
         page.keyboard.press("r")
         expect(page.locator("#last")).to_be_visible(timeout=15000)
         expect(row).to_have_count(0)
@@ -334,5 +320,149 @@ def test_bulk_decision_by_keyboard(
             decided = http.get(f"/v1/reviews/{case['case_id']}", headers=h(keys["read"])).json()["review_case"]
             assert decided["state"] == "REVIEW_CASE_STATE_DECIDED", asset_id
             wait_for(lambda: http.get(f"/a/{asset_id}").status_code == 200, timeout_s=10, what="publication")  # noqa: B023
+    finally:
+        context.close()
+
+
+def unique_video(path: Path, frames: int = 43) -> bytes:
+    """A real MP4 (MPEG-4 part 2) cycling through the sample photos, the astronaut on frames 0, 5, 10 …: the
+    scanner samples frames 0, 20 and 42 (the last: the chelsea cat). Each frame has a random pixel of its own."""
+    images = []
+    for i in range(frames):
+        image = photo(PHOTOS[i % len(PHOTOS)]).resize((320, 240))
+        image.putpixel((0, 0), tuple(secrets.token_bytes(3)))
+        images.append(image)
+    return _encode(images, path, 15, "mpeg4", "mp4")
+
+
+def frame_response(page: Page, asset_id: str, index: int) -> Any:
+    return page.expect_response(lambda r: r.url.endswith(f"/v1/assets/{asset_id}/frames/{index}"))
+
+
+def test_a_flagged_video_shows_its_timeline_and_real_frames(
+    browser: Browser, mesh: Mesh, http: httpx.Client, keys: dict[str, str], tmp_path: Path
+) -> None:
+    model = strict_model(http, keys)
+    asset_id, case = flag(
+        http, keys, unique_video(tmp_path / "clip.mp4"), model, content_type="video/mp4", title="Clip"
+    )
+    frames = case["result"]["frames"]
+    assert len(frames) > 1, frames
+    risks = [f.get("risk_score", 0) for f in frames]
+    driving = risks.index(max(risks))
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, mesh, keys["review"])
+        with frame_response(page, asset_id, frames[driving].get("index", 0)) as first:
+            page.fill("#filter-model", model)
+            page.press("#filter-model", "Escape")
+        answer = first.value
+        # The real frame, not the blurred preview: a JPEG of the frame's own shape, never cached.
+        assert answer.status == 200 and answer.headers["content-type"] == "image/jpeg"
+        assert "no-store" in answer.headers["cache-control"]
+        analysed = frames[driving]
+        # What the reviewer sees: the image element holds the decoded frame (from a blob: URL of those bytes).
+        media = page.locator("#media")
+        expect(media).to_have_attribute("data-frame-index", str(analysed.get("index", 0)))
+        page.wait_for_function(
+            "() => { const m = document.getElementById('media'); return m.complete && m.naturalWidth > 0; }"
+        )
+        width, height = media.evaluate("m => [m.naturalWidth, m.naturalHeight]")
+        assert abs(width / height - analysed["width"] / analysed["height"]) < 0.02
+        assert width >= min(analysed["width"], 1280) - 1  # full size (the preview is 320 px high and blurred)
+
+        # The timeline: every sampled frame with its risk; the riskiest marked and shown with its boxes.
+        expect(page.locator("#timeline")).to_be_visible()
+        buttons = page.locator("#frames button.frame")
+        expect(buttons).to_have_count(len(frames))
+        expect(page.locator("#frames button.frame.hot")).to_have_count(1)
+        assert page.locator("#frames button.frame.hot").get_attribute("data-position") == str(driving)
+        expect(page.locator("#frames button.frame.current")).to_have_attribute("data-position", str(driving))
+        for position, f in enumerate(frames):
+            expect(buttons.nth(position)).to_contain_text(f"risk {f.get('risk_score', 0):.1f}")
+        expect(page.locator("#stage")).to_have_class("stage blurred")
+        boxes = page.locator("#boxes .box")
+        expect(boxes).to_have_count(len(analysed.get("detections", [])))
+        detection = analysed["detections"][0]
+        expect(boxes.first).to_contain_text(f"{detection['mapped_label']} {round(100 * detection['score'])}%")
+
+        # A click on a box unblurs only inside it: the crop of the real frame shows, the frame stays blurred.
+        boxes.first.click()
+        expect(boxes.first).to_have_class("box peek")
+        expect(boxes.first.locator("img.crop")).to_be_visible()
+        expect(page.locator("#stage")).to_have_class("stage blurred")
+        page.screenshot(path=str(screenshots_dir(tmp_path) / "review-case.png"), full_page=True)
+        page.keyboard.press("u")
+        expect(page.locator("#stage")).to_have_class("stage")
+
+        # Another frame: fetched, shown with its own boxes (none on the cat).
+        other = next(p for p in range(len(frames)) if p != driving)
+        with frame_response(page, asset_id, frames[other].get("index", 0)) as picked:
+            buttons.nth(other).click()
+        assert picked.value.status == 200
+        expect(page.locator("#frames button.frame.current")).to_have_attribute("data-position", str(other))
+        expect(page.locator("#media")).to_have_attribute("data-frame-index", str(frames[other].get("index", 0)))
+        expect(boxes).to_have_count(len(frames[other].get("detections", [])))
+        with frame_response(page, asset_id, frames[driving].get("index", 0)):
+            page.keyboard.press("[" if driving < other else "]")  # back toward the riskiest, by key
+    finally:
+        context.close()
+
+
+def test_the_unblurred_frames_only_to_a_review_session(
+    http: httpx.Client, keys: dict[str, str], admin_headers: dict[str, str], flagged: dict[str, Any]
+) -> None:
+    asset_id = flagged["asset_id"]
+    url = f"/v1/assets/{asset_id}/frames/0"
+    assert http.get(f"/a/{asset_id}").status_code == 404  # FLAGGED media is never public
+    assert http.get(url).status_code == 401
+    assert http.get(url, headers={"cookie": "cf_review=v1.e30.forged"}).status_code == 401
+    # Keys are refused even with moderation.read: unblurred media goes to the page's session only.
+    for key in (keys["read"], keys["review"]):
+        refused = http.get(url, headers=h(key))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["details"][0]["reason"] == "REVIEW_SESSION_REQUIRED"
+    assert http.get(url, headers=h(keys["assets"])).status_code == 403
+    signed_in = http.post("/v1/reviewSession", headers=h(keys["read"]), json={})
+    assert signed_in.status_code == 200, signed_in.text
+    cookie = signed_in.headers["set-cookie"].split(";", 1)[0]
+    csrf = signed_in.json()["session"]["csrf_token"]
+    served = http.get(url, headers={"cookie": cookie})
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert served.headers["cache-control"] == "private, no-store"
+    with Image.open(io.BytesIO(served.content)) as image:
+        assert image.format == "JPEG" and image.size == (512, 512)  # the astronaut as uploaded
+    beyond = http.get(f"/v1/assets/{asset_id}/frames/1", headers={"cookie": cookie})
+    assert beyond.status_code == 400 and beyond.json()["details"][0]["reason"] == "INVALID_FRAME_INDEX"
+    assert http.delete("/v1/reviewSession", headers={"cookie": cookie, "x-csrf-token": csrf}).status_code == 200
+    assert http.get(url, headers={"cookie": cookie}).status_code == 401
+
+
+def test_live_updates_follow_decisions_made_elsewhere(
+    browser: Browser, mesh: Mesh, http: httpx.Client, keys: dict[str, str]
+) -> None:
+    model = strict_model(http, keys)
+    _, case = flag(http, keys, unique_astronaut("PNG"), model)
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        sign_in(page, mesh, keys["review"])
+        page.fill("#filter-model", model)
+        page.press("#filter-model", "Escape")
+        expect(page.locator(f'#cases li[data-case-id="{case["case_id"]}"]')).to_have_count(1)
+        # Pushed by the decision feed (polling is off while the stream is up).
+        expect(page.locator("#live-state")).to_have_text("push")
+        decided = http.post(
+            f"/v1/reviews/{case['case_id']}:decide",
+            headers=h(keys["review"]),
+            json={"verdict": "VERDICT_APPROVED", "notes": "decided by another reviewer"},
+        )
+        assert decided.status_code == 200, decided.text
+        expect(page.locator(f'#cases li[data-case-id="{case["case_id"]}"]')).to_have_count(0)
+        # A newly flagged upload appears without a refresh.
+        _, fresh = flag(http, keys, unique_astronaut("JPEG"), model)
+        expect(page.locator(f'#cases li[data-case-id="{fresh["case_id"]}"]')).to_have_count(1)
+        expect(page.locator("#live-state")).to_have_text("push")
     finally:
         context.close()

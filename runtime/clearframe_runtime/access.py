@@ -199,6 +199,8 @@ RULES: Mapping[str, Rule] = {
             "RescanAsset": needs("assets.write"),
             # The blurred still of media under review: reviewers only, never public.
             "GetAssetPreview": needs("moderation.read"),
+            # The same media unblurred, frame by frame: review sessions only (the servicer checks the kind).
+            "GetAssetReviewFrame": needs("moderation.read"),
         },
     ),
     **_service(

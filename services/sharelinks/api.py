@@ -11,9 +11,9 @@ from google.api import httpbody_pb2
 
 from clearframe.sharelinks.v1 import asset_service_pb2 as pb
 from clearframe.sharelinks.v1 import asset_service_pb2_grpc as pb_grpc
-from clearframe_runtime.errors import InvalidArgument
+from clearframe_runtime.errors import InvalidArgument, PermissionDenied
 from clearframe_runtime.http import HEAD_LENGTH_HEADER, HEAD_REQUEST_HEADER
-from clearframe_runtime.principal import PrincipalCodec
+from clearframe_runtime.principal import KIND_REVIEW_SESSION, PrincipalCodec
 from clearframe_runtime.protoconv import duration, timestamp
 from services.sharelinks.domain.assets import UPDATABLE, Assets, Upload
 from services.sharelinks.domain.background import RenditionWorker
@@ -256,3 +256,18 @@ class AssetServicer(pb_grpc.AssetServiceServicer):
             (("cache-control", "private, no-store"), ("x-content-type-options", "nosniff"))
         )
         return httpbody_pb2.HttpBody(content_type=preview.content_type, data=preview.data)
+
+    async def GetAssetReviewFrame(
+        self, request: pb.GetAssetReviewFrameRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        # Unblurred media goes to a person at the review page only: a session, never a bare key or token.
+        if self._codec.caller(context).kind != KIND_REVIEW_SESSION:
+            raise PermissionDenied(
+                "unblurred frames are served to the review page's signed-in session only",
+                reason="REVIEW_SESSION_REQUIRED",
+            )
+        frame = await self._delivery.review_frame(request.asset_id, request.frame_index)
+        await context.send_initial_metadata(
+            (("cache-control", "private, no-store"), ("x-content-type-options", "nosniff"))
+        )
+        return httpbody_pb2.HttpBody(content_type=frame.content_type, data=frame.data)

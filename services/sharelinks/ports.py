@@ -108,6 +108,11 @@ class RenditionMaker(Protocol):
         """A strongly blurred still of the first frame (for reviewers of flagged media only)."""
         ...
 
+    async def review_frame(self, source: bytes, content_type: str, frame_index: int) -> RenditionOutput:
+        """The frame at ``frame_index`` (0-based, in decoding order) as it is, as JPEG, for the review page.
+        Raises :class:`RenditionFailed` when the source has no such frame."""
+        ...
+
 
 class RenditionFailed(RuntimeError):
     """ffmpeg could not produce a rendition (the message says why)."""

@@ -22,6 +22,10 @@
     assets: {},          // case id → its asset's metadata, as read when the case was opened
     unblurred: false,
     gray: false,
+    frame: -1,           // index (into the scan's frames) of the frame shown
+    frameUrl: null,      // blob: URL of the frame shown (fetched with the session, never cached)
+    frameLoad: 0,        // counter: a late answer for a frame no longer wanted is dropped
+    watch: null,         // {controller, revision, connected} of the decision feed stream
   };
 
   const $ = (id) => document.getElementById(id);
@@ -108,6 +112,7 @@
     for (const id of ["approve", "reject"]) $(id).disabled = !mayDecide;
     document.body.classList.toggle("read-only", !mayDecide);
     refreshQueue();
+    startWatch();
   }
 
   function signedOut(message) {
@@ -121,7 +126,8 @@
     $("whoami").hidden = true;
     $("desk").hidden = true;
     $("case").hidden = true;
-    $("media").removeAttribute("src");
+    stopWatch();
+    dropFrame();
     $("sign-in").hidden = false;
     flash(message, Boolean(message));
   }
@@ -259,6 +265,7 @@
     if (!chosen) {
       state.detail = null;
       $("case").hidden = true;
+      dropFrame();
       return;
     }
     const item = $("cases").children[index];
@@ -330,21 +337,23 @@
     $("case-priority").className = urgent ? "badge urgent" : "badge";
     $("notes").value = "";
 
-    // Media: blurred by default on every case; the preview route answers only to a signed-in reviewer.
+    // Media: the real frames (unblurred by the server, served to the session only), blurred here by
+    // default on every case; the frame that drove the decision (the riskiest) is shown first.
     state.unblurred = false;
     applyView();
-    const media = $("media");
+    const frames = result.frames || [];
     if (c.asset_id) {
-      media.hidden = false;
+      $("media").hidden = false;
       $("no-media").hidden = true;
-      media.src = "/v1/assets/" + encodeURIComponent(c.asset_id) + "/preview";
+      showFrame(drivingFrame(frames));
     } else {
-      media.hidden = true;
-      media.removeAttribute("src");
+      dropFrame();
+      $("media").hidden = true;
       $("no-media").hidden = false;
+      state.frame = frames.length ? 0 : -1;
+      drawBoxes(frames[0] || null);
     }
-    drawBoxes(result.frames || []);
-    renderFrames(result.frames || [], result.frames_total || 0);
+    renderFrames(frames, result.frames_total || 0);
 
     $("summary").textContent = reasons.summary || "";
     const meta = $("meta");
@@ -414,10 +423,27 @@
     const hashes = $("hashes");
     clear(hashes);
     for (const m of result.hash_matches || []) {
-      hashes.appendChild(el("li", m.algorithm + " match in list " + m.list + ": entry " + m.matched_id + ", distance " +
-        m.distance + " ≤ " + m.threshold + " (frame " + (m.frame_index || 0) + ")"));
+      // Side by side: this media's hash on the matching frame and the bank's entry (banks keep a hash and
+      // an id per entry, no image and no label).
+      const item = el("li", null, "match");
+      const pair = el("dl", null, "pair");
+      const frame = m.frame_index || 0;
+      const ours = m.algorithm === "pdq" && frame === 0 && result.pdq_hash ? result.pdq_hash : "(hash of frame " + frame + " not kept)";
+      for (const [term, mine, theirs] of [
+        ["", "this media", "bank entry"],
+        ["hash", ours, "(not kept with the match)"],
+        ["where", "frame " + frame, "list " + m.list],
+        ["id", c.scan_id, m.matched_id || "—"],
+      ]) {
+        pair.appendChild(el("dt", term));
+        pair.appendChild(el("dd", mine));
+        pair.appendChild(el("dd", theirs));
+      }
+      item.appendChild(el("p", m.algorithm + ": distance " + m.distance + " ≤ " + m.threshold + " bits"));
+      item.appendChild(pair);
+      hashes.appendChild(item);
     }
-    if (!hashes.children.length) hashes.appendChild(el("li", "none", "empty"));
+    if (!hashes.children.length) hashes.appendChild(el("li", "none" + (result.pdq_hash ? " (this media's pdq " + result.pdq_hash + ")" : ""), "empty"));
 
     const text = $("text");
     clear(text);
@@ -439,21 +465,93 @@
     }
   }
 
-  function drawBoxes(frames) {
+  function drivingFrame(frames) {
+    // The frame that drove the decision: the highest risk, the first of equals (frame 0 for a still).
+    let best = frames.length ? 0 : -1;
+    frames.forEach((f, i) => {
+      if ((f.risk_score || 0) > (frames[best].risk_score || 0)) best = i;
+    });
+    return best;
+  }
+
+  function dropFrame() {
+    state.frameLoad += 1;
+    const media = $("media");
+    media.removeAttribute("src");
+    if (state.frameUrl) URL.revokeObjectURL(state.frameUrl);
+    state.frameUrl = null;
+    clear($("boxes"));
+  }
+
+  async function showFrame(position) {
+    // One frame of the case's asset, fetched with the session cookie (the route refuses anything else)
+    // and shown from a blob: URL, so the same bytes serve the image and the boxes' unblurred crops.
+    const c = state.detail && state.detail.review_case;
+    if (!c || !c.asset_id) return;
+    const frames = (c.result && c.result.frames) || [];
+    const frame = position >= 0 ? frames[position] : null;
+    const index = frame ? (frame.index || 0) : 0;
+    state.frame = position;
+    markFrame();
+    const ticket = ++state.frameLoad;
+    let blob;
+    try {
+      const response = await fetch("/v1/assets/" + encodeURIComponent(c.asset_id) + "/frames/" + index, {
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      if (response.status === 401 && state.session) signedOut("Your session has ended: sign in again.");
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      blob = await response.blob();
+    } catch (e) {
+      if (ticket === state.frameLoad) flash("The frame could not be loaded: " + e.message, true);
+      return;
+    }
+    if (ticket !== state.frameLoad || !state.detail || state.detail.review_case.case_id !== c.case_id) return;
+    if (state.frameUrl) URL.revokeObjectURL(state.frameUrl);
+    state.frameUrl = URL.createObjectURL(blob);
+    const media = $("media");
+    media.dataset.frameIndex = String(index);
+    media.src = state.frameUrl;
+    drawBoxes(frame);
+  }
+
+  function pct(value) {
+    return value + "%";
+  }
+
+  function drawBoxes(frame) {
     const layer = $("boxes");
     clear(layer);
-    // The preview is the first frame: draw the detections found on frame 0.
-    const first = frames.find((f) => (f.index || 0) === 0);
-    if (!first || !first.width || !first.height) return;
-    for (const d of first.detections || []) {
+    if (!frame || !frame.width || !frame.height) return;
+    for (const d of frame.detections || []) {
       const b = d.box || {};
+      const left = 100 * (b.x || 0) / frame.width;
+      const top = 100 * (b.y || 0) / frame.height;
+      const width = 100 * (b.width || 0) / frame.width;
+      const height = 100 * (b.height || 0) / frame.height;
+      if (width <= 0 || height <= 0) continue;
       const box = el("div", null, "box");
-      box.style.left = (100 * (b.x || 0) / first.width) + "%";
-      box.style.top = (100 * (b.y || 0) / first.height) + "%";
-      box.style.width = (100 * (b.width || 0) / first.width) + "%";
-      box.style.height = (100 * (b.height || 0) / first.height) + "%";
-      box.appendChild(el("span", (d.mapped_label || d.label) + " " + Math.round(100 * (d.score || 0)) + "%"));
-      box.title = d.label;
+      box.style.left = pct(left);
+      box.style.top = pct(top);
+      box.style.width = pct(width);
+      box.style.height = pct(height);
+      box.title = d.label + " — click to unblur inside the box";
+      // The same frame, unblurred, cropped to the box: shown when the box is clicked (the rest stays blurred).
+      if (state.frameUrl) {
+        const cropper = el("div", null, "cropper");
+        const crop = el("img", null, "crop");
+        crop.alt = "";
+        crop.src = state.frameUrl;
+        crop.style.width = pct(100 * 100 / width);
+        crop.style.height = pct(100 * 100 / height);
+        crop.style.left = pct(-100 * left / width);
+        crop.style.top = pct(-100 * top / height);
+        cropper.appendChild(crop);
+        box.appendChild(cropper);
+      }
+      box.appendChild(el("span", (d.mapped_label || d.label) + " " + Math.round(100 * (d.score || 0)) + "%", "label"));
+      box.addEventListener("click", () => box.classList.toggle("peek"));
       layer.appendChild(box);
     }
   }
@@ -461,16 +559,54 @@
   function renderFrames(frames, total) {
     const strip = $("frames");
     clear(strip);
+    $("timeline").hidden = frames.length <= 1;
     if (frames.length <= 1) return;
     const top = Math.max.apply(null, frames.map((f) => f.risk_score || 0));
-    for (const f of frames) {
+    const driving = drivingFrame(frames);
+    frames.forEach((f, position) => {
       const seconds = parseFloat(String(f.timestamp || "0s")) || 0;
-      const item = el("li", "#" + (f.index || 0) + " · " + seconds.toFixed(2) + " s · risk " + Number(f.risk_score || 0).toFixed(1) +
-        " · " + (f.detections || []).length + " det.");
-      if ((f.risk_score || 0) === top && top > 0) item.classList.add("hot");
+      const item = el("li");
+      const button = el("button", null, "frame");
+      button.type = "button";
+      button.dataset.position = String(position);
+      button.dataset.frameIndex = String(f.index || 0);
+      button.dataset.risk = Number(f.risk_score || 0).toFixed(1);
+      const bar = el("span", null, "risk");
+      bar.style.height = pct(Math.max(4, Math.min(100, f.risk_score || 0)));
+      button.appendChild(bar);
+      button.appendChild(el("span", "#" + (f.index || 0), "at"));
+      button.appendChild(el("span", seconds.toFixed(2) + " s", "at"));
+      button.appendChild(el("span", "risk " + Number(f.risk_score || 0).toFixed(1), "at"));
+      button.appendChild(el("span", (f.detections || []).length + " det.", "at"));
+      button.title = "frame " + (f.index || 0) + " at " + seconds.toFixed(2) + " s: risk " +
+        Number(f.risk_score || 0).toFixed(1) + " ([ and ] step through the frames)";
+      if (position === driving && top > 0) button.classList.add("hot");
+      button.addEventListener("click", () => showFrame(position));
+      item.appendChild(button);
       strip.appendChild(item);
+    });
+    $("frames-note").textContent = frames.length + " of " + total + " frames sampled; the marked one drove the decision";
+    markFrame();
+  }
+
+  function markFrame() {
+    for (const button of $("frames").querySelectorAll("button.frame")) {
+      button.classList.toggle("current", Number(button.dataset.position) === state.frame);
     }
-    strip.appendChild(el("li", frames.length + " of " + total + " frames sampled"));
+    const c = state.detail && state.detail.review_case;
+    const frames = (c && c.result && c.result.frames) || [];
+    const f = state.frame >= 0 ? frames[state.frame] : null;
+    $("frame-info").textContent = f && frames.length > 1
+      ? "frame " + (f.index || 0) + " · risk " + Number(f.risk_score || 0).toFixed(1) + " · " + (f.detections || []).length + " detections"
+      : "";
+  }
+
+  function stepFrame(step) {
+    const c = state.detail && state.detail.review_case;
+    const frames = (c && c.result && c.result.frames) || [];
+    if (frames.length <= 1 || !c.asset_id) return;
+    const next = Math.min(Math.max(state.frame + step, 0), frames.length - 1);
+    if (next !== state.frame) showFrame(next);
   }
 
   function applyView() {
@@ -642,6 +778,116 @@
     link.hidden = false;
   }
 
+  // ------------------------------------------------------------------------------------ live updates
+
+  // The decision feed (WatchDecisions over REST: NDJSON, one message a line) pushes every decision made
+  // anywhere; each one reloads the queue. While the stream is down the queue is polled instead.
+  const FEED_END = "9223372036854775807";
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  function setLive(connected) {
+    $("live-state").textContent = !$("live").checked ? "off" : connected ? "push" : "polling";
+    $("live-state").classList.toggle("on", connected);
+  }
+
+  async function feedHead(signal) {
+    // The feed's current revision, so the stream starts now rather than replaying the whole feed: a watch
+    // from beyond the end is refused at once (REVISION_AHEAD) and names the current revision.
+    const response = await fetch("/v1/decisions:watch?since_revision=" + FEED_END, {
+      credentials: "same-origin", cache: "no-store", signal: signal,
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (e) {
+      data = null;
+    }
+    const info = ((data && data.details) || []).find((d) => d && d.reason === "REVISION_AHEAD");
+    const head = info && info.metadata ? info.metadata.current_revision : undefined;
+    if (response.status === 401 && state.session) signedOut("Your session has ended: sign in again.");
+    // Without it (an older scanner), replay from 0: events before the first heartbeat are skipped.
+    return head === undefined ? null : String(head);
+  }
+
+  async function follow(watch) {
+    const response = await fetch("/v1/decisions:watch?since_revision=" + encodeURIComponent(watch.revision), {
+      credentials: "same-origin", cache: "no-store", signal: watch.controller.signal,
+    });
+    if (response.status === 401 && state.session) signedOut("Your session has ended: sign in again.");
+    if (!response.ok || !response.body) throw new Error("the decision feed answered HTTP " + response.status);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) return;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (line) onFeed(watch, JSON.parse(line));
+      }
+    }
+  }
+
+  function onFeed(watch, message) {
+    if (message.revision === undefined && message.code !== undefined) throw new Error(message.message || "feed error");
+    if (message.revision !== undefined) watch.revision = String(message.revision);
+    if (!watch.connected) {
+      watch.connected = true;
+      watch.retry = 1000;
+      setLive(true);
+    }
+    if (message.heartbeat) watch.replaying = false;
+    else if (watch.replaying) return;
+    if (message.decision || message.scan_failed) liveChanged();
+  }
+
+  function liveChanged() {
+    if (state.liveTimer) return;
+    // A burst of decisions (a bulk decision elsewhere) reloads the queue once; a decision of ours that
+    // waits for its undo window reloads it when sent.
+    state.liveTimer = setTimeout(() => {
+      state.liveTimer = null;
+      if (state.session && !state.pending) refreshQueue();
+    }, 250);
+  }
+
+  async function startWatch() {
+    stopWatch();
+    if (!state.session || !$("live").checked || !window.ReadableStream) return;
+    const watch = { controller: new AbortController(), revision: null, connected: false, retry: 1000 };
+    state.watch = watch;
+    while (state.watch === watch && state.session) {
+      try {
+        if (watch.revision === null) {
+          const head = await feedHead(watch.controller.signal);
+          watch.revision = head === null ? "0" : head;
+          watch.replaying = head === null;
+        }
+        await follow(watch);
+      } catch (e) {
+        if (watch.controller.signal.aborted) return;
+      }
+      watch.connected = false;
+      if (state.watch !== watch) return;
+      setLive(false);
+      await sleep(watch.retry);
+      watch.retry = Math.min(watch.retry * 2, 30000);
+    }
+  }
+
+  function stopWatch() {
+    const watch = state.watch;
+    state.watch = null;
+    if (watch) watch.controller.abort();
+    setLive(false);
+  }
+
   // ---------------------------------------------------------------------------------------- keyboard
 
   function toggleHelp(show) {
@@ -672,6 +918,8 @@
       n: () => $("notes").focus(),
       e: () => { if (state.lastStatement && !$("sor-export").hidden) $("sor-export").click(); },
       ".": () => refreshQueue(),
+      "[": () => stepFrame(-1),
+      "]": () => stepFrame(1),
       "?": () => toggleHelp(),
     };
     const action = actions[event.key];
@@ -706,8 +954,12 @@
     $("help-button").addEventListener("click", () => toggleHelp());
     $("help-close").addEventListener("click", () => toggleHelp(false));
     document.addEventListener("keydown", onKey);
+    $("live").addEventListener("change", () => ($("live").checked ? startWatch() : stopWatch()));
     setInterval(() => {
-      if (state.session && $("live").checked && !state.pending && document.visibilityState === "visible") refreshQueue();
+      const pushed = state.watch && state.watch.connected;
+      if (state.session && $("live").checked && !pushed && !state.pending && document.visibilityState === "visible") {
+        refreshQueue();
+      }
     }, LIVE_MS);
     loadSession();
   }

@@ -13,7 +13,9 @@ What comes out (the sizes rule is in :func:`_scale`):
   WebP from a still one (libwebp writes a single frame as a plain still image), transparency kept;
 * ``poster`` — the first frame as a baseline JPEG;
 * :meth:`FfmpegRenditionMaker.blurred_preview` — the first frame at most 320 px high under a Gaussian
-  blur of 32 px (nothing recognisable is left), as JPEG.
+  blur of 32 px (nothing recognisable is left), as JPEG;
+* :meth:`FfmpegRenditionMaker.review_frame` — one frame (by its index in decoding order) as it is, at
+  most 1280 px a side, as JPEG, for the review page's unblurred view.
 
 MP4 and JPEG have no alpha: transparent pixels of PNG/APNG and WebP sources are laid on white first (a
 GIF's come out of ffmpeg's decoder white).
@@ -186,6 +188,25 @@ def _preview_plan(source_type: str) -> _Plan:
     return _Plan("image/jpeg", filters, list(_JPEG_ARGS))
 
 
+#: Largest side of a review frame (the page shows it at most some 60 % of a screen high).
+REVIEW_FRAME_MAX = 1280
+
+
+def _review_frame_plan(source_type: str, frame_index: int) -> _Plan:
+    if frame_index < 0:
+        raise ValueError(f"frame_index must be 0 or more, not {frame_index}")
+    # Frames counted as decoded (as the frames service numbers them: every decoded frame, passthrough),
+    # then scaled down only, keeping the aspect ratio (boxes are drawn in fractions of the frame).
+    filters = [
+        f"select='eq(n\\,{frame_index})'",
+        f"scale=w='min(iw,{REVIEW_FRAME_MAX})':h='min(ih,{REVIEW_FRAME_MAX})':force_original_aspect_ratio=decrease",
+    ]
+    if source_type in _ALPHA_SOURCES:
+        filters.append(_ON_WHITE)
+    filters.append(_JPEG_PIXELS)
+    return _Plan("image/jpeg", filters, ["-fps_mode", "passthrough", *_JPEG_ARGS])
+
+
 class FfmpegRenditionMaker:
     """:class:`services.sharelinks.ports.RenditionMaker` backed by the ffmpeg binary.
 
@@ -207,6 +228,10 @@ class FfmpegRenditionMaker:
 
     async def blurred_preview(self, source: bytes, content_type: str) -> RenditionOutput:
         return await self._run("blurred", source, content_type, _preview_plan(_base_type(content_type)))
+
+    async def review_frame(self, source: bytes, content_type: str, frame_index: int) -> RenditionOutput:
+        plan = _review_frame_plan(_base_type(content_type), frame_index)
+        return await self._run(f"frame {frame_index}", source, content_type, plan)
 
     async def _run(self, name: str, source: bytes, content_type: str, plan: _Plan) -> RenditionOutput:
         demuxers = _DEMUXERS.get(_base_type(content_type))

@@ -281,6 +281,28 @@ class Delivery:
             raise not_found(asset_id) from None
         return await self._previews.blurred_preview(source, asset.content_type)
 
+    async def review_frame(self, asset_id: str, frame_index: int) -> RenditionOutput:
+        """One frame of an asset as it is (unblurred), for a reviewer at the review page (any state)."""
+        check_asset_id(asset_id)
+        if self._previews is None:
+            raise FailedPrecondition("previews are not enabled", reason="PREVIEWS_DISABLED")
+        asset = await self._store.get(asset_id)
+        if asset is None:
+            raise not_found(asset_id)
+        frames = max(1, asset.frame_count)
+        if not 0 <= frame_index < frames:
+            raise InvalidArgument(
+                f"frame_index must lie in 0 … {frames - 1} (the asset has {frames} frame{'s' if frames > 1 else ''}), "
+                f"got {frame_index}",
+                field="frame_index",
+                reason="INVALID_FRAME_INDEX",
+            )
+        try:
+            source = await self._blobs.get(original_key(asset.sha256))
+        except BlobNotFound:
+            raise not_found(asset_id) from None
+        return await self._previews.review_frame(source, asset.content_type, frame_index)
+
 
 def _path(asset_id: str, rendition: str) -> str:
     return f"/a/{asset_id}/{rendition}" if rendition else f"/a/{asset_id}"

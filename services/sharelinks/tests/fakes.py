@@ -128,6 +128,9 @@ class FakeRenditionMaker:
     async def blurred_preview(self, source: bytes, content_type: str) -> RenditionOutput:
         return RenditionOutput("preview", "image/jpeg", 32, 24, b"\xff\xd8\xffblurred")
 
+    async def review_frame(self, source: bytes, content_type: str, frame_index: int) -> RenditionOutput:
+        return RenditionOutput(f"frame-{frame_index}", "image/jpeg", 32, 24, b"\xff\xd8\xff" + source[:8])
+
 
 class FakePurger:
     def __init__(self, failures: int = 0) -> None:

@@ -213,3 +213,21 @@ async def test_previews_for_reviewers_of_any_state() -> None:
     assert preview.content_type == "image/jpeg"
     with pytest.raises(NotFound):
         await delivery.download(get(flagged.asset_id))
+
+
+async def test_review_frames_of_any_state_within_the_frame_count() -> None:
+    world, delivery, _ = await published()
+    flagged = await world.upload(GIF + b"g")
+    await world.assets.apply(world.decision(flagged, 5, "FLAGGED"))
+    frame = await delivery.review_frame(flagged.asset_id, 0)
+    assert frame.content_type == "image/jpeg" and frame.name == "frame-0"
+    last = max(1, flagged.frame_count) - 1
+    assert (await delivery.review_frame(flagged.asset_id, last)).name == f"frame-{last}"
+    for bad in (-1, last + 1):
+        with pytest.raises(InvalidArgument) as caught:
+            await delivery.review_frame(flagged.asset_id, bad)
+        assert caught.value.reason == "INVALID_FRAME_INDEX"
+    with pytest.raises(NotFound):
+        await delivery.review_frame("0123456789abcdef", 0)
+    with pytest.raises(InvalidArgument):
+        await delivery.review_frame("../etc", 0)

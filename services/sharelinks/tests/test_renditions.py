@@ -392,6 +392,45 @@ async def test_the_blurred_preview_is_small_and_has_no_detail_left(
         assert _detail(image) * 10 < _detail(sharp)
 
 
+# --- review frames (unblurred) --------------------------------------------------------------------------
+
+
+def _difference(a: Image.Image, b: Image.Image) -> float:
+    pixels_a = np.asarray(a.convert("RGB"), dtype=np.float64)
+    pixels_b = np.asarray(b.convert("RGB"), dtype=np.float64)
+    return float(np.abs(pixels_a - pixels_b).mean())
+
+
+async def test_review_frames_are_the_source_frames_by_index(maker: FfmpegRenditionMaker) -> None:
+    gif = animated_gif(4)
+    with Image.open(io.BytesIO(gif)) as source:
+        frames = []
+        for index in range(4):
+            source.seek(index)
+            frames.append(source.convert("RGB"))
+    for index in range(4):
+        out = await maker.review_frame(gif, "image/gif", index)
+        assert out.content_type == "image/jpeg"
+        with Image.open(io.BytesIO(out.data)) as image:
+            assert image.format == "JPEG" and image.size == frames[index].size == (out.width, out.height)
+            distances = [_difference(image, frame) for frame in frames]
+            # Unblurred and the right one: close to its own frame (JPEG noise only), far from the others.
+            assert distances.index(min(distances)) == index and distances[index] < 8, distances
+
+
+async def test_a_video_review_frame_is_its_frame_at_most_1280_px(maker: FfmpegRenditionMaker, media_dir: Path) -> None:
+    clip = video(media_dir / "review.mp4", frames=6, size=(1600, 1200))
+    first = await maker.review_frame(clip, "video/mp4", 0)
+    second = await maker.review_frame(clip, "video/mp4", 1)
+    assert (first.width, first.height) == (1280, 960) == (second.width, second.height)
+    with Image.open(io.BytesIO(first.data)) as a, Image.open(io.BytesIO(second.data)) as b:
+        assert _difference(a, b) > 20  # frames 0 and 1 show different photos
+    with pytest.raises(RenditionFailed):
+        await maker.review_frame(clip, "video/mp4", 6)  # past the last frame: no output
+    with pytest.raises(ValueError, match="frame_index"):
+        await maker.review_frame(clip, "video/mp4", -1)
+
+
 # --- bad input, time limit, cancellation ----------------------------------------------------------------
 
 

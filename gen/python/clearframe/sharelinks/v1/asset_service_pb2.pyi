@@ -290,6 +290,14 @@ class GetAssetPreviewRequest(_message.Message):
     asset_id: str
     def __init__(self, asset_id: _Optional[str] = ...) -> None: ...
 
+class GetAssetReviewFrameRequest(_message.Message):
+    __slots__ = ("asset_id", "frame_index")
+    ASSET_ID_FIELD_NUMBER: _ClassVar[int]
+    FRAME_INDEX_FIELD_NUMBER: _ClassVar[int]
+    asset_id: str
+    frame_index: int
+    def __init__(self, asset_id: _Optional[str] = ..., frame_index: _Optional[int] = ...) -> None: ...
+
 class SignAssetUrlRequest(_message.Message):
     __slots__ = ("asset_id", "ttl", "disposition", "filename", "platform", "subject", "rendition")
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]

@@ -76,6 +76,11 @@ class AssetServiceStub:
                 request_serializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.GetAssetPreviewRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.GetAssetReviewFrame = channel.unary_unary(
+                '/clearframe.sharelinks.v1.AssetService/GetAssetReviewFrame',
+                request_serializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.GetAssetReviewFrameRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.SignAssetUrl = channel.unary_unary(
                 '/clearframe.sharelinks.v1.AssetService/SignAssetUrl',
                 request_serializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.SignAssetUrlRequest.SerializeToString,
@@ -188,6 +193,22 @@ class AssetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAssetReviewFrame(self, request, context):
+        """One frame of the asset as it is, unblurred (JPEG, at most 1280 px a side, transparency laid on
+        white), for the review page: `frame_index` is the 0-based index of the frame in the source, as in
+        the scan's FrameEvidence.index (a still image has frame 0 only). Served to review sessions only
+        (the page's signed-in cookie, `moderation.read`): an API key or token, even with
+        `moderation.read`, is PERMISSION_DENIED (REVIEW_SESSION_REQUIRED), so every unblurred view of
+        FLAGGED media is a person's at the page. Answers `Cache-Control: private, no-store`. NOT_FOUND
+        (ASSET_NOT_FOUND) for an unknown asset, INVALID_ARGUMENT (INVALID_FRAME_INDEX) for an index
+        outside 0 … frame_count - 1.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SignAssetUrl(self, request, context):
         """Creates a signed URL for an asset's canonical URL (or one of its renditions'): the extra
         parameters, `expires` (epoch seconds, now + ttl) and `kid` (the signing key's id) are added to the
@@ -250,6 +271,11 @@ def add_AssetServiceServicer_to_server(servicer, server):
             'GetAssetPreview': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAssetPreview,
                     request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.GetAssetPreviewRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetAssetReviewFrame': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetReviewFrame,
+                    request_deserializer=clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.GetAssetReviewFrameRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'SignAssetUrl': grpc.unary_unary_rpc_method_handler(
@@ -479,6 +505,33 @@ class AssetService:
             target,
             '/clearframe.sharelinks.v1.AssetService/GetAssetPreview',
             clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.GetAssetPreviewRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetReviewFrame(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/clearframe.sharelinks.v1.AssetService/GetAssetReviewFrame',
+            clearframe_dot_sharelinks_dot_v1_dot_asset__service__pb2.GetAssetReviewFrameRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
