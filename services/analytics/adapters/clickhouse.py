@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from clearframe_runtime.errors import Unavailable
-from services.analytics.domain.hours import HOUR_US, from_us, split, to_us
+from services.analytics.domain.hours import HOUR_US, counts_of, from_us, split, to_us
 from services.analytics.domain.model import Count, Dimension, Event, EventFilter, EventType, Platform
 
 #: Columns of ``events``, in insert order.
@@ -395,23 +395,7 @@ class ClickHouseEventStore:
                 total = totals[tuple(row[: len(dims) + 1])]
                 total[0] += int(row[-2])
                 total[1] += int(row[-1])
-        counts: list[Count] = []
-        for key, (humans, bots) in totals.items():
-            if humans == 0 and bots == 0:
-                continue
-            named = dict(zip([*dims, "event_type"], key, strict=True))
-            counts.append(
-                Count(
-                    EventType(named["event_type"]),
-                    humans,
-                    bots,
-                    asset_id=named.get("asset_id", ""),
-                    short_code=named.get("short_code", ""),
-                    platform=Platform(named["platform"]) if "platform" in named else None,
-                    hour=from_us(int(named["hour_us"])) if "hour_us" in named else None,
-                )
-            )
-        return counts
+        return counts_of(dims, totals)
 
     async def page(self, where: EventFilter, offset: int, limit: int) -> list[Event]:
         if offset < 0 or limit < 0:

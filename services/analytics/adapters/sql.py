@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clearframe_runtime.errors import Unavailable
-from services.analytics.domain.hours import HOUR_US, from_us, hour_of, split, to_us
+from services.analytics.domain.hours import HOUR_US, counts_of, from_us, hour_of, split, to_us
 from services.analytics.domain.model import Count, Dimension, Event, EventFilter, EventType, Platform
 
 metadata = sa.MetaData()
@@ -363,23 +363,7 @@ class SqlEventStore:
                     bot_count = int(row[-1] or 0)
                     total[0] += int(row[-2]) - bot_count
                     total[1] += bot_count
-        counts: list[Count] = []
-        for key, (humans, bots) in totals.items():
-            if humans == 0 and bots == 0:
-                continue
-            named = dict(zip([*dims, "event_type"], key, strict=True))
-            counts.append(
-                Count(
-                    EventType(named["event_type"]),
-                    humans,
-                    bots,
-                    asset_id=named.get("asset_id", ""),
-                    short_code=named.get("short_code", ""),
-                    platform=Platform(named["platform"]) if "platform" in named else None,
-                    hour=from_us(int(named["hour_us"])) if "hour_us" in named else None,
-                )
-            )
-        return counts
+        return counts_of(dims, totals)
 
     async def page(self, where: EventFilter, offset: int, limit: int) -> list[Event]:
         if offset < 0 or limit < 0:

@@ -9,10 +9,12 @@ plus at most two hours of events per group.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from services.analytics.domain.model import TimeRange
+from services.analytics.domain.model import Count, EventType, Platform, TimeRange
 
 HOUR = timedelta(hours=1)
 MICROSECOND = timedelta(microseconds=1)
@@ -58,3 +60,25 @@ def split(time_range: TimeRange) -> RangeSplit:
     if end is not None and stop is not None and stop <= end:
         raw.append((stop, end))
     return RangeSplit((first, stop), tuple(raw))
+
+
+def counts_of(dims: Sequence[str], totals: Mapping[tuple[Any, ...], Sequence[int]]) -> list[Count]:
+    """A store's grouped totals as counts: each key holds the values of ``dims`` (Dimension values, the
+    hour as its starting µs) then the event type; each total is (humans, bots). Empty groups are left out."""
+    counts: list[Count] = []
+    for key, (humans, bots) in totals.items():
+        if humans == 0 and bots == 0:
+            continue
+        named = dict(zip([*dims, "event_type"], key, strict=True))
+        counts.append(
+            Count(
+                EventType(named["event_type"]),
+                humans,
+                bots,
+                asset_id=named.get("asset_id", ""),
+                short_code=named.get("short_code", ""),
+                platform=Platform(named["platform"]) if "platform" in named else None,
+                hour=from_us(int(named["hour_us"])) if "hour_us" in named else None,
+            )
+        )
+    return counts
