@@ -79,10 +79,12 @@ def _time(stamp: timestamp_pb2.Timestamp, field: str, reason: str) -> datetime:
 
 
 def draft_of(event: pb.Event) -> EventDraft:
+    event_type = _EVENT_TYPE_NAMES.get(event.event_type)
+    platform = _PLATFORM_NAMES.get(event.platform)
     return EventDraft(
         asset_id=event.asset_id,
-        event_type=_name(_EVENT_TYPE_NAMES, event.event_type),
-        platform=_name(_PLATFORM_NAMES, event.platform),
+        event_type=event_type if event_type is not None else str(event.event_type),
+        platform=platform if platform is not None else str(event.platform),
         event_id=event.event_id,
         short_code=event.short_code,
         event_time=_time(event.event_time, "event_time", "INVALID_EVENT_TIME")

@@ -22,7 +22,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from clearframe_runtime.errors import InvalidArgument
 from clearframe_runtime.useragents import is_bot
@@ -125,10 +124,20 @@ def _check_attributes(attributes: Mapping[str, str], limits: Limits) -> dict[str
     return dict(attributes)
 
 
-@lru_cache(maxsize=16)  # a batch's events share one `now`: computed once per batch, not per event
+#: The last window computed: a batch's events share one `now` and one Limits, so it is computed once per
+#: batch, not per event (compared by identity: cheaper than hashing the Limits).
+_last_window: list[tuple[datetime, Limits, datetime, datetime]] = []
+
+
 def _window(now: datetime, limits: Limits) -> tuple[datetime, datetime]:
     """The earliest and latest event times accepted at ``now``."""
-    return now - limits.max_age, now + limits.max_future
+    if _last_window:
+        last_now, last_limits, earliest, latest = _last_window[0]
+        if last_now is now and last_limits is limits:
+            return earliest, latest
+    earliest, latest = now - limits.max_age, now + limits.max_future
+    _last_window[:] = [(now, limits, earliest, latest)]
+    return earliest, latest
 
 
 def check_event(draft: EventDraft, *, now: datetime, new_id: str, limits: Limits) -> Event:
