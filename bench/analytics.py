@@ -13,7 +13,9 @@ over a large seeded event table.
    `GetAssetMetrics` and `ListTopAssets` calls through the gateway (native gRPC,
    one call at a time).
 
-Usage: `python -m bench.analytics [--quick] [--events N] [--assets N] [--days N]`. It boots its own mesh
+Usage: `python -m bench.analytics [--quick] [--events N] [--assets N] [--days N]`, or
+`python -m bench.analytics --ingest-only [--quick] [--update BENCHMARKS.md]` for part 1 alone (printed, or put
+in place of the file's "### Ingest" subsection). It boots its own mesh
 and its temporary databases and drops them afterwards. The PostgreSQL server is
 CLEARFRAME_TEST_POSTGRES_URL's (the tests' server), else the local default.
 """
@@ -162,6 +164,43 @@ async def _copy(url: str, rows: list[tuple[Any, ...]], batch: int, concurrency: 
             await connection.close()
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) process ``pid`` has used; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends(database: str) -> list[int]:
+    """The PostgreSQL backends serving ``database`` (when the server runs on this machine)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if command.startswith("postgres:") and f" {database} " in command:
+                pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used meanwhile by named processes (the service, Envoy, the database's backends, this
+    client), so that the report says where an event's cost goes on the shared cores."""
+
+    def __init__(self, pids: dict[str, list[int]]):
+        self._pids = pids
+        self._client = time.process_time()
+        self._start = {name: sum(_cpu_s(pid) for pid in group) for name, group in pids.items()}
+
+    def used(self) -> dict[str, float]:
+        used = {name: sum(_cpu_s(pid) for pid in group) - self._start[name] for name, group in self._pids.items()}
+        return used | {"client": time.process_time() - self._client}
+
+
 @dataclass(frozen=True)
 class Ingest:
     events: int
@@ -170,9 +209,13 @@ class Ingest:
     copy_batched_s: float
     copy_single_s: float
     rollup_rows: int
+    #: CPU seconds per process group while the service ingested.
+    cpu_s: dict[str, float]
 
 
-async def _ingest(mesh_url: str, baseline_url: str, target: str, key: str, n: int) -> Ingest:
+async def _ingest(
+    mesh_url: str, baseline_url: str, target: str, key: str, n: int, pids: dict[str, list[int]]
+) -> Ingest:
     now = datetime.now(UTC)
     warm = ingest_requests(BATCH, now - timedelta(hours=2))
     await _send(target, key, warm[:PRODUCERS])  # connections, the store's compiled statements
@@ -180,7 +223,9 @@ async def _ingest(mesh_url: str, baseline_url: str, target: str, key: str, n: in
     try:
         await mesh.execute("TRUNCATE analytics_events, analytics_rollups, analytics_totals")
         requests = ingest_requests(n, now)
+        meter = CpuMeter(pids | {"PostgreSQL": _backends(mesh_url.rsplit("/", 1)[1])})
         service_s, latencies = await _send(target, key, requests)
+        cpu_s = meter.used()
         stored = await mesh.fetchval("SELECT count(*) FROM analytics_events")
         counted = await mesh.fetchval("SELECT sum(events + bot_events) FROM analytics_rollups")
         rollup_rows = await mesh.fetchval("SELECT count(*) FROM analytics_rollups")
@@ -201,7 +246,7 @@ async def _ingest(mesh_url: str, baseline_url: str, target: str, key: str, n: in
             raise RuntimeError("the baseline COPY lost rows")
     finally:
         await baseline.close()
-    return Ingest(n, service_s, statistics.median(latencies) * 1000, batched_s, single_s, rollup_rows)
+    return Ingest(n, service_s, statistics.median(latencies) * 1000, batched_s, single_s, rollup_rows, cpu_s)
 
 
 # --- seeding --------------------------------------------------------------------------------------------
@@ -399,7 +444,10 @@ def _key(http: httpx.Client, *permissions: str) -> str:
     return secret
 
 
-def measure(quick: bool, size: Sizes, server_url: str) -> tuple[Ingest, Seeded, list[Latency]]:
+def measure(
+    quick: bool, size: Sizes, server_url: str, ingest_only: bool = False
+) -> tuple[Ingest, Seeded | None, list[Latency]]:
+    """Ingest, then (unless ``ingest_only``) seed and query; the seeded part is None when skipped."""
     workdir = Path(tempfile.mkdtemp(prefix="clearframe-bench-analytics-"))
     with temporary_postgres_database(server_url) as mesh_url, temporary_postgres_database(server_url) as baseline_url:
         mesh = Mesh(
@@ -416,13 +464,18 @@ def measure(quick: bool, size: Sizes, server_url: str) -> tuple[Ingest, Seeded, 
             with httpx.Client(base_url=mesh.gateway_url, timeout=60) as http:
                 writer = _key(http, "analytics.write")
                 reader = _key(http, "analytics.read")
-            ingest = asyncio.run(_ingest(mesh_url, baseline_url, mesh.gateway_target, writer, size.ingest_events))
+            pids = {name: [mesh.processes[name].pid] for name in ("analytics", "envoy")}
+            ingest = asyncio.run(
+                _ingest(mesh_url, baseline_url, mesh.gateway_target, writer, size.ingest_events, pids)
+            )
             print(
                 f"ingest: {ingest.events / ingest.service_s:.0f} events/s through the gateway, COPY "
                 f"{ingest.events / ingest.copy_batched_s:.0f}/s batched, {ingest.events / ingest.copy_single_s:.0f}/s "
                 "as one",
                 flush=True,
             )
+            if ingest_only:
+                return ingest, None, []
             now = datetime.now(UTC)
             seeded = asyncio.run(seed(mesh_url, size.seeded_events, size.assets, size.days, now))
             print(
@@ -436,18 +489,17 @@ def measure(quick: bool, size: Sizes, server_url: str) -> tuple[Ingest, Seeded, 
     return ingest, seeded, latencies
 
 
-def lines(quick: bool, size: Sizes, ingest: Ingest, seeded: Seeded, latencies: list[Latency]) -> list[str]:
+INGEST_HEADING = "### Ingest"
+
+
+def ingest_lines(ingest: Ingest) -> list[str]:
+    """The "### Ingest" subsection."""
     service_rate = ingest.events / ingest.service_s
     batched_rate = ingest.events / ingest.copy_batched_s
     single_rate = ingest.events / ingest.copy_single_s
-    worst = max(latencies, key=lambda lat: lat.p50_ms)
+    cpu = ", ".join(f"{name} {seconds / ingest.events * 1e6:.1f}" for name, seconds in ingest.cpu_s.items())
     return [
-        "## Analytics",
-        "",
-        f"Command: `python -m bench.analytics{' --quick' if quick else ''}` (PostgreSQL, the same server for the "
-        "mesh and the baselines; the client, Envoy, the service and PostgreSQL share the same cores).",
-        "",
-        f"### Ingest ({ingest.events} events, batches of {BATCH}, {PRODUCERS} concurrent producers)",
+        f"{INGEST_HEADING} ({ingest.events} events, batches of {BATCH}, {PRODUCERS} concurrent producers)",
         "",
         "| path | events/s | seconds |",
         "|---|---:|---:|",
@@ -460,10 +512,35 @@ def lines(quick: bool, size: Sizes, ingest: Ingest, seeded: Seeded, latencies: l
         f"- Ingest vs. raw COPY in the same batches: ×{service_rate / batched_rate:.2f} (goal ≥ 0.5); vs. one COPY: "
         f"×{service_rate / single_rate:.2f}. A batch of {BATCH} was answered in {ingest.batch_p50_ms:.0f} ms (p50), "
         "after its commit.",
+        f"- CPU per ingested event (µs, user + system, while the producers sent): {cpu}.",
         f"- Both write the same `analytics_events` table (primary key and three indexes); the service also keeps "
         f"the hourly rollups in the same transaction ({ingest.rollup_rows} rollup rows for these events) and "
         "skips duplicate ids (`ON CONFLICT DO NOTHING`). Every event was stored and counted once (checked).",
         "",
+    ]
+
+
+def replace_ingest(document: str, ingest: list[str]) -> str:
+    """``document`` with its "### Ingest" subsection replaced by ``ingest`` (the lines up to the next heading
+    go; any notes the document adds after the measured lines are kept only if they follow a heading)."""
+    lines = document.rstrip("\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(INGEST_HEADING)), None)
+    if start is None:
+        raise ValueError(f"no {INGEST_HEADING!r} subsection to replace")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
+    lines[start:end] = ingest
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def lines(quick: bool, size: Sizes, ingest: Ingest, seeded: Seeded, latencies: list[Latency]) -> list[str]:
+    worst = max(latencies, key=lambda lat: lat.p50_ms)
+    return [
+        "## Analytics",
+        "",
+        f"Command: `python -m bench.analytics{' --quick' if quick else ''}` (PostgreSQL, the same server for the "
+        "mesh and the baselines; the client, Envoy, the service and PostgreSQL share the same cores).",
+        "",
+        *ingest_lines(ingest),
         f"### Queries ({seeded.events:,} events, {size.assets} assets, {size.days} days, "
         f"{seeded.rollup_rows:,} rollup rows; {size.query_calls} calls each, one at a time)",
         "",
@@ -479,11 +556,15 @@ def lines(quick: bool, size: Sizes, ingest: Ingest, seeded: Seeded, latencies: l
     ]
 
 
+def _server() -> str:
+    return os.environ.get("CLEARFRAME_TEST_POSTGRES_URL") or DEFAULT_POSTGRES
+
+
 def run(quick: bool, events: int | None = None, assets: int | None = None, days: int | None = None) -> list[str]:
     """Boot a mesh on temporary PostgreSQL databases, measure, and return the "## Analytics" section."""
     size = sizes(quick, events, assets, days)
-    server = os.environ.get("CLEARFRAME_TEST_POSTGRES_URL") or DEFAULT_POSTGRES
-    ingest, seeded, latencies = measure(quick, size, server)
+    ingest, seeded, latencies = measure(quick, size, _server())
+    assert seeded is not None
     return lines(quick, size, ingest, seeded, latencies)
 
 
@@ -493,8 +574,22 @@ def main() -> None:
     parser.add_argument("--events", type=int, help="events seeded for the queries (default 10 M, quick 1 M)")
     parser.add_argument("--assets", type=int, help="assets they belong to (default 1000)")
     parser.add_argument("--days", type=int, help="days they are spread over (default 30)")
+    parser.add_argument(
+        "--ingest-only", action="store_true", help="measure ingest only (no seeding, no queries): a few minutes less"
+    )
+    parser.add_argument(
+        "--update", type=Path, help="with --ingest-only: replace the '### Ingest' subsection of this file"
+    )
     args = parser.parse_args()
-    print("\n".join(run(args.quick, args.events, args.assets, args.days)))
+    if not args.ingest_only:
+        print("\n".join(run(args.quick, args.events, args.assets, args.days)))
+        return
+    ingest, _, _ = measure(args.quick, sizes(args.quick), _server(), ingest_only=True)
+    section = ingest_lines(ingest)
+    if args.update:
+        args.update.write_text(replace_ingest(args.update.read_text(), section))
+        print(f"updated {INGEST_HEADING} in {args.update}")
+    print("\n".join(section))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ The one place the rules live:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.protobuf.message import Message
@@ -33,8 +33,20 @@ def optional_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None
     return None if value is None else timestamp(value)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The seconds a Timestamp may hold (0001-01-01 to 9999-12-31, what ``datetime`` can hold too).
+_SECONDS = (-62_135_596_800, 253_402_300_799)
+
+
 def to_datetime(stamp: timestamp_pb2.Timestamp) -> datetime:
-    value: datetime = stamp.ToDatetime(tzinfo=UTC)
+    """The time in ``stamp`` (truncated to the microsecond); ``ValueError`` for one out of range.
+
+    The same value as ``stamp.ToDatetime(tzinfo=UTC)``, computed without its checks and conversions in the
+    usual case: ingest reads thousands per call."""
+    seconds, nanos = stamp.seconds, stamp.nanos
+    if _SECONDS[0] <= seconds <= _SECONDS[1] and 0 <= nanos < 1_000_000_000:
+        return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+    value: datetime = stamp.ToDatetime(tzinfo=UTC)  # raises the ValueError that says why
     return value
 
 

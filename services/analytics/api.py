@@ -60,12 +60,15 @@ _RANK_BY = {
 }
 
 
-def _name(table: Mapping[Any, EventType] | Mapping[Any, Platform], value: int) -> str:
+#: Wire value → domain name ("" for unset), looked up once per event.
+_EVENT_TYPE_NAMES: dict[int, str] = {0: "", **{k: v.value for k, v in _EVENT_TYPES.items()}}
+_PLATFORM_NAMES: dict[int, str] = {0: "", **{k: v.value for k, v in _PLATFORMS.items()}}
+
+
+def _name(names: Mapping[int, str], value: int) -> str:
     """The domain's name of an enum value; "" for unset, the number itself for one this build does not know."""
-    if value == 0:
-        return ""
-    known = table.get(value)
-    return known.value if known is not None else str(value)
+    known = names.get(value)
+    return known if known is not None else str(value)
 
 
 def _time(stamp: timestamp_pb2.Timestamp, field: str, reason: str) -> datetime:
@@ -76,10 +79,12 @@ def _time(stamp: timestamp_pb2.Timestamp, field: str, reason: str) -> datetime:
 
 
 def draft_of(event: pb.Event) -> EventDraft:
+    event_type = _EVENT_TYPE_NAMES.get(event.event_type)
+    platform = _PLATFORM_NAMES.get(event.platform)
     return EventDraft(
         asset_id=event.asset_id,
-        event_type=_name(_EVENT_TYPES, event.event_type),
-        platform=_name(_PLATFORMS, event.platform),
+        event_type=event_type if event_type is not None else str(event.event_type),
+        platform=platform if platform is not None else str(event.platform),
         event_id=event.event_id,
         short_code=event.short_code,
         event_time=_time(event.event_time, "event_time", "INVALID_EVENT_TIME")
@@ -216,8 +221,8 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         metadata = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
         draft = EventDraft(
             asset_id=request.asset_id,
-            event_type=_name(_EVENT_TYPES, request.event_type),
-            platform=_name(_PLATFORMS, request.platform),
+            event_type=_name(_EVENT_TYPE_NAMES, request.event_type),
+            platform=_name(_PLATFORM_NAMES, request.platform),
             event_id=request.event_id,
             short_code=request.short_code,
             user_agent=metadata.get("user-agent", "")[:1024],

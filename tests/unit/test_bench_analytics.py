@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from bench.analytics import Ingest, Latency, Seeded, lines, seed, sizes
+from bench.analytics import Ingest, Latency, Seeded, ingest_lines, lines, replace_ingest, seed, sizes
 from clearframe_runtime import db
 from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary_postgres_database
 from services.analytics.__main__ import MIGRATIONS
@@ -84,15 +84,29 @@ async def test_seeded_rollups_are_the_adapters(postgres: str) -> None:
         await engine.dispose()
 
 
+INGEST = Ingest(20_000, 1.0, 200.0, 0.2, 0.25, 200, {"analytics": 0.3, "envoy": 0.1, "client": 0.05})
+
+
 def test_the_section_renders() -> None:
     size = sizes(True)
     section = lines(
         True,
         size,
-        Ingest(20_000, 1.0, 200.0, 0.2, 0.25, 200),
+        INGEST,
         Seeded(size.seeded_events, 800_000, 15.0, "0" * 16, "1" * 16),
         [Latency("GetAssetMetrics", 30.0, 35.0), Latency("ListTopAssets", 220.0, 250.0)],
     )
     assert section[0] == "## Analytics"
     assert any("×0.20 (goal ≥ 0.5)" in line for line in section)
     assert any("Slowest p50: 220.0 ms (ListTopAssets" in line for line in section)
+    assert any("analytics 15.0, envoy 5.0, client 2.5" in line for line in section)
+
+
+def test_an_ingest_only_run_replaces_the_ingest_subsection_and_keeps_the_rest() -> None:
+    document = "## Analytics\n\nCommand: x\n\n### Ingest (old)\n\n| old |\n\n### Queries (q)\n\n| kept |\n\n## Next\n"
+    updated = replace_ingest(document, ingest_lines(INGEST))
+    assert "| old |" not in updated and "×0.20 (goal ≥ 0.5)" in updated
+    assert updated.startswith("## Analytics\n\nCommand: x\n\n### Ingest (20000 events")
+    assert updated.endswith("\n### Queries (q)\n\n| kept |\n\n## Next\n")
+    with pytest.raises(ValueError, match="no '### Ingest' subsection"):
+        replace_ingest("## Analytics\n", ingest_lines(INGEST))

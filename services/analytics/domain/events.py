@@ -78,23 +78,28 @@ def check_short_code(code: str, field_name: str = "short_code") -> str:
     return code
 
 
+_EVENT_TYPE_BY_NAME = {t.value: t for t in EventType}
+_PLATFORM_BY_NAME = {p.value: p for p in Platform} | {"": Platform.WEB}
+
+
 def event_type_of(name: str, field_name: str = "event_type") -> EventType:
-    try:
-        return EventType(name)
-    except ValueError:
+    known = _EVENT_TYPE_BY_NAME.get(name)
+    if known is None:
         raise _refuse(
             f"event_type must be one of view, play, click (got {name[:40]!r})" if name else "event_type is required",
             field_name,
             "INVALID_EVENT_TYPE",
-        ) from None
+        )
+    return known
 
 
 def platform_of(name: str, field_name: str = "platform") -> Platform:
-    try:
-        return Platform(name or Platform.WEB.value)
-    except ValueError:
+    """The platform named (web for "")."""
+    platform = _PLATFORM_BY_NAME.get(name)
+    if platform is None:
         known = ", ".join(p.value for p in Platform)
-        raise _refuse(f"platform must be one of {known} (got {name[:40]!r})", field_name, "INVALID_PLATFORM") from None
+        raise _refuse(f"platform must be one of {known} (got {name[:40]!r})", field_name, "INVALID_PLATFORM")
+    return platform
 
 
 def _check_attributes(attributes: Mapping[str, str], limits: Limits) -> dict[str, str]:
@@ -119,6 +124,22 @@ def _check_attributes(attributes: Mapping[str, str], limits: Limits) -> dict[str
     return dict(attributes)
 
 
+#: The last window computed: a batch's events share one `now` and one Limits, so it is computed once per
+#: batch, not per event (compared by identity: cheaper than hashing the Limits).
+_last_window: list[tuple[datetime, Limits, datetime, datetime]] = []
+
+
+def _window(now: datetime, limits: Limits) -> tuple[datetime, datetime]:
+    """The earliest and latest event times accepted at ``now``."""
+    if _last_window:
+        last_now, last_limits, earliest, latest = _last_window[0]
+        if last_now is now and last_limits is limits:
+            return earliest, latest
+    earliest, latest = now - limits.max_age, now + limits.max_future
+    _last_window[:] = [(now, limits, earliest, latest)]
+    return earliest, latest
+
+
 def check_event(draft: EventDraft, *, now: datetime, new_id: str, limits: Limits) -> Event:
     """The event to store, received at ``now``; ``new_id`` is used when the producer chose none."""
     if draft.event_id and not EVENT_ID_RE.fullmatch(draft.event_id):
@@ -132,13 +153,14 @@ def check_event(draft: EventDraft, *, now: datetime, new_id: str, limits: Limits
     platform = platform_of(draft.platform)
     short_code = check_short_code(draft.short_code) if draft.short_code else ""
     event_time = now if draft.event_time is None else draft.event_time
-    if event_time > now + limits.max_future:
+    earliest, latest = _window(now, limits)
+    if event_time > latest:
         raise _refuse(
             f"event_time {event_time.isoformat()} is more than {limits.max_future} ahead of the server's clock",
             "event_time",
             "INVALID_EVENT_TIME",
         )
-    if event_time < now - limits.max_age:
+    if event_time < earliest:
         raise _refuse(
             f"event_time {event_time.isoformat()} is older than {limits.max_age.days} days",
             "event_time",

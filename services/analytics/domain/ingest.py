@@ -152,21 +152,29 @@ class Ingestor:
 
     async def _write_together(self, group: list[_Call]) -> None:
         # The first call to name an id owns it; a later call of the same group finds it a duplicate.
-        owners: dict[str, _Call] = {}
+        seen: set[str] = set()
+        owned: list[list[str]] = []
         unique: list[Event] = []
         for call in group:
+            ids = [event.event_id for event in call.events]
+            if seen.isdisjoint(ids):  # the usual case: calls name ids of their own
+                unique.extend(call.events)
+                seen.update(ids)
+                owned.append(ids)
+                continue
+            mine = []
             for event in call.events:
-                if event.event_id not in owners:
-                    owners[event.event_id] = call
+                if event.event_id not in seen:
+                    seen.add(event.event_id)
+                    mine.append(event.event_id)
                     unique.append(event)
+            owned.append(mine)
         stored = await self._store.record(unique)
         self._groups += 1
         self._stored += len(stored)
-        for call in group:
+        for call, ids in zip(group, owned, strict=True):
             if not call.done.done():
-                call.done.set_result(
-                    {e.event_id for e in call.events if e.event_id in stored and owners[e.event_id] is call}
-                )
+                call.done.set_result(stored.intersection(ids))
 
     def _fail(self, call: _Call, exc: Exception) -> None:
         if isinstance(exc, DomainError):

@@ -252,6 +252,19 @@ async def test_purge_one_asset_or_all(store: EventStore) -> None:
     assert await store.counts(EventFilter(), frozenset()) == []
 
 
+async def test_each_write_stores_only_its_own_events(store: EventStore) -> None:
+    # PostgreSQL stages each write's rows in a table of the session: what one write (or a refused one)
+    # left there must never reach a later write on the same connection.
+    assert await store.record([event(1), event(2)]) == {"e1", "e2"}
+    assert await store.purge(A1) == 2
+    with pytest.raises(ValueError):
+        await store.record([event(3), event(3)])
+    for n in range(4, 8):
+        assert await store.record([event(n, asset_id=A2)]) == {f"e{n}"}
+    assert [e.event_id for e in await store.page(EventFilter(), 0, 10)] == ["e4", "e5", "e6", "e7"]
+    assert totals(await store.counts(EventFilter(), frozenset())).views == 4
+
+
 async def test_naive_times_are_refused_and_store_nothing(store: EventStore) -> None:
     with pytest.raises(ValueError):
         await store.record([event(1, at=datetime(2026, 12, 1, 12))])
