@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from services.analytics.domain.model import Count, Dimension, Event, EventFilter
+from services.analytics.domain.model import Count, Dimension, Event, EventFilter, RankBy, RankedAsset
 
 
 class EventStore(Protocol):
@@ -33,6 +33,12 @@ class EventStore(Protocol):
     async def counts(self, where: EventFilter, by: frozenset[Dimension]) -> list[Count]:
         """Events matching ``where``, counted per event type and per value of each dimension in ``by``
         (humans and bots apart), exact for any time range. Groups without events are left out."""
+        ...
+
+    async def top_assets(self, where: EventFilter, rank_by: RankBy, min_views: int, limit: int) -> list[RankedAsset]:
+        """The assets with events matching ``where``, each with its metrics (bots apart), that have at
+        least ``min_views`` views and one counted event: the first ``limit`` in ``rank_by``'s order
+        (:func:`services.analytics.domain.model.rank`), exact for any time range."""
         ...
 
     async def page(self, where: EventFilter, offset: int, limit: int) -> list[Event]:

@@ -1,6 +1,7 @@
-"""The analytics benchmark's seeding (bench/analytics.py): the rollups it builds with one GROUP BY are the
-ones the SQL adapter keeps — the store's answers, which mix rollups and raw edge hours, equal counting the
-seeded events — and the tables keep their keys and indexes. PostgreSQL only (skipped without it locally)."""
+"""The analytics benchmark's seeding (bench/analytics.py): the rollups, day totals and per-asset counts it
+builds with a GROUP BY each are the ones the SQL adapter keeps — the store's answers and rankings, which
+mix them with raw edge hours, equal counting the seeded events — and the tables keep their keys and
+indexes. PostgreSQL only (skipped without it locally)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,17 @@ from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary
 from services.analytics.__main__ import MIGRATIONS
 from services.analytics.adapters.sql import SqlEventStore
 from services.analytics.domain.hours import to_us
-from services.analytics.domain.model import Dimension, EventFilter, TimeRange
+from services.analytics.domain.model import (
+    Dimension,
+    EventFilter,
+    EventType,
+    Metrics,
+    Platform,
+    RankBy,
+    RankedAsset,
+    TimeRange,
+    rank,
+)
 
 NOW = datetime(2026, 12, 2, 12, 34, 56, 789012, tzinfo=UTC)
 
@@ -80,6 +91,27 @@ async def test_seeded_rollups_are_the_adapters(postgres: str) -> None:
                 if low <= r["event_time_us"] <= high
             )
             assert got == expected
+            # Without short codes: whole days from the day totals; rankings from the per-asset counts.
+            per_platform = await store.counts(
+                EventFilter(time_range=TimeRange(start, end)), frozenset({Dimension.ASSET, Dimension.PLATFORM})
+            )
+            assert sum(c.humans + c.bots for c in per_platform) == sum(expected.values())
+            for platform in (None, Platform.WEB):
+                metrics: dict[str, Metrics] = {}
+                for (asset_id, _, platform_name, event_type, bot), n in expected.items():
+                    if platform is not None and platform_name != platform.value:
+                        continue
+                    kind = EventType(event_type)
+                    metrics[asset_id] = metrics.get(asset_id, Metrics()) + Metrics(
+                        views=0 if bot or kind is not EventType.VIEW else n,
+                        plays=0 if bot or kind is not EventType.PLAY else n,
+                        clicks=0 if bot or kind is not EventType.CLICK else n,
+                        bot_events=n if bot else 0,
+                    )
+                everyone = [RankedAsset(a, m) for a, m in metrics.items()]
+                where = EventFilter(platform=platform, time_range=TimeRange(start, end))
+                for rank_by, floor in ((RankBy.VIEWS, 0), (RankBy.CTR, 10)):
+                    assert await store.top_assets(where, rank_by, floor, 5) == rank(everyone, rank_by, floor, 5)
     finally:
         await engine.dispose()
 

@@ -10,8 +10,10 @@ Tables, in the store's database:
   every block inserted into ``events``, so an event and its counts arrive with one INSERT. Background
   merges add rows of one key together; until then a key may have several rows, so every read sums.
 
-Metrics read the rollups of a range's whole hours and the raw events of its partial edge hours, exactly as
-the SQL store does (:mod:`services.analytics.domain.hours`), with times as integer microseconds.
+Metrics read the rollups of a range's whole hours and the raw events of its partial edge hours, as the SQL
+store does (:mod:`services.analytics.domain.hours`), with times as integer microseconds; ClickHouse keeps no
+day totals (its scans of the rollups are what it is for). ListTopAssets ranks the counts per asset with
+:func:`services.analytics.domain.model.rank`.
 
 **Duplicates.** ClickHouse has no unique keys. :meth:`record` asks which of the batch's ids are stored
 already and inserts only the others, under a lock, so within one store object (one analytics replica:
@@ -37,7 +39,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from clearframe_runtime.errors import Unavailable
 from services.analytics.domain.hours import HOUR_US, counts_of, from_us, split, to_us
-from services.analytics.domain.model import Count, Dimension, Event, EventFilter, EventType, Platform
+from services.analytics.domain.model import (
+    Count,
+    Dimension,
+    Event,
+    EventFilter,
+    EventType,
+    Metrics,
+    Platform,
+    RankBy,
+    RankedAsset,
+    rank,
+)
 
 #: Columns of ``events``, in insert order.
 COLUMNS = (
@@ -396,6 +409,14 @@ class ClickHouseEventStore:
                 total[0] += int(row[-2])
                 total[1] += int(row[-1])
         return counts_of(dims, totals)
+
+    async def top_assets(self, where: EventFilter, rank_by: RankBy, min_views: int, limit: int) -> list[RankedAsset]:
+        # ClickHouse sums the rollups per asset (one row per asset and type); the ranking of those rows is
+        # the shared one.
+        per: dict[str, list[Count]] = defaultdict(list)
+        for count in await self.counts(where, frozenset({Dimension.ASSET})):
+            per[count.asset_id].append(count)
+        return rank((RankedAsset(a, Metrics.of(counts)) for a, counts in per.items()), rank_by, min_views, limit)
 
     async def page(self, where: EventFilter, offset: int, limit: int) -> list[Event]:
         if offset < 0 or limit < 0:

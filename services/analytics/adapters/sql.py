@@ -10,7 +10,14 @@ Tables (named ``analytics_…`` so that the services can share one database):
   added (``RETURNING``) — so the counts are exact and never count a duplicate;
 - ``analytics_totals``: per (asset, platform, event type) the same counts over all time, raised in the same
   transaction: a query without a time range that is not about short codes or hours reads these (at most
-  21 rows per asset) instead of every hourly rollup.
+  21 rows per asset) instead of every hourly rollup;
+- ``analytics_days``: per (asset, platform, event type, UTC day) the same counts, raised in the same
+  transaction: a bounded query not about short codes or hours reads its whole days from these, the
+  whole hours at the day edges from the rollups, the partial edge hours from the events
+  (:func:`services.analytics.domain.hours.split_days`);
+- ``analytics_asset_hours`` and ``analytics_asset_days``: per (asset, hour) and per (asset, UTC day) the
+  humans' views, plays and clicks and the bots' events in one row, raised in the same transaction: what
+  ListTopAssets without a platform reads for its whole hours and days.
 
 On PostgreSQL a write is one transaction of two round trips on asyncpg's connection (no SQLAlchemy on that
 path): a binary COPY of the rows into a temporary staging table of the session (no WAL; emptied by the
@@ -20,8 +27,13 @@ the earlier single statement over ``unnest`` arrays (asyncpg checks each array e
 saves ~6 µs of the service's CPU per event; ``bench/analytics.py`` measures the service.
 
 Times are integers, microseconds since the epoch (``*_us``), the same in both databases and exact to
-compare; an hour is the microsecond it starts at. Metrics read the rollups of the whole hours of a range
-and the raw events of its partial edge hours (:mod:`services.analytics.domain.hours`).
+compare; an hour (a day) is the microsecond it starts at. Metrics read the rollups of the whole hours of a
+range and the raw events of its partial edge hours (:mod:`services.analytics.domain.hours`).
+
+ListTopAssets is one statement (:meth:`SqlEventStore.top_assets`): the counts per asset summed over those
+parts, the views floor applied, and only the assets that can be among the first ``limit`` sent back: those
+whose metric is at least the ``limit``-th best one less a margin that covers the rounding of the rates;
+the exact order (rounded rate, total events, asset id) is then :func:`services.analytics.domain.model.rank`'s.
 """
 
 from __future__ import annotations
@@ -40,8 +52,29 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clearframe_runtime.errors import Unavailable
-from services.analytics.domain.hours import HOUR_US, counts_of, from_us, hour_of, split, to_us
-from services.analytics.domain.model import Count, Dimension, Event, EventFilter, EventType, Platform
+from services.analytics.domain.hours import (
+    DAY_US,
+    HOUR_US,
+    counts_of,
+    day_of,
+    from_us,
+    hour_of,
+    split,
+    split_days,
+    to_us,
+)
+from services.analytics.domain.model import (
+    Count,
+    Dimension,
+    Event,
+    EventFilter,
+    EventType,
+    Metrics,
+    Platform,
+    RankBy,
+    RankedAsset,
+    rank,
+)
 
 metadata = sa.MetaData()
 
@@ -74,7 +107,8 @@ rollups_table = sa.Table(
     sa.Column("events", sa.BigInteger(), nullable=False),
     sa.Column("bot_events", sa.BigInteger(), nullable=False),
     sa.Index("ix_analytics_rollups_code_hour", "short_code", "hour_us"),
-    sa.Index("ix_analytics_rollups_hour", "hour_us"),
+    # With the asset: one asset's whole hours are read from the index, not from every rollup of those hours.
+    sa.Index("ix_analytics_rollups_hour_asset", "hour_us", "asset_id"),
 )
 
 #: All-time counts per (asset, platform, event type): what an unbounded query not about short codes or hours
@@ -90,11 +124,52 @@ totals_table = sa.Table(
     sa.Column("bot_events", sa.BigInteger(), nullable=False),
 )
 
+#: Counts per (asset, platform, event type, UTC day): what a bounded query not about short codes or hours
+#: reads for its whole days (≤ 21 rows per asset and day instead of up to 24 × 63 hourly rollup rows). Kept
+#: in the same transaction as the events and the hourly rollups, and by purge.
+days_table = sa.Table(
+    "analytics_days",
+    metadata,
+    sa.Column("asset_id", sa.String(16), primary_key=True),
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("event_type", sa.String(8), primary_key=True),
+    sa.Column("day_us", sa.BigInteger(), primary_key=True),
+    sa.Column("events", sa.BigInteger(), nullable=False),
+    sa.Column("bot_events", sa.BigInteger(), nullable=False),
+    sa.Index("ix_analytics_days_day", "day_us"),
+)
+
+
+def _asset_table(name: str, period: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("asset_id", sa.String(16), primary_key=True),
+        sa.Column(period, sa.BigInteger(), primary_key=True),
+        sa.Column("views", sa.BigInteger(), nullable=False),
+        sa.Column("plays", sa.BigInteger(), nullable=False),
+        sa.Column("clicks", sa.BigInteger(), nullable=False),
+        sa.Column("bot_events", sa.BigInteger(), nullable=False),
+        sa.Index(f"ix_{name}_{period.removesuffix('_us')}", period),
+    )
+
+
+#: Per (asset, hour) and per (asset, UTC day): the humans' views, plays and clicks and the bots' events, one
+#: row each: what ListTopAssets without a platform reads (one row per asset and hour or day instead of up
+#: to 63 or 21). Kept in the same transaction as the other counts, and by purge.
+asset_hours_table = _asset_table("analytics_asset_hours", "hour_us")
+asset_days_table = _asset_table("analytics_asset_days", "day_us")
+
 #: Ids per ``IN (…)`` list: well under SQLite's and asyncpg's limits on bound parameters.
 IN_CHUNK = 500
 
 _KEY = ("asset_id", "short_code", "platform", "event_type", "hour_us")
 _TOTALS_KEY = ("asset_id", "platform", "event_type")
+_DAYS_KEY = ("asset_id", "platform", "event_type", "day_us")
+#: What a ranking source answers per asset, in this order: the humans' views, plays and clicks, the bots' events.
+_PER_ASSET = ("views", "plays", "clicks", "bot_events")
+#: The per-asset column counting the humans' events of each type.
+_TYPE_COLUMN = {EventType.VIEW.value: "views", EventType.PLAY.value: "plays", EventType.CLICK.value: "clicks"}
 
 #: The columns of analytics_events, in the order a write's rows carry them.
 _COLUMNS = (
@@ -112,6 +187,27 @@ _COLUMNS = (
 _NAMES = ", ".join(_COLUMNS)
 _PG_KEY = ", ".join(_KEY)
 _PG_TOTALS_KEY = ", ".join(_TOTALS_KEY)
+_PG_DAYS_KEY = ", ".join(_DAYS_KEY)
+
+
+def _pg_per_asset(table: str, period: str, length: int) -> str:
+    """The CTE raising a per-asset table (asset_hours_table, asset_days_table) by the stored events."""
+    return f"""{table.removeprefix("analytics_")} AS (
+    INSERT INTO {table} (asset_id, {period}, views, plays, clicks, bot_events)
+    SELECT asset_id, event_time_us - event_time_us % {length},
+           count(*) FILTER (WHERE NOT bot AND event_type = 'view'),
+           count(*) FILTER (WHERE NOT bot AND event_type = 'play'),
+           count(*) FILTER (WHERE NOT bot AND event_type = 'click'),
+           count(*) FILTER (WHERE bot)
+    FROM stored
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (asset_id, {period}) DO UPDATE
+    SET views = {table}.views + excluded.views, plays = {table}.plays + excluded.plays,
+        clicks = {table}.clicks + excluded.clicks, bot_events = {table}.bot_events + excluded.bot_events
+)"""
+
+
 #: Where a PostgreSQL write's rows land first: a temporary table of the session (no WAL, never seen by other
 #: sessions), emptied at each commit. Created once per connection (IF NOT EXISTS: cheap when it is there).
 _PG_STAGING = "analytics_incoming"
@@ -121,9 +217,9 @@ _PG_CREATE_STAGING = (
 )
 
 #: One statement after the COPY into the staging table, in the same transaction: store the new events, raise
-#: the rollups and totals by exactly the rows the insert returned (grouped per key), answer the stored ids.
-#: Events and rollups are written in key order, so that concurrent writers take their row locks in one
-#: order. The rollups' `events` count humans, `bot_events` crawlers.
+#: the rollups (hourly, all-time, per day, per asset and hour / day) by exactly the rows the insert returned
+#: (grouped per key), answer the stored ids. Events and rollups are written in key order, so that concurrent
+#: writers take their row locks in one order. The rollups' `events` count humans, `bot_events` crawlers.
 _PG_RECORD = f"""
 WITH stored AS (
     INSERT INTO analytics_events ({_NAMES})
@@ -150,7 +246,18 @@ WITH stored AS (
     ON CONFLICT ({_PG_TOTALS_KEY}) DO UPDATE
     SET events = analytics_totals.events + excluded.events,
         bot_events = analytics_totals.bot_events + excluded.bot_events
-)
+), dayed AS (
+    INSERT INTO analytics_days ({_PG_DAYS_KEY}, events, bot_events)
+    SELECT asset_id, platform, event_type, event_time_us - event_time_us % {DAY_US},
+           count(*) FILTER (WHERE NOT bot), count(*) FILTER (WHERE bot)
+    FROM stored
+    GROUP BY 1, 2, 3, 4
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT ({_PG_DAYS_KEY}) DO UPDATE
+    SET events = analytics_days.events + excluded.events,
+        bot_events = analytics_days.bot_events + excluded.bot_events
+), {_pg_per_asset("analytics_asset_hours", "hour_us", HOUR_US)},
+{_pg_per_asset("analytics_asset_days", "day_us", DAY_US)}
 SELECT event_id FROM stored
 """
 
@@ -235,14 +342,136 @@ def _between(column: sa.ColumnElement[int], low: int | None, high: int | None) -
     return clauses
 
 
+def _per_asset(where: EventFilter, by: frozenset[Dimension]) -> bool:
+    """Whether the all-time and day totals (no short codes, no hours) can answer the query."""
+    return not where.short_code and Dimension.SHORT_CODE not in by and Dimension.HOUR not in by
+
+
 def _totals_answer(where: EventFilter, by: frozenset[Dimension]) -> bool:
     """Whether the all-time totals answer the query: no time bound, nothing about short codes or hours."""
-    return (
-        where.time_range.start is None
-        and where.time_range.end is None
-        and not where.short_code
-        and Dimension.SHORT_CODE not in by
-        and Dimension.HOUR not in by
+    return where.time_range.start is None and where.time_range.end is None and _per_asset(where, by)
+
+
+def _sources(where: EventFilter, by: frozenset[Dimension], *, per_asset: bool = False) -> list[sa.Select[Any]]:
+    """The queries whose rows, added up, are the counts: each answers one part of the time range grouped by
+    the dimensions in ``by`` (in Dimension order, the hour as ``hour_us``) and the event type, with the
+    humans' and the bots' events as its last two columns. With ``per_asset`` (``by`` unused), grouped by
+    asset alone, the columns ``asset_id`` then :data:`_PER_ASSET` (what ranking reads: a third of the rows)."""
+    dims = [d.value for d in Dimension if d in by]
+    sources: list[sa.Select[Any]] = []
+
+    def grouped(table: sa.Table, clauses: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+        if per_asset:
+            humans = [
+                sa.func.sum(sa.case((table.c.event_type == kind, table.c.events), else_=0)).label(name)
+                for kind, name in _TYPE_COLUMN.items()
+            ]
+            return (
+                sa.select(table.c.asset_id, *humans, sa.func.sum(table.c.bot_events).label("bot_events"))
+                .where(*_where(table, where), *clauses)
+                .group_by(table.c.asset_id)
+            )
+        columns = [table.c[d] for d in dims]  # the rollups' hour_us is the hour
+        return (
+            sa.select(
+                *columns,
+                table.c.event_type,
+                sa.func.sum(table.c.events).label("humans"),
+                sa.func.sum(table.c.bot_events).label("bots"),
+            )
+            .where(*_where(table, where), *clauses)
+            .group_by(*columns, table.c.event_type)
+        )
+
+    def hours(first: int | None, stop: int | None) -> sa.Select[Any]:
+        r = rollups_table
+        return grouped(r, [*_between(r.c.hour_us, first, None), *([] if stop is None else [r.c.hour_us < stop])])
+
+    def pivoted(table: sa.Table, column: sa.ColumnElement[int], first: int | None, stop: int | None) -> sa.Select[Any]:
+        clauses = _between(column, first, None) + ([] if stop is None else [column < stop])
+        sums = [sa.func.sum(table.c[name]).label(name) for name in _PER_ASSET]
+        return sa.select(table.c.asset_id, *sums).where(*clauses).group_by(table.c.asset_id)
+
+    unfiltered = where == EventFilter(time_range=where.time_range)
+    if _totals_answer(where, by):
+        return [grouped(totals_table, [])]
+    if per_asset and unfiltered:
+        # Every event counts: the per-asset tables answer the whole days and hours.
+        parts = split_days(where.time_range)
+        if parts.days is not None:
+            sources.append(pivoted(asset_days_table, asset_days_table.c.day_us, *parts.days))
+        sources += [pivoted(asset_hours_table, asset_hours_table.c.hour_us, *span) for span in parts.hours]
+        raw = parts.raw
+    elif _per_asset(where, by):
+        parts = split_days(where.time_range)
+        if parts.days is not None:
+            first_day, stop_day = parts.days
+            d = days_table
+            clauses = _between(d.c.day_us, first_day, None) + ([] if stop_day is None else [d.c.day_us < stop_day])
+            sources.append(grouped(d, clauses))
+        sources += [hours(first, stop) for first, stop in parts.hours]
+        raw = parts.raw
+    else:
+        whole = split(where.time_range)
+        if whole.rollup_hours is not None:
+            sources.append(hours(*whole.rollup_hours))
+        raw = whole.raw
+    e = events_table
+    # The hour of a raw event, computed as the rollups store it.
+    raw_hour = (e.c.event_time_us - e.c.event_time_us % HOUR_US).label("hour_us")
+    raw_columns: list[sa.ColumnElement[Any]] = [raw_hour if d == Dimension.HOUR.value else e.c[d] for d in dims]
+    bots = sa.func.sum(sa.case((e.c.bot, 1), else_=0))
+    for low, high in raw:
+        clauses = [*_where(e, where), *_between(e.c.event_time_us, low, high)]
+        if per_asset:
+            humans = [
+                sa.func.sum(sa.case((sa.and_(e.c.event_type == kind, sa.not_(e.c.bot)), 1), else_=0)).label(name)
+                for kind, name in _TYPE_COLUMN.items()
+            ]
+            sources.append(
+                sa.select(e.c.asset_id, *humans, bots.label("bot_events")).where(*clauses).group_by(e.c.asset_id)
+            )
+            continue
+        sources.append(
+            sa.select(*raw_columns, e.c.event_type, (sa.func.count() - bots).label("humans"), bots.label("bots"))
+            .where(*clauses)
+            .group_by(*raw_columns, e.c.event_type)
+        )
+    return sources
+
+
+#: How far below the ``limit``-th best rate an asset may lie and still be among the first ``limit``: a
+#: rate is ranked rounded to 2 decimals (half a hundredth away at most), so two rates that rank in one
+#: order lie at most a hundredth apart the other way; doubled against float noise.
+RATE_MARGIN = 0.02
+
+
+def _top_statement(where: EventFilter, rank_by: RankBy, min_views: int, limit: int) -> sa.Select[Any]:
+    """The candidates for the first ``limit`` assets: the counts per asset over every part of the range, the
+    views floor applied, and only the assets whose metric is at least the ``limit``-th best one (less
+    :data:`RATE_MARGIN` for a rate)."""
+    parts = sa.union_all(*_sources(where, frozenset(), per_asset=True)).subquery("parts")
+    sums = {name: sa.func.sum(parts.c[name]) for name in _PER_ASSET}
+    per = (
+        sa.select(parts.c.asset_id, *(total.label(name) for name, total in sums.items()))
+        .group_by(parts.c.asset_id)
+        .having(sums["views"] >= min_views, sums["views"] + sums["plays"] + sums["clicks"] > 0)
+        .cte("per")
+    )
+    if rank_by.is_ratio:
+        numerator = per.c.clicks if rank_by is RankBy.CTR else per.c.plays
+        # The rate unrounded, in percent (0 without views, as ratio() has it).
+        key: sa.ColumnElement[Any] = sa.case(
+            (per.c.views > 0, sa.cast(numerator, sa.Float) * 100 / sa.cast(per.c.views, sa.Float)), else_=0.0
+        )
+        floor: sa.ColumnElement[Any] = sa.literal(-1.0)
+    else:
+        key = per.c[rank_by.value]
+        floor = sa.literal(-1)
+    # The limit-th best key; with fewer assets every one is a candidate.
+    cut = sa.func.coalesce(sa.select(key).order_by(key.desc()).offset(limit - 1).limit(1).scalar_subquery(), floor)
+    return sa.select(*(per.c[name] for name in ("asset_id", *_PER_ASSET))).where(
+        key >= (cut - RATE_MARGIN if rank_by.is_ratio else cut)
     )
 
 
@@ -264,6 +493,21 @@ class SqlEventStore:
                 "bot_events": rollups_table.c.bot_events + upsert.excluded.bot_events,
             },
         )
+        per_day = self._insert(days_table)
+        self._add_days = per_day.on_conflict_do_update(
+            index_elements=list(_DAYS_KEY),
+            set_={
+                "events": days_table.c.events + per_day.excluded.events,
+                "bot_events": days_table.c.bot_events + per_day.excluded.bot_events,
+            },
+        )
+        self._add_per_asset = {}
+        for table in (asset_hours_table, asset_days_table):
+            upsert = self._insert(table)
+            self._add_per_asset[table.name] = upsert.on_conflict_do_update(
+                index_elements=[c.name for c in table.primary_key],
+                set_={name: table.c[name] + upsert.excluded[name] for name in _PER_ASSET},
+            )
         totals = self._insert(totals_table)
         self._add_totals = totals.on_conflict_do_update(
             index_elements=list(_TOTALS_KEY),
@@ -334,6 +578,30 @@ class SqlEventStore:
                     for key, (n, b) in sorted(totals.items())
                 ],
             )
+        days: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+        for (asset_id, _, platform, event_type, hour_us), (n, b) in deltas.items():
+            day = days[(asset_id, platform, event_type, day_of(hour_us))]
+            day[0] += n
+            day[1] += b
+        if days:
+            await connection.execute(
+                self._add_days,
+                [
+                    {**dict(zip(_DAYS_KEY, key, strict=True)), "events": n, "bot_events": b}
+                    for key, (n, b) in sorted(days.items())
+                ],
+            )
+        for table, period, of in ((asset_hours_table, "hour_us", hour_of), (asset_days_table, "day_us", day_of)):
+            per_asset: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: dict.fromkeys(_PER_ASSET, 0))
+            for (asset_id, _, _, event_type, hour_us), (n, b) in deltas.items():
+                added = per_asset[(asset_id, of(hour_us))]
+                added[_TYPE_COLUMN[event_type]] += n
+                added["bot_events"] += b
+            if per_asset:
+                await connection.execute(
+                    self._add_per_asset[table.name],
+                    [{"asset_id": a, period: at, **added} for (a, at), added in sorted(per_asset.items())],
+                )
 
     async def get_many(self, event_ids: Collection[str]) -> dict[str, Event]:
         ids = sorted(set(event_ids))
@@ -346,58 +614,25 @@ class SqlEventStore:
 
     async def counts(self, where: EventFilter, by: frozenset[Dimension]) -> list[Count]:
         dims = [d.value for d in Dimension if d in by]
-        parts = split(where.time_range)
         totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
         async with self._read() as connection:
-            if _totals_answer(where, by):
-                t = totals_table
-                columns = [t.c[d] for d in dims]
-                query = (
-                    sa.select(*columns, t.c.event_type, sa.func.sum(t.c.events), sa.func.sum(t.c.bot_events))
-                    .where(*_where(t, where))
-                    .group_by(*columns, t.c.event_type)
-                )
+            for query in _sources(where, by):
                 for row in (await connection.execute(query)).all():
                     total = totals[tuple(row[: len(dims) + 1])]
-                    total[0] += int(row[-2])
-                    total[1] += int(row[-1])
-            elif parts.rollup_hours is not None:
-                r = rollups_table
-                first, stop = parts.rollup_hours
-                clauses = _where(r, where)
-                if first is not None:
-                    clauses.append(r.c.hour_us >= first)
-                if stop is not None:
-                    clauses.append(r.c.hour_us < stop)
-                columns = [r.c[d] for d in dims]  # the rollups' hour_us is the hour
-                query = (
-                    sa.select(*columns, r.c.event_type, sa.func.sum(r.c.events), sa.func.sum(r.c.bot_events))
-                    .where(*clauses)
-                    .group_by(*columns, r.c.event_type)
-                )
-                for row in (await connection.execute(query)).all():
-                    total = totals[tuple(row[: len(dims) + 1])]
-                    total[0] += int(row[-2])
-                    total[1] += int(row[-1])
-            e = events_table
-            # The hour of a raw event, computed as the rollups store it.
-            raw_hour = (e.c.event_time_us - e.c.event_time_us % HOUR_US).label("hour_us")
-            for low, high in parts.raw:
-                raw_columns: list[sa.ColumnElement[Any]] = [
-                    raw_hour if d == Dimension.HOUR.value else e.c[d] for d in dims
-                ]
-                bot_sum = sa.func.sum(sa.case((e.c.bot, 1), else_=0))
-                query = (
-                    sa.select(*raw_columns, e.c.event_type, sa.func.count(), bot_sum)
-                    .where(*_where(e, where), *_between(e.c.event_time_us, low, high))
-                    .group_by(*raw_columns, e.c.event_type)
-                )
-                for row in (await connection.execute(query)).all():
-                    total = totals[tuple(row[: len(dims) + 1])]
-                    bot_count = int(row[-1] or 0)
-                    total[0] += int(row[-2]) - bot_count
-                    total[1] += bot_count
+                    total[0] += int(row[-2] or 0)
+                    total[1] += int(row[-1] or 0)
         return counts_of(dims, totals)
+
+    async def top_assets(self, where: EventFilter, rank_by: RankBy, min_views: int, limit: int) -> list[RankedAsset]:
+        if limit <= 0:
+            return []
+        async with self._read() as connection:
+            rows = (await connection.execute(_top_statement(where, rank_by, min_views, limit))).all()
+        candidates = (
+            RankedAsset(row.asset_id, Metrics(int(row.views), int(row.plays), int(row.clicks), int(row.bot_events)))
+            for row in rows
+        )
+        return rank(candidates, rank_by, min_views, limit)
 
     async def page(self, where: EventFilter, offset: int, limit: int) -> list[Event]:
         if offset < 0 or limit < 0:
@@ -421,13 +656,21 @@ class SqlEventStore:
                 events = sa.delete(events_table)
                 rollups = sa.delete(rollups_table)
                 all_time = sa.delete(totals_table)
+                per_day = sa.delete(days_table)
                 if asset_id is not None:
                     events = events.where(events_table.c.asset_id == asset_id)
                     rollups = rollups.where(rollups_table.c.asset_id == asset_id)
                     all_time = all_time.where(totals_table.c.asset_id == asset_id)
+                    per_day = per_day.where(days_table.c.asset_id == asset_id)
                 deleted = (await connection.execute(events)).rowcount
                 await connection.execute(rollups)
                 await connection.execute(all_time)
+                await connection.execute(per_day)
+                for table in (asset_hours_table, asset_days_table):
+                    doomed = sa.delete(table)
+                    if asset_id is not None:
+                        doomed = doomed.where(table.c.asset_id == asset_id)
+                    await connection.execute(doomed)
                 return int(deleted)
         except (OperationalError, DBAPIError, OSError) as exc:
             raise Unavailable(

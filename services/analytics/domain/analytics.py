@@ -28,6 +28,7 @@ from services.analytics.domain.model import (
     Metrics,
     Platform,
     RankBy,
+    RankedAsset,
     TimeRange,
 )
 from services.analytics.domain.pingback import PingbackLimiter
@@ -67,12 +68,6 @@ class BatchOutcome:
     errors: list[BatchError]
     #: How many of the stored events were bots'.
     bots: int
-
-
-@dataclass(frozen=True)
-class RankedAsset:
-    asset_id: str
-    metrics: Metrics
 
 
 class Granularity(Enum):
@@ -237,15 +232,11 @@ class Analytics:
         size = page_size(requested_page_size, default=TOP_PAGE[0], maximum=TOP_PAGE[1])
         filters = ("top", rank_by.value, platform, time_range, floor)
         offset = decode_page_token(page_token, filters)
-        per: dict[str, list[Count]] = defaultdict(list)
         where = EventFilter(platform=platform, time_range=time_range)
-        for count in await self._store.counts(where, frozenset({Dimension.ASSET})):
-            per[count.asset_id].append(count)
-        ranked = [RankedAsset(asset_id, Metrics.of(counts)) for asset_id, counts in per.items()]
-        ranked = [r for r in ranked if r.metrics.views >= floor and r.metrics.total_events > 0]
-        ranked.sort(key=lambda r: (-rank_by.value_of(r.metrics), -r.metrics.total_events, r.asset_id))
+        # One more than the page: whether another page follows.
+        ranked = await self._store.top_assets(where, rank_by, floor, offset + size + 1)
         page = ranked[offset : offset + size]
-        more = offset + size < len(ranked)
+        more = len(ranked) > offset + size
         return page, encode_page_token(offset + size, filters) if more else ""
 
     async def time_series(

@@ -1,10 +1,12 @@
-"""Hourly rollups and exact time ranges: which part of a range the hourly counts answer, which the raw
-events must.
+"""Day totals, hourly rollups and exact time ranges: which part of a range the day counts answer, which
+the hourly counts, which the raw events must.
 
 A range is inclusive at both ends and kept to the microsecond. An hour ``[h, h + 1 h)`` is answered by its
 rollup when it lies wholly inside the range; the partial hours at the two edges (at most one each) are
 counted from the raw events. So every answer is exact, and a range of days reads a few hundred rollup rows
-plus at most two hours of events per group.
+plus at most two hours of events per group. A UTC day ``[d, d + 24 h)`` wholly inside the range may be
+answered by its day total instead of its 24 hourly rollups (:func:`split_days`): then a range reads its
+whole days' totals, at most 23 whole hours at each end, and the two partial edge hours.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ HOUR = timedelta(hours=1)
 MICROSECOND = timedelta(microseconds=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
 
 
 def to_us(moment: datetime) -> int:
@@ -60,6 +63,42 @@ def split(time_range: TimeRange) -> RangeSplit:
     if end is not None and stop is not None and stop <= end:
         raw.append((stop, end))
     return RangeSplit((first, stop), tuple(raw))
+
+
+def day_of(value_us: int) -> int:
+    """Start (µs) of the UTC day holding ``value_us``."""
+    return value_us - value_us % DAY_US
+
+
+@dataclass(frozen=True)
+class DaySplit:
+    """``days``: day starts ``[from, to)`` (µs, ``None`` unbounded) the day totals answer, or ``None``;
+    ``hours``: hour-start spans ``[from, to)`` the hourly rollups answer (at most two, none empty);
+    ``raw``: inclusive µs spans the raw events answer (as :class:`RangeSplit`)."""
+
+    days: tuple[int | None, int | None] | None
+    hours: tuple[tuple[int | None, int | None], ...]
+    raw: tuple[tuple[int | None, int | None], ...]
+
+
+def split_days(time_range: TimeRange) -> DaySplit:
+    """:func:`split`, with the whole UTC days among the whole hours answered by day totals."""
+    parts = split(time_range)
+    if parts.rollup_hours is None:
+        return DaySplit(None, (), parts.raw)
+    first, stop = parts.rollup_hours
+    # First whole day: the day of `first` when it begins there, else the next one; whole days end
+    # (exclusive) at the day holding `stop` (an hour start: the day starting exactly at `stop` is not in).
+    first_day = None if first is None else (first if first % DAY_US == 0 else day_of(first) + DAY_US)
+    stop_day = None if stop is None else day_of(stop)
+    if first_day is not None and stop_day is not None and first_day >= stop_day:
+        return DaySplit(None, ((first, stop),), parts.raw)
+    hours: list[tuple[int | None, int | None]] = []
+    if first is not None and first_day is not None and first < first_day:
+        hours.append((first, first_day))
+    if stop is not None and stop_day is not None and stop_day < stop:
+        hours.append((stop_day, stop))
+    return DaySplit((first_day, stop_day), tuple(hours), parts.raw)
 
 
 def counts_of(dims: Sequence[str], totals: Mapping[tuple[Any, ...], Sequence[int]]) -> list[Count]:

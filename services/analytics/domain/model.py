@@ -177,3 +177,22 @@ class RankBy(Enum):
     def value_of(self, metrics: Metrics) -> float:
         value: float = getattr(metrics, self.value)
         return value
+
+    def order_key(self, ranked: RankedAsset) -> tuple[float, int, str]:
+        """ListTopAssets' order: this metric (as the answer shows it, rounded) high to low, then total
+        events high to low, then asset id."""
+        return (-self.value_of(ranked.metrics), -ranked.metrics.total_events, ranked.asset_id)
+
+
+@dataclass(frozen=True)
+class RankedAsset:
+    asset_id: str
+    metrics: Metrics
+
+
+def rank(candidates: Iterable[RankedAsset], rank_by: RankBy, min_views: int, limit: int) -> list[RankedAsset]:
+    """The first ``limit`` of the candidates with at least ``min_views`` views and one counted event, in
+    :meth:`RankBy.order_key` order: what every store's ``top_assets`` answers from its candidates."""
+    kept = [r for r in candidates if r.metrics.views >= min_views and r.metrics.total_events > 0]
+    kept.sort(key=rank_by.order_key)
+    return kept[:limit]

@@ -9,7 +9,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from services.analytics.domain.model import Count, Dimension, Event, EventFilter, EventType, Platform
+from services.analytics.domain.model import (
+    Count,
+    Dimension,
+    Event,
+    EventFilter,
+    EventType,
+    Metrics,
+    Platform,
+    RankBy,
+    RankedAsset,
+    rank,
+)
 
 
 class MemoryEventStore:
@@ -58,6 +69,12 @@ class MemoryEventStore:
             Count(event_type, humans, bots, asset_id=asset_id, short_code=code, platform=platform, hour=hour)
             for (asset_id, code, platform, hour, event_type), (humans, bots) in groups.items()
         ]
+
+    async def top_assets(self, where: EventFilter, rank_by: RankBy, min_views: int, limit: int) -> list[RankedAsset]:
+        per: dict[str, list[Count]] = defaultdict(list)
+        for count in await self.counts(where, frozenset({Dimension.ASSET})):
+            per[count.asset_id].append(count)
+        return rank((RankedAsset(a, Metrics.of(counts)) for a, counts in per.items()), rank_by, min_views, limit)
 
     async def page(self, where: EventFilter, offset: int, limit: int) -> list[Event]:
         if offset < 0 or limit < 0:

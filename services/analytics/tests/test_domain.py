@@ -15,7 +15,7 @@ from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFo
 from clearframe_runtime.useragents import is_bot
 from services.analytics.domain.analytics import Analytics, Granularity
 from services.analytics.domain.events import EventDraft, Limits
-from services.analytics.domain.hours import HOUR_US, split, to_us
+from services.analytics.domain.hours import DAY_US, HOUR_US, split, split_days, to_us
 from services.analytics.domain.ingest import Ingestor
 from services.analytics.domain.model import EventFilter, Metrics, Platform, RankBy, TimeRange
 from services.analytics.domain.pingback import PingbackLimiter
@@ -383,6 +383,34 @@ def test_range_split_into_whole_hours_and_raw_edges() -> None:
     # Open start, end mid-hour.
     open_start = split(TimeRange(end=hour + timedelta(minutes=30)))
     assert open_start.rollup_hours == (None, h) and open_start.raw == ((h, h + 1_800_000_000),)
+
+
+def test_range_split_into_whole_days_whole_edge_hours_and_raw_edges() -> None:
+    day = datetime(2026, 12, 2, tzinfo=UTC)
+    d = to_us(day)
+    assert split_days(TimeRange()).days == (None, None) and split_days(TimeRange()).hours == ()
+    # Mid-hour edges two days apart: the whole day between, 23 and 10 whole hours around it, two raw edges.
+    edges = split_days(TimeRange(day - timedelta(hours=23, minutes=30), day + timedelta(days=1, hours=10, minutes=5)))
+    assert edges.days == (d, d + DAY_US)
+    assert edges.hours == ((d - 23 * HOUR_US, d), (d + DAY_US, d + DAY_US + 10 * HOUR_US))
+    assert (
+        edges.raw
+        == split(TimeRange(day - timedelta(hours=23, minutes=30), day + timedelta(days=1, hours=10, minutes=5))).raw
+    )
+    # A day exactly: its total alone; ending on midnight itself adds that instant, raw.
+    exact = split_days(TimeRange(day, day + timedelta(days=1) - timedelta(microseconds=1)))
+    assert (exact.days, exact.hours, exact.raw) == ((d, d + DAY_US), (), ())
+    at_midnight = split_days(TimeRange(day, day + timedelta(days=1)))
+    assert (at_midnight.days, at_midnight.raw) == ((d, d + DAY_US), ((d + DAY_US, d + DAY_US),))
+    # Less than a whole day: the whole hours, as split() has them.
+    short = split_days(TimeRange(day + timedelta(hours=1), day + timedelta(hours=30)))
+    assert short.days is None and short.hours == ((d + HOUR_US, d + 30 * HOUR_US),)
+    # Inside one hour: raw only. Open start: every day before the end's day.
+    assert split_days(TimeRange(day, day + timedelta(minutes=5))).hours == ()
+    open_start = split_days(TimeRange(end=day + timedelta(hours=2, minutes=1)))
+    assert open_start.days == (None, d) and open_start.hours == ((d, d + 2 * HOUR_US),)
+    open_end = split_days(TimeRange(start=day - timedelta(hours=1)))
+    assert open_end.days == (d, None) and open_end.hours == ((d - HOUR_US, d),) and open_end.raw == ()
 
 
 def test_the_pingback_limit_is_a_fixed_window_per_address() -> None:

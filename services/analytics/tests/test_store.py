@@ -31,6 +31,7 @@ from services.analytics.domain.model import (
     EventType,
     Metrics,
     Platform,
+    RankBy,
     TimeRange,
 )
 from services.analytics.ports import EventStore
@@ -225,6 +226,82 @@ async def test_counts_for_random_ranges_equal_counting_the_events(store: EventSt
             assert got == sorted(await reference.counts(where, by), key=repr), (time_range, by)
 
 
+async def test_counts_and_rankings_over_days_equal_counting_the_events(store: EventStore) -> None:
+    """Ranges over several UTC days (day totals, whole edge hours, raw edges in SQL) give exactly what
+    counting every event gives; so do the top assets, for every metric, floor and length, with and
+    without a platform."""
+    rng = random.Random(3)
+    start = T0 - timedelta(days=2, hours=5)
+    events = [
+        event(
+            n,
+            asset_id=rng.choice([A1, A2, A3, "d" * 16, "e" * 16]),
+            at=start + timedelta(microseconds=rng.randrange(0, 4 * 24 * 3_600_000_000)),
+            kind=rng.choice([EventType.VIEW, EventType.VIEW, EventType.PLAY, EventType.CLICK]),
+            platform=rng.choice([Platform.WEB, Platform.SLACK, Platform.TEAMS]),
+            code=rng.choice(["", "code1"]),
+            bot=rng.random() < 0.1,
+        )
+        for n in range(600)
+    ]
+    for offset in range(0, len(events), 200):
+        await store.record(events[offset : offset + 200])
+    reference = MemoryEventStore()
+    await reference.record(events)
+    midnight = datetime(2026, 12, 1, tzinfo=UTC)
+    ranges = [
+        TimeRange(),
+        TimeRange(midnight - timedelta(days=1), midnight + timedelta(days=1) - timedelta(microseconds=1)),
+        TimeRange(midnight - timedelta(days=1), midnight + timedelta(days=1)),
+        TimeRange(start=midnight - timedelta(hours=20, minutes=7)),
+        TimeRange(end=midnight + timedelta(hours=3, seconds=1)),
+        *(
+            TimeRange(a, b)
+            for a, b in (
+                sorted(start + timedelta(microseconds=rng.randrange(0, 4 * 24 * 3_600_000_000)) for _ in range(2))
+                for _ in range(6)
+            )
+        ),
+    ]
+    for time_range in ranges:
+        for where in (
+            EventFilter(time_range=time_range),
+            EventFilter(time_range=time_range, platform=Platform.SLACK),
+            EventFilter(time_range=time_range, asset_id=A2),
+        ):
+            for by in (frozenset(), frozenset({Dimension.ASSET}), frozenset({Dimension.PLATFORM})):
+                got = sorted(await store.counts(where, by), key=repr)
+                assert got == sorted(await reference.counts(where, by), key=repr), (where, by)
+        for platform in (None, Platform.TEAMS):
+            where = EventFilter(time_range=time_range, platform=platform)
+            for rank_by in RankBy:
+                for min_views, limit in ((0, 5), (10, 2), (25, 1), (3, 0)):
+                    got_top = await store.top_assets(where, rank_by, min_views, limit)
+                    assert got_top == await reference.top_assets(where, rank_by, min_views, limit), (where, rank_by)
+
+
+async def test_top_assets_rank_rates_as_shown_rounded_then_by_events(store: EventStore) -> None:
+    """A rate is ranked as the answer shows it (rounded to 2 decimals, half to even: 1/160 = 0.625 % shows
+    0.62): an asset with a lower exact rate but the same shown one and more events ranks first."""
+    n = iter(range(10_000))
+    events = [event(next(n), asset_id=A1) for _ in range(160)] + [event(next(n), asset_id=A1, kind=EventType.CLICK)]
+    events += [event(next(n), asset_id=A2) for _ in range(161)] + [event(next(n), asset_id=A2, kind=EventType.CLICK)]
+    events += [event(next(n), asset_id=A3) for _ in range(9)] + [event(next(n), asset_id=A3, kind=EventType.CLICK)]
+    events += [event(next(n), asset_id="d" * 16, bot=True, kind=EventType.CLICK)]  # bots only: not ranked
+    await store.record(events)
+    where = EventFilter(time_range=TimeRange(T0 - timedelta(days=1), T0 + timedelta(days=1)))
+    top = await store.top_assets(where, RankBy.CTR, 10, 1)
+    assert [(r.asset_id, r.metrics.ctr) for r in top] == [(A2, 0.62)]
+    ranked = await store.top_assets(where, RankBy.CTR, 9, 10)
+    assert [(r.asset_id, r.metrics.ctr) for r in ranked] == [(A3, 11.11), (A2, 0.62), (A1, 0.62)]
+    assert ranked[1].metrics == Metrics(views=161, clicks=1)
+    assert await store.top_assets(where, RankBy.CTR, 200, 10) == []
+    by_views = await store.top_assets(EventFilter(), RankBy.VIEWS, 0, 2)
+    assert [(r.asset_id, r.metrics.views) for r in by_views] == [(A2, 161), (A1, 160)]
+    bots_only = await store.top_assets(EventFilter(), RankBy.VIEWS, 0, 10)
+    assert "d" * 16 not in {r.asset_id for r in bots_only}
+
+
 async def test_counts_per_hour_put_each_event_in_its_utc_hour(store: EventStore) -> None:
     await store.record(
         [
@@ -316,13 +393,20 @@ async def test_all_time_counts_per_asset_follow_writes_duplicates_and_purges(sto
     for batch in batches:
         assert await store.record(batch) == await reference.record(batch)
 
+    days = TimeRange(T0 - timedelta(days=41), T0 + timedelta(days=4))  # whole days from the day totals
+
     async def agree() -> None:
         for where in (
             EventFilter(),
             EventFilter(platform=Platform.SLACK),
             EventFilter(event_type=EventType.VIEW),
             EventFilter(asset_id=A2),
+            EventFilter(time_range=days),
+            EventFilter(time_range=days, platform=Platform.SLACK),
         ):
+            for rank_by in (RankBy.VIEWS, RankBy.CTR):
+                got_top = await store.top_assets(where, rank_by, 0, 10)
+                assert got_top == await reference.top_assets(where, rank_by, 0, 10), (where, rank_by)
             for by in (frozenset(), frozenset({Dimension.ASSET}), frozenset({Dimension.ASSET, Dimension.PLATFORM})):
                 got = sorted(await store.counts(where, by), key=repr)
                 assert got == sorted(await reference.counts(where, by), key=repr), (where, by)
@@ -332,13 +416,17 @@ async def test_all_time_counts_per_asset_follow_writes_duplicates_and_purges(sto
     assert await store.purge(A1) == await reference.purge(A1)
     await agree()
     assert await store.counts(EventFilter(asset_id=A1), frozenset()) == []
+    assert await store.counts(EventFilter(asset_id=A1, time_range=days), frozenset()) == []
+    assert A1 not in {r.asset_id for r in await store.top_assets(EventFilter(time_range=days), RankBy.VIEWS, 0, 10)}
     assert await store.purge(None) == await reference.purge(None)
     assert await store.counts(EventFilter(), frozenset({Dimension.ASSET})) == []
+    assert await store.counts(EventFilter(time_range=days), frozenset({Dimension.ASSET})) == []
+    assert await store.top_assets(EventFilter(time_range=days), RankBy.VIEWS, 0, 10) == []
 
 
 async def test_the_totals_migration_counts_events_stored_before_it(backend: str) -> None:
-    """Events stored under the first schema (its hourly rollups) are in the all-time counts once the second
-    migration ran."""
+    """Events stored under the first schema (its hourly rollups) are in the all-time counts and the day totals
+    once the later migrations ran."""
     _sql_backend(backend)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -359,10 +447,20 @@ async def test_the_totals_migration_counts_events_stored_before_it(backend: str)
                 ],
             )
         await db.migrate(backend, MIGRATIONS)
-        counts = await SqlEventStore(engine).counts(EventFilter(), frozenset({Dimension.ASSET}))
-        assert sorted((c.asset_id, c.event_type.value, c.humans, c.bots) for c in counts) == [
-            (A1, "view", 5, 1),
-            (A2, "click", 1, 0),
+        store = SqlEventStore(engine)
+        # All time (the totals of 0002) and two whole days (the day totals of 0003) alike.
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        two_days = TimeRange(epoch, epoch + timedelta(days=2) - timedelta(microseconds=1))
+        for time_range in (TimeRange(), two_days):
+            counts = await store.counts(EventFilter(time_range=time_range), frozenset({Dimension.ASSET}))
+            assert sorted((c.asset_id, c.event_type.value, c.humans, c.bots) for c in counts) == [
+                (A1, "view", 5, 1),
+                (A2, "click", 1, 0),
+            ]
+        ranked = await store.top_assets(EventFilter(time_range=two_days), RankBy.VIEWS, 0, 10)
+        assert [(r.asset_id, r.metrics) for r in ranked] == [
+            (A1, Metrics(views=5, bot_events=1)),
+            (A2, Metrics(clicks=1)),
         ]
     finally:
         await engine.dispose()
