@@ -48,9 +48,20 @@ def postgres() -> Iterator[str]:
 
 async def _schema(connection: asyncpg.Connection) -> list[tuple[str, str]]:
     rows = await connection.fetch(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'analytics_%' ORDER BY indexname"
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'analytics_%' "
+        "AND tablename NOT IN (SELECT inhrelid::regclass::text FROM pg_inherits) ORDER BY indexname"
     )
     return [(r["indexname"], r["indexdef"]) for r in rows]
+
+
+async def _unindexed_partitions(connection: asyncpg.Connection) -> list[str]:
+    """The day partitions of analytics_events that lack one of the parent's indexes."""
+    rows = await connection.fetch(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'analytics_events'::regclass AND (SELECT count(*) FROM pg_index x "
+        "WHERE x.indrelid = c.oid) < (SELECT count(*) FROM pg_index x WHERE x.indrelid = i.inhparent)"
+    )
+    return [r["relname"] for r in rows]
 
 
 async def test_seeded_rollups_are_the_adapters(postgres: str) -> None:
@@ -60,6 +71,8 @@ async def test_seeded_rollups_are_the_adapters(postgres: str) -> None:
         before = await _schema(connection)
         seeded = await seed(postgres, 6000, 25, 3, NOW)
         assert await _schema(connection) == before
+        assert await connection.fetchval("SELECT count(*) FROM pg_inherits") >= 4  # 3 days and today
+        assert await _unindexed_partitions(connection) == []
         raw = await connection.fetch(
             "SELECT asset_id, short_code, platform, event_type, event_time_us, bot FROM analytics_events"
         )

@@ -3,8 +3,12 @@
 
 Tables (named ``analytics_…`` so that the services can share one database):
 
-- ``analytics_events``: one row per event, the producer's ``event_id`` as primary key (a duplicate is an
-  ``ON CONFLICT DO NOTHING``, so two writers racing with one id store it once);
+- ``analytics_event_ids``: every stored event id and its time; a write registers its ids first (a known one
+  is an ``ON CONFLICT DO NOTHING``, so two writers racing with one id store it once) and stores the events
+  of the ids it registered;
+- ``analytics_events``: one row per event; on PostgreSQL partitioned by UTC day of the event time (a
+  partition per day, created by the write that needs it: :func:`pg_create_partitions`), so no unique key
+  there: the register above holds the ids;
 - ``analytics_rollups``: per (asset, short code, platform, event type, hour) the events counted and the
   bots' events apart, raised in the same transaction as the insert, only by the rows that insert really
   added (``RETURNING``) — so the counts are exact and never count a duplicate;
@@ -21,9 +25,10 @@ Tables (named ``analytics_…`` so that the services can share one database):
 
 On PostgreSQL a write is one transaction of two round trips on asyncpg's connection (no SQLAlchemy on that
 path): a binary COPY of the rows into a temporary staging table of the session (no WAL; emptied by the
-commit), then one statement whose data-modifying CTEs insert the staging rows into the events (``ON
-CONFLICT DO NOTHING RETURNING``) and raise the rollups and totals grouped from the returned rows. Against
-the earlier single statement over ``unnest`` arrays (asyncpg checks each array element in Python) this
+commit), then one statement whose data-modifying CTEs register the staging rows' ids (``ON CONFLICT DO
+NOTHING RETURNING``), insert the rows of the new ids into the events and raise the rollups and totals
+grouped from the returned rows (new days' partitions are created before, in a transaction of their own).
+Against the earlier single statement over ``unnest`` arrays (asyncpg checks each array element in Python) this
 saves ~6 µs of the service's CPU per event; ``bench/analytics.py`` measures the service.
 
 Times are integers, microseconds since the epoch (``*_us``), the same in both databases and exact to
@@ -94,6 +99,17 @@ events_table = sa.Table(
     sa.Index("ix_analytics_events_asset_time", "asset_id", "event_time_us"),
     sa.Index("ix_analytics_events_code_time", "short_code", "event_time_us"),
     sa.Index("ix_analytics_events_time", "event_time_us", "event_id"),
+)
+
+#: Every event id ever stored with its event time: the register that makes a producer's id count once. On
+#: PostgreSQL analytics_events is partitioned by UTC day and has no primary key (a unique key there would
+#: have to include the day, and a retried event without a time of its own is stamped anew), so this table is
+#: what ``ON CONFLICT DO NOTHING`` meets, in both databases; purge removes the ids with their events.
+event_ids_table = sa.Table(
+    "analytics_event_ids",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("event_time_us", sa.BigInteger(), nullable=False),
 )
 
 rollups_table = sa.Table(
@@ -208,6 +224,31 @@ def _pg_per_asset(table: str, period: str, length: int) -> str:
 )"""
 
 
+#: On PostgreSQL, analytics_events is partitioned by range of ``event_time_us``: one partition per UTC day,
+#: ``analytics_events_YYYYMMDD``. A write first creates the partitions its events need (in a transaction of
+#: its own, serialized across writers by an advisory lock: creating a partition locks the parent table).
+_PG_PARTITION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('analytics_events partitions'))"
+
+
+def pg_partition_ddl(day_us: int) -> str:
+    """The statement that creates the day partition of analytics_events starting at ``day_us`` (idempotent)."""
+    if day_us % DAY_US:
+        raise ValueError("a partition starts at a UTC day")
+    name = f"analytics_events_{from_us(day_us):%Y%m%d}"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF analytics_events "
+        f"FOR VALUES FROM ({day_us}) TO ({day_us + DAY_US})"
+    )
+
+
+async def pg_create_partitions(driver: asyncpg.Connection, days: Iterable[int]) -> None:
+    """Create the day partitions starting at ``days`` that are missing."""
+    async with driver.transaction():
+        await driver.execute(_PG_PARTITION_LOCK)
+        for day in sorted(set(days)):
+            await driver.execute(pg_partition_ddl(day))
+
+
 #: Where a PostgreSQL write's rows land first: a temporary table of the session (no WAL, never seen by other
 #: sessions), emptied at each commit. Created once per connection (IF NOT EXISTS: cheap when it is there).
 _PG_STAGING = "analytics_incoming"
@@ -216,16 +257,21 @@ _PG_CREATE_STAGING = (
     "(LIKE analytics_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
 
-#: One statement after the COPY into the staging table, in the same transaction: store the new events, raise
+#: One statement after the COPY into the staging table, in the same transaction: register the new ids (a
+#: known one is a duplicate: ``ON CONFLICT DO NOTHING``), store the events of exactly those ids, raise
 #: the rollups (hourly, all-time, per day, per asset and hour / day) by exactly the rows the insert returned
-#: (grouped per key), answer the stored ids. Events and rollups are written in key order, so that concurrent
+#: (grouped per key), answer the stored ids. Ids and rollups are written in key order, so that concurrent
 #: writers take their row locks in one order. The rollups' `events` count humans, `bot_events` crawlers.
 _PG_RECORD = f"""
-WITH stored AS (
-    INSERT INTO analytics_events ({_NAMES})
-    SELECT {_NAMES} FROM {_PG_STAGING}
+WITH fresh AS (
+    INSERT INTO analytics_event_ids (event_id, event_time_us)
+    SELECT event_id, event_time_us FROM {_PG_STAGING}
     ORDER BY event_id
     ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+), stored AS (
+    INSERT INTO analytics_events ({_NAMES})
+    SELECT {_NAMES} FROM {_PG_STAGING} JOIN fresh USING (event_id)
     RETURNING event_id, asset_id, short_code, platform, event_type, event_time_us, bot
 ), counted AS (
     INSERT INTO analytics_rollups ({_PG_KEY}, events, bot_events)
@@ -480,11 +526,14 @@ class SqlEventStore:
         self._engine = engine
         self._dialect = engine.dialect.name
         # Built once: the compiled forms are cached, which matters at thousands of rows per write.
-        self._insert_events = (
-            self._insert(events_table)
+        self._register_ids = (
+            self._insert(event_ids_table)
             .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(events_table.c.event_id)
+            .returning(event_ids_table.c.event_id)
         )
+        self._insert_events = self._insert(events_table)
+        #: The day partitions known to exist (PostgreSQL).
+        self._partitions: set[int] = set()
         upsert = self._insert(rollups_table)
         self._add_rollups = upsert.on_conflict_do_update(
             index_elements=list(_KEY),
@@ -533,10 +582,13 @@ class SqlEventStore:
                 # The INSERT comes first: it takes SQLite's write lock before anything is read. One
                 # statement, executed for all rows (SQLAlchemy batches them into multi-row INSERTs).
                 result = await connection.execute(
-                    self._insert_events, [dict(zip(_COLUMNS, r, strict=True)) for r in rows]
+                    self._register_ids, [{"event_id": r[0], "event_time_us": r[5]} for r in sorted(rows)]
                 )
                 stored: set[str] = set(result.scalars())
-                await self._add_to_rollups(connection, [r for r in rows if r[0] in stored])
+                fresh = [r for r in rows if r[0] in stored]
+                if fresh:
+                    await connection.execute(self._insert_events, [dict(zip(_COLUMNS, r, strict=True)) for r in fresh])
+                await self._add_to_rollups(connection, fresh)
                 return stored
         except (OperationalError, DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise Unavailable(
@@ -547,13 +599,28 @@ class SqlEventStore:
         """One transaction on the driver's connection (SQLAlchemy stays off the hot path): the rows are
         COPYed (binary) into the session's staging table, then :data:`_PG_RECORD` moves the new ones into
         analytics_events and adds them to the rollups and totals. The commit empties the staging table."""
+        days = {day_of(r[5]) for r in rows}
         async with self._engine.connect() as connection:
             raw = await connection.get_raw_connection()
             driver: asyncpg.Connection = raw.driver_connection
-            async with driver.transaction():
-                await driver.execute(_PG_CREATE_STAGING)
-                await driver.copy_records_to_table(_PG_STAGING, records=rows, columns=_COLUMNS)
-                return {record[0] for record in await driver.fetch(_PG_RECORD)}
+            if not days <= self._partitions:
+                await pg_create_partitions(driver, days - self._partitions)
+                self._partitions |= days
+            try:
+                return await self._write_postgres(driver, rows)
+            except asyncpg.CheckViolationError:
+                # A day's partition was dropped behind this store's back (retention): create it again.
+                self._partitions.clear()
+                await pg_create_partitions(driver, days)
+                self._partitions |= days
+                return await self._write_postgres(driver, rows)
+
+    @staticmethod
+    async def _write_postgres(driver: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> set[str]:
+        async with driver.transaction():
+            await driver.execute(_PG_CREATE_STAGING)
+            await driver.copy_records_to_table(_PG_STAGING, records=rows, columns=_COLUMNS)
+            return {record[0] for record in await driver.fetch(_PG_RECORD)}
 
     async def _add_to_rollups(self, connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
         deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
@@ -607,8 +674,15 @@ class SqlEventStore:
         ids = sorted(set(event_ids))
         found: dict[str, Event] = {}
         async with self._read() as connection:
+            e, known = events_table, event_ids_table
             for chunk in _chunks(ids, IN_CHUNK):
-                result = await connection.execute(sa.select(events_table).where(events_table.c.event_id.in_(chunk)))
+                # Through the register: its event time leads to the event's day partition (PostgreSQL).
+                query = (
+                    sa.select(e)
+                    .join(known, sa.and_(e.c.event_id == known.c.event_id, e.c.event_time_us == known.c.event_time_us))
+                    .where(known.c.event_id.in_(chunk))
+                )
+                result = await connection.execute(query)
                 found.update((row.event_id, _event(row)) for row in result)
         return found
 
@@ -657,11 +731,18 @@ class SqlEventStore:
                 rollups = sa.delete(rollups_table)
                 all_time = sa.delete(totals_table)
                 per_day = sa.delete(days_table)
+                ids = sa.delete(event_ids_table)
                 if asset_id is not None:
                     events = events.where(events_table.c.asset_id == asset_id)
+                    ids = ids.where(
+                        event_ids_table.c.event_id.in_(
+                            sa.select(events_table.c.event_id).where(events_table.c.asset_id == asset_id)
+                        )
+                    )
                     rollups = rollups.where(rollups_table.c.asset_id == asset_id)
                     all_time = all_time.where(totals_table.c.asset_id == asset_id)
                     per_day = per_day.where(days_table.c.asset_id == asset_id)
+                await connection.execute(ids)
                 deleted = (await connection.execute(events)).rowcount
                 await connection.execute(rollups)
                 await connection.execute(all_time)

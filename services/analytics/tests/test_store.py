@@ -18,11 +18,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clearframe_runtime import db
 from clearframe_runtime.testing import assert_migrations_idempotent, database_for
 from services.analytics.adapters.clickhouse import ChdbExecutor, ClickHouseEventStore
-from services.analytics.adapters.sql import SqlEventStore, metadata
+from services.analytics.adapters.sql import SqlEventStore, _rows, metadata
 from services.analytics.domain.model import (
     Count,
     Dimension,
@@ -128,6 +129,9 @@ async def test_known_ids_are_skipped_and_the_first_event_stays(store: EventStore
     assert (await store.get_many(["e1"]))["e1"] == original
     assert totals(await store.counts(EventFilter(asset_id=A1), frozenset())) == Metrics(views=2)
     assert await store.counts(EventFilter(asset_id=A2), frozenset()) == []
+    # A retry stamped with another time (another day: another partition on PostgreSQL) is the same event.
+    assert await store.record([replace(original, event_time=T0 + timedelta(days=3))]) == set()
+    assert totals(await store.counts(EventFilter(), frozenset())) == Metrics(views=2)
 
 
 async def test_of_concurrent_writers_of_one_id_exactly_one_stores_it(store: EventStore) -> None:
@@ -462,5 +466,82 @@ async def test_the_totals_migration_counts_events_stored_before_it(backend: str)
             (A1, Metrics(views=5, bot_events=1)),
             (A2, Metrics(clicks=1)),
         ]
+    finally:
+        await engine.dispose()
+
+
+def _alembic(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", db.async_url(url).replace("%", "%%"))
+    return config
+
+
+async def test_events_stored_before_the_id_register_stay_known(backend: str) -> None:
+    """Events stored under revision 0003 (unpartitioned on PostgreSQL) are found, and counted once when sent
+    again, after the migration that registers their ids (and moves them into day partitions)."""
+    _sql_backend(backend)
+    await asyncio.to_thread(command.upgrade, _alembic(backend), "0003")
+    old = [event(1), event(2, at=T0 + timedelta(days=2))]
+    engine = db.create_engine(backend)
+    try:
+        columns = ", ".join(c.name for c in metadata.tables["analytics_events"].columns)
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text(
+                    f"INSERT INTO analytics_events ({columns}) VALUES (:event_id, :asset_id, :event_type, :platform, "
+                    ":short_code, :event_time_us, :receive_time_us, :user_agent, :bot, :attributes)"
+                ),
+                [
+                    dict(zip([c.name for c in metadata.tables["analytics_events"].columns], row, strict=True))
+                    for row in _rows(old)
+                ],
+            )
+        await db.migrate(backend, MIGRATIONS)
+        store = SqlEventStore(engine)
+        assert await store.get_many(["e1", "e2"]) == {"e1": old[0], "e2": old[1]}
+        assert await store.record([event(1), event(2, at=T0), event(3)]) == {"e3"}
+        assert [e.event_id for e in await store.page(EventFilter(), 0, 10)] == ["e1", "e3", "e2"]
+        if engine.dialect.name == "postgresql":
+            assert await _partitions(engine) == {"analytics_events_20261201": 2, "analytics_events_20261203": 1}
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(command.downgrade, _alembic(backend), "0003")
+    await db.migrate(backend, MIGRATIONS)  # and up again, with the events
+
+
+async def _partitions(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            sa.text("SELECT tableoid::regclass::text, count(*) FROM analytics_events GROUP BY 1")
+        )
+        return {name: int(n) for name, n in rows.all()}
+
+
+async def test_postgres_keeps_events_in_day_partitions(backend: str) -> None:
+    """On PostgreSQL each UTC day of events is a partition of its own, created by the write that needs it,
+    and created again when it was dropped (a retention job dropping old days)."""
+    if backend in (MEMORY, CLICKHOUSE, "sqlite") or not backend.startswith("postgresql"):
+        pytest.skip("partitions are PostgreSQL's")
+    await db.migrate(backend, MIGRATIONS)
+    engine = db.create_engine(backend)
+    try:
+        store = SqlEventStore(engine)
+        last_second = T0.replace(hour=23, minute=59, second=59, microsecond=999_999)
+        assert (
+            len(
+                await store.record(
+                    [event(1), event(2, at=last_second), event(3, at=last_second + timedelta(microseconds=1))]
+                )
+            )
+            == 3
+        )
+        assert await _partitions(engine) == {"analytics_events_20261201": 2, "analytics_events_20261202": 1}
+        async with engine.begin() as connection:
+            await connection.execute(sa.text("DROP TABLE analytics_events_20261202"))
+        assert await store.record([event(4, at=last_second + timedelta(hours=1))]) == {"e4"}
+        assert await _partitions(engine) == {"analytics_events_20261201": 2, "analytics_events_20261202": 1}
+        # A second store (another replica) meets the partitions the first one made.
+        assert await SqlEventStore(engine).record([event(5)]) == {"e5"}
     finally:
         await engine.dispose()
