@@ -25,11 +25,12 @@ run: $(STAMP)
 protos: $(STAMP)
 	$(PY) scripts/gen_protos.py
 
-## lint: buf lint, stale generated code, buf breaking against main, ruff, mypy.
+## lint: buf lint, stale generated code, buf breaking against main, ruff (checks and formatting), mypy.
 lint: $(STAMP)
 	$(PY) scripts/gen_protos.py --check
 	bash scripts/buf_breaking.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict runtime services scripts bench tests
 
 ## test: every check, then the whole test suite (boots the mesh once on free ports).

@@ -34,7 +34,7 @@ from tests.test_assets import settled, upload, wait_for
 from tests.test_moderation import config
 
 CONFIG = "/api/v1/analysis/config"
-XSS = '<img src=x onerror="document.title=\'pwned\'">'
+XSS = "<img src=x onerror=\"document.title='pwned'\">"
 #: Markup for a title without spaces (a query parameter's "+" reaches the service as it is, not as a space).
 XSS_TITLE = "<svg/onload=document.title='pwned'>"
 
@@ -293,9 +293,7 @@ def test_a_reader_cannot_decide(
         context.close()
 
 
-def test_bulk_decision_by_keyboard(
-    browser: Browser, mesh: Mesh, http: httpx.Client, keys: dict[str, str]
-) -> None:
+def test_bulk_decision_by_keyboard(browser: Browser, mesh: Mesh, http: httpx.Client, keys: dict[str, str]) -> None:
     model = strict_model(http, keys)
     flagged = [flag(http, keys, unique_astronaut(fmt), model) for fmt in ("PNG", "JPEG")]
     context = browser.new_context()

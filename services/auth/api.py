@@ -502,9 +502,7 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
             if rule is not None and rule.public:
                 return self._allow(anonymous)
             log.warning("auth.denied", reason="review session invalid", client_ip=anonymous.client_ip, path=path)
-            return _denial(
-                rule, False, reason="SESSION_EXPIRED", message="the review session has ended: sign in again"
-            )
+            return _denial(rule, False, reason="SESSION_EXPIRED", message="the review session has ended: sign in again")
         if method.upper() not in SAFE_METHODS and not self._sessions.csrf_ok(claims, headers.get(CSRF_HEADER, "")):
             log.warning("auth.denied", reason="csrf token missing or wrong", client_ip=anonymous.client_ip, path=path)
             return _forbidden(

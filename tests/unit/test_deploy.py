@@ -75,6 +75,7 @@ SHARELINKS_SECRETS = frozenset(
     }
 )
 
+
 def load_yaml(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
 

@@ -93,5 +93,3 @@ def test_the_production_config_routes_only_the_stats_path() -> None:
     assert [r["match"]["path"] for r in forwarded] == ["/stats/prometheus"]
     assert all(r["route"]["cluster"] == ADMIN_CLUSTER for r in forwarded)
     assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
-
-

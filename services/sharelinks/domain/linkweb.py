@@ -28,7 +28,6 @@ RESERVED_CODES = frozenset(
 )  # fmt: skip
 
 
-
 def new_code() -> str:
     """A fresh random code: 8 characters of [A-Za-z0-9] from the operating system's CSPRNG."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
