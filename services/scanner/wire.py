@@ -208,6 +208,8 @@ def result_message(result: ScanResult) -> types.ScanResult:
             distance=m.distance,
             threshold=m.threshold,
             frame_index=m.frame_index,
+            matched_hash=m.matched_hash,
+            hash=m.hash,
         )
     message.reasons.CopyFrom(reasons_message(result.reasons))
     return message
@@ -326,7 +328,9 @@ def result_of(message: types.ScanResult) -> ScanResult:
             matched_keywords=tuple(age.matched_keywords),
         ),
         hash_matches=tuple(
-            HashMatchEvidence(m.algorithm, m.list, m.matched_id, m.distance, m.threshold, m.frame_index)
+            HashMatchEvidence(
+                m.algorithm, m.list, m.matched_id, m.distance, m.threshold, m.frame_index, m.matched_hash, m.hash
+            )
             for m in message.hash_matches
         ),
         reasons=reasons_of(message.reasons),

@@ -423,15 +423,15 @@
     const hashes = $("hashes");
     clear(hashes);
     for (const m of result.hash_matches || []) {
-      // Side by side: this media's hash on the matching frame and the bank's entry (banks keep a hash and
-      // an id per entry, no image and no label).
+      // Side by side: this media's hash on the matching frame and the bank entry's own hash (banks keep a
+      // hash and an id per entry, no image and no label).
       const item = el("li", null, "match");
       const pair = el("dl", null, "pair");
       const frame = m.frame_index || 0;
-      const ours = m.algorithm === "pdq" && frame === 0 && result.pdq_hash ? result.pdq_hash : "(hash of frame " + frame + " not kept)";
+      const ours = m.hash || (frame === 0 && result.pdq_hash) || "(hash of frame " + frame + " not kept)";
       for (const [term, mine, theirs] of [
         ["", "this media", "bank entry"],
-        ["hash", ours, "(not kept with the match)"],
+        ["hash", ours, m.matched_hash || "(not kept with the match)"],
         ["where", "frame " + frame, "list " + m.list],
         ["id", c.scan_id, m.matched_id || "—"],
       ]) {

@@ -13,7 +13,8 @@ are skipped and logged with their line number; a bank never fails the scan.
 
 Output per frame:
     extra  {"pdq": hex, "quality": 0..100 (PDQ says hashes under 50 are unreliable), "phash": hex,
-            "matches": [{"bank", "id", "distance", "threshold"}] (distance <= threshold, closest first)}
+            "matches": [{"bank", "id", "hash", "distance", "threshold"}] (the entry's own hash; distance <=
+            threshold, closest first)}
     scores {"pdq_match": 1.0 if any bank matched else 0.0, "pdq_quality": quality / 100}
 """
 
@@ -138,6 +139,7 @@ class HashBanks:
                     {
                         "bank": bank.name,
                         "id": bank.ids[index],
+                        "hash": bank.hashes[index].tobytes().hex(),
                         "distance": int(distances[index]),
                         "threshold": threshold,
                     }

@@ -121,6 +121,9 @@ class HashMatchEvidence:
     distance: int
     threshold: int
     frame_index: int
+    #: The bank entry's hash and this media's hash on that frame (hex), shown side by side to a reviewer.
+    matched_hash: str = ""
+    hash: str = ""
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def signals(outcome: ScanOutcome, policy: decisions.Policy, text: TextInput) -> 
     for report in outcome.frames:
         pdq = report.outputs.get("pdq")
         for match in pdq.extra.get("matches", []) if pdq else []:
-            matches.append({**match, "frame_index": report.frame.index})
+            matches.append({**match, "frame_index": report.frame.index, "frame_hash": pdq.extra.get("pdq", "")})
     text_run = outcome.analyzers.get("text")
     text_fields = text_run.media_output.extra.get("fields", {}) if text_run and text_run.media_output else {}
     return Signals(min_age, faces, underage, child_terms, matches, dict(text_fields))
@@ -199,6 +199,8 @@ def build_result(
                 distance=int(m.get("distance", 0)),
                 threshold=int(m.get("threshold", 0)),
                 frame_index=int(m.get("frame_index", 0)),
+                matched_hash=str(m.get("hash", "")),
+                hash=str(m.get("frame_hash", "")),
             )
             for m in found.matches
         ),

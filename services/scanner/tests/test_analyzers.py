@@ -128,7 +128,7 @@ async def test_pdq_matches_a_recompressed_copy_not_an_unrelated_image(
     assert len(copy.extra["pdq"]) == 64 and copy.extra["quality"] >= 50
     assert len(copy.extra["phash"]) == 16
     (match,) = copy.extra["matches"]
-    assert match["bank"] == "known" and match["id"] == "astronaut-1"
+    assert match["bank"] == "known" and match["id"] == "astronaut-1" and match["hash"] == original
     assert 0 < match["distance"] <= 31 and match["threshold"] == 31
     assert copy.scores["pdq_match"] == 1.0
     assert unrelated.extra["matches"] == [] and unrelated.scores["pdq_match"] == 0.0

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from clearframe.scanner.v1 import types_pb2 as types
+from services.scanner import wire
 from services.scanner.analyzers.base import AnalysisContext, Analyzer, AnalyzerError, Frame, FrameOutput, TextInput
 from services.scanner.domain.model import Failure, Scan, ScanState
 from services.scanner.domain.pipeline import NUDENET, OPENNSFW, ScanOutcome, ScanPipeline
@@ -82,7 +83,10 @@ async def test_age_child_hash_and_text_signals() -> None:
         "pdq",
         {
             0: FrameOutput(
-                extra={"pdq": "ab" * 32, "matches": [{"bank": "ncmec", "id": "7", "distance": 3, "threshold": 31}]}
+                extra={
+                    "pdq": "ab" * 32,
+                    "matches": [{"bank": "ncmec", "id": "7", "hash": "ab" * 31 + "a8", "distance": 3, "threshold": 31}],
+                }
             )
         },
     )
@@ -95,6 +99,8 @@ async def test_age_child_hash_and_text_signals() -> None:
     assert result.age.child_content_signal and result.age.matched_keywords == ("kid",)
     (match,) = result.hash_matches
     assert (match.list, match.matched_id, match.distance, match.frame_index) == ("ncmec", "7", 3, 0)
+    assert (match.hash, match.matched_hash) == ("ab" * 32, "ab" * 31 + "a8")
+    assert wire.result_of(wire.result_message(result)).hash_matches == result.hash_matches  # stored, answered
     assert result.pdq_hash == "ab" * 32
     assert result.verdict == "REJECTED"  # the hash match overrides the urgent flag
     assert result.text is not None and result.text.flagged

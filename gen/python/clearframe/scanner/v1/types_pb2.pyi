@@ -230,20 +230,24 @@ class AgeSignal(_message.Message):
     def __init__(self, underage_signal: _Optional[bool] = ..., faces_checked: _Optional[int] = ..., min_estimated_age_years: _Optional[float] = ..., threshold_years: _Optional[int] = ..., child_content_signal: _Optional[bool] = ..., matched_keywords: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HashMatch(_message.Message):
-    __slots__ = ("algorithm", "list", "matched_id", "distance", "threshold", "frame_index")
+    __slots__ = ("algorithm", "list", "matched_id", "distance", "threshold", "frame_index", "matched_hash", "hash")
     ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     LIST_FIELD_NUMBER: _ClassVar[int]
     MATCHED_ID_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     FRAME_INDEX_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_HASH_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
     algorithm: str
     list: str
     matched_id: str
     distance: int
     threshold: int
     frame_index: int
-    def __init__(self, algorithm: _Optional[str] = ..., list: _Optional[str] = ..., matched_id: _Optional[str] = ..., distance: _Optional[int] = ..., threshold: _Optional[int] = ..., frame_index: _Optional[int] = ...) -> None: ...
+    matched_hash: str
+    hash: str
+    def __init__(self, algorithm: _Optional[str] = ..., list: _Optional[str] = ..., matched_id: _Optional[str] = ..., distance: _Optional[int] = ..., threshold: _Optional[int] = ..., frame_index: _Optional[int] = ..., matched_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class AppliedThresholds(_message.Message):
     __slots__ = ("auto_approve_under", "auto_flag_over", "auto_reject_over")
