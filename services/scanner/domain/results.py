@@ -73,7 +73,9 @@ def signals(outcome: ScanOutcome, policy: decisions.Policy, text: TextInput) -> 
     matches = []
     for report in outcome.frames:
         pdq = report.outputs.get("pdq")
-        for match in pdq.extra.get("matches", []) if pdq else []:
+        if pdq is None:
+            continue
+        for match in pdq.extra.get("matches", []):
             matches.append({**match, "frame_index": report.frame.index, "frame_hash": pdq.extra.get("pdq", "")})
     text_run = outcome.analyzers.get("text")
     text_fields = text_run.media_output.extra.get("fields", {}) if text_run and text_run.media_output else {}
