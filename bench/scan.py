@@ -60,7 +60,7 @@ class Sizes:
 
 
 def sizes(quick: bool) -> Sizes:
-    return Sizes(8, 16, 1, 1) if quick else Sizes(24, 48, 2, 2)
+    return Sizes(8, 16, 1, 1) if quick else Sizes(40, 96, 3, 2)
 
 
 @dataclass(frozen=True)
