@@ -84,3 +84,24 @@ def _measured() -> Scaled:
         frames_total=1,
         frames_analyzed=1,
     )
+
+
+def test_where_the_time_goes_names_the_largest_images_biggest_analyzer() -> None:
+    from bench.scan import where_time_goes
+
+    small = _measured()
+    large = Scaled(
+        "JPEG 12 MP",
+        1,
+        total_ms=2000,
+        analyzers_ms={"nudenet": 500, "opennsfw": 400, "pdq": 1500, "age": 0, "text": 5},
+        frames_total=1,
+        frames_analyzed=1,
+    )
+    clip = Scaled(
+        "MP4 300 frames", 1, total_ms=1600, analyzers_ms={"nudenet": 1200}, frames_total=300, frames_analyzed=16
+    )
+    bullets = where_time_goes([small, large], [clip])
+    assert bullets[0].startswith("- JPEG, 1 → 12 MP: total ×2.0; at 12 MP pdq is 75% of the time")
+    assert "nudenet ×1.2" in bullets[0] and "pdq ×4.3" in bullets[0]
+    assert bullets[1].startswith("- MP4: ms per scanned frame by source frames: 300 → 100;")
