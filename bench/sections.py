@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 #: Section modules, in the order their sections appear.
-MODULES: tuple[str, ...] = ("ratelimit", "analytics")
+MODULES: tuple[str, ...] = ("ratelimit", "analytics", "scan")
 
 Run = Callable[[bool], list[str]]
 

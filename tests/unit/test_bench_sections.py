@@ -19,7 +19,7 @@ def test_the_last_section_is_replaced_to_the_end() -> None:
 def test_the_benchmark_runs_the_shipped_rate_limit_rules_with_higher_limits() -> None:
     import yaml
 
-    from bench.__main__ import BENCH_RATELIMIT_RULES
+    from bench.scanning import BENCH_RATELIMIT_RULES
     from services.gateway.settings import DEFAULT_RATELIMIT_RULES as DEFAULT_RULES
 
     shipped = yaml.safe_load(DEFAULT_RULES.read_text())["rules"]
