@@ -173,6 +173,18 @@ async def test_text_flags_a_profane_title_only(triton: TritonInference) -> None:
     assert clean.scores["profanity"] < 0.5
 
 
+@pytest.mark.parametrize(
+    "metadata", [TextInput(), TextInput(title="  ", description="\n\t", tags=(" ", ""))], ids=["empty", "blank"]
+)
+async def test_text_without_any_text_is_the_full_paths_all_clear(triton: TritonInference, metadata: TextInput) -> None:
+    analyzer = text.create(SETTINGS, triton)
+    (fast,) = await analyzer.analyze([], AnalysisContext(text=metadata))
+    # The full path (both checks) on the same fields gives exactly the same result.
+    assert fast == analyzer._analyze(metadata.fields())
+    assert fast.extra["flagged"] is False and fast.scores == {"profanity": 0.0}
+    assert set(fast.extra["fields"]) == {"title", "description", "tags"}
+
+
 # --- anime tagger slot -------------------------------------------------------------------------------------
 
 
