@@ -224,3 +224,27 @@ def test_stop_leaves_nothing_and_restart_works(tmp_path: Path) -> None:
             os.killpg(process.pid, 0)  # nothing left in the group: no orphaned python backend stub
         assert not workspace.exists()
         server.stop()  # idempotent
+
+
+# --- CLEARFRAME_TRITON_CPU_THREADS -------------------------------------------------------------------------
+
+
+def test_cpu_threads_reach_every_model_and_change_no_result(
+    tmp_path: Path, client: grpcclient.InferenceServerClient
+) -> None:
+    http, grpc, metrics = _free_ports(3)
+    server = LocalTriton(TritonPorts(http=http, grpc=grpc, metrics=metrics), workdir=tmp_path, cpu_threads=1)
+    server.start()
+    try:
+        server.wait_ready(timeout=90.0)
+        batch, _, _ = _nudenet_preprocess(skdata.astronaut())  # type: ignore[no-untyped-call]
+        with grpcclient.InferenceServerClient(url=server.grpc_url) as threaded:
+            for model in ("nudenet", "opennsfw", "age"):
+                parameters = threaded.get_model_config(model, as_json=True)["config"]["parameters"]
+                assert parameters["intra_op_thread_count"] == {"string_value": "1"}
+                assert parameters["inter_op_thread_count"] == {"string_value": "1"}
+            one_thread = _infer(threaded, "nudenet", "images", "output0", batch)
+        default = _infer(client, "nudenet", "images", "output0", batch)
+        np.testing.assert_allclose(one_thread, default, rtol=1e-4, atol=1e-4)
+    finally:
+        server.stop()

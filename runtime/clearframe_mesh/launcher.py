@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from clearframe_mesh.process import dying_with_parent, free_ports, port_in_use
 from clearframe_mesh.readiness import NotServing, wait_serving
-from clearframe_mesh.triton import LocalTriton, TritonPorts
+from clearframe_mesh.triton import LocalTriton, TritonPorts, cpu_threads_from_environment
 from clearframe_runtime import topology
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +52,10 @@ class MeshOptions:
     otlp_endpoint: str = ""
     #: OTLP/HTTP traces URL for Triton's own spans (its exporter does not speak OTLP/gRPC); "" = untraced.
     triton_otlp_traces_url: str = ""
+    #: onnxruntime intra-/inter-op threads per model of the local Triton (CLEARFRAME_TRITON_CPU_THREADS,
+    #: read when the options are made, so `make run`, the tests and the benchmarks all honour it); None:
+    #: onnxruntime's default.
+    triton_cpu_threads: int | None = field(default_factory=cpu_threads_from_environment)
     extra_env: dict[str, str] = field(default_factory=dict)
     #: Services whose stdout goes to the console (auth prints a generated admin key there once).
     console_services: tuple[str, ...] = ()
@@ -108,6 +112,7 @@ class Mesh:
             options.workdir / "triton",
             log_path=self.log_dir / "triton.log",
             otlp_traces_url=triton_otlp_traces_url,
+            cpu_threads=options.triton_cpu_threads,
         )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []

@@ -13,6 +13,11 @@ module generates, per run, a workspace holding:
 Model names, tensor names, shapes, max_batch_size and dynamic batching are taken from the production
 configs, so a client cannot tell local Triton from production Triton.
 
+Opt-in: ``CLEARFRAME_TRITON_CPU_THREADS=N`` (or ``cpu_threads=N``) gives every model's onnxruntime
+session N intra-op and N inter-op threads, written into the generated configs as the parameters
+``intra_op_thread_count`` / ``inter_op_thread_count`` (the onnxruntime backend's own names, so the same
+lines work in a production config). Unset: onnxruntime's default (one thread per core, per model).
+
 Development use: `python -m clearframe_mesh.triton --http-port 8000 --grpc-port 8001`.
 """
 
@@ -44,6 +49,18 @@ from clearframe_mesh.process import dying_with_parent
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS_DIR = _REPO_ROOT / "deploy" / "triton" / "models"
 _PYTHON_MODEL_FILE = Path(__file__).with_name("triton_python_model.py")
+#: Opt-in onnxruntime thread count per model (intra- and inter-op) of the locally started Triton.
+CPU_THREADS_ENV = "CLEARFRAME_TRITON_CPU_THREADS"
+
+
+def cpu_threads_from_environment(environ: dict[str, str] | None = None) -> int | None:
+    """``CLEARFRAME_TRITON_CPU_THREADS`` as a thread count; None when unset or empty (onnxruntime decides)."""
+    raw = (os.environ if environ is None else environ).get(CPU_THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{CPU_THREADS_ENV}={raw!r}: expected a whole number of threads, at least 1")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -101,8 +118,9 @@ def _server_env() -> dict[str, str]:
     return env
 
 
-def _local_config(production: Path, onnx_path: Path) -> str:
-    """Rewrite a production (onnxruntime, GPU) config for the python backend on CPU."""
+def _local_config(production: Path, onnx_path: Path, cpu_threads: int | None = None) -> str:
+    """Rewrite a production (onnxruntime, GPU) config for the python backend on CPU (``cpu_threads``: the
+    onnxruntime intra-/inter-op thread count of the model's session; None: onnxruntime's default)."""
     config = text_format.Parse(production.read_text(), model_config_pb2.ModelConfig())
     config.platform = ""
     config.backend = "python"
@@ -112,6 +130,9 @@ def _local_config(production: Path, onnx_path: Path) -> str:
     # GPU-only settings (TensorRT accelerators, CUDA graphs) mean nothing to the python backend.
     config.ClearField("optimization")
     config.parameters["onnx_path"].string_value = str(onnx_path)
+    if cpu_threads is not None:
+        for key in ("intra_op_thread_count", "inter_op_thread_count"):
+            config.parameters[key].string_value = str(cpu_threads)
     text: str = text_format.MessageToString(config)
     return text
 
@@ -146,9 +167,14 @@ class LocalTriton:
         models_dir: Path = DEFAULT_MODELS_DIR,
         log_path: Path | None = None,
         otlp_traces_url: str = "",
+        cpu_threads: int | None = None,
     ) -> None:
         """``otlp_traces_url``: an OTLP/HTTP traces endpoint (``http://host:4318/v1/traces``); when set,
-        Triton traces every request with its own OpenTelemetry tracing, continuing the caller's trace."""
+        Triton traces every request with its own OpenTelemetry tracing, continuing the caller's trace.
+        ``cpu_threads``: onnxruntime intra-/inter-op threads per model; None: onnxruntime's default."""
+        if cpu_threads is not None and cpu_threads < 1:
+            raise ValueError(f"cpu_threads must be at least 1, not {cpu_threads}")
+        self._cpu_threads = cpu_threads
         self._ports = ports
         self._otlp_traces_url = otlp_traces_url
         self._workdir = Path(workdir)
@@ -261,7 +287,7 @@ class LocalTriton:
                 raise RuntimeError(f"model {name!r}: no ONNX file (looked for {onnx_path})")
             model_dir = repository / name
             (model_dir / "1").mkdir(parents=True)
-            (model_dir / "config.pbtxt").write_text(_local_config(production, onnx_path.resolve()))
+            (model_dir / "config.pbtxt").write_text(_local_config(production, onnx_path.resolve(), self._cpu_threads))
             shutil.copy2(_PYTHON_MODEL_FILE, model_dir / "1" / "model.py")
         return repository
 
@@ -338,6 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-path", type=Path, default=None)
     parser.add_argument("--ready-timeout", type=float, default=120.0)
     parser.add_argument("--otlp-traces-url", default="", help="OTLP/HTTP traces endpoint for Triton's own spans")
+    parser.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=cpu_threads_from_environment(),
+        help=f"onnxruntime intra-/inter-op threads per model (default: ${CPU_THREADS_ENV}, else onnxruntime's)",
+    )
     args = parser.parse_args(argv)
 
     stop_requested = threading.Event()
@@ -360,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             models_dir=args.models_dir,
             log_path=args.log_path,
             otlp_traces_url=args.otlp_traces_url,
+            cpu_threads=args.cpu_threads,
         )
         stack.callback(triton.stop)
         triton.start()

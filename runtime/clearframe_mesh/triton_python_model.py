@@ -8,7 +8,8 @@ difference.
 
 The model reads everything it needs from its own `config.pbtxt`:
 - parameter `onnx_path`: absolute path of the `.onnx` file to load;
-- optional parameter `intra_op_num_threads`: onnxruntime thread count (default: onnxruntime's own);
+- optional parameters `intra_op_thread_count` / `inter_op_thread_count`: onnxruntime thread counts (the
+  onnxruntime backend's names; default: onnxruntime's own). `intra_op_num_threads` is read as before;
 - the input/output tensor names, which are the ONNX graph's names (production uses them verbatim).
 
 This file is executed by the python backend stub, not imported by Clearframe: it must depend on nothing
@@ -42,9 +43,12 @@ class TritonPythonModel:
             raise pb_utils.TritonModelException(f"{self._model_name}: parameter 'onnx_path' is not set")
 
         options = ort.SessionOptions()
-        threads = _parameter(config, "intra_op_num_threads")
-        if threads:
-            options.intra_op_num_threads = int(threads)
+        intra = _parameter(config, "intra_op_thread_count") or _parameter(config, "intra_op_num_threads")
+        if intra:
+            options.intra_op_num_threads = int(intra)
+        inter = _parameter(config, "inter_op_thread_count")
+        if inter:
+            options.inter_op_num_threads = int(inter)
         self._session = ort.InferenceSession(onnx_path, sess_options=options, providers=["CPUExecutionProvider"])
 
         # Names come from the model config (identical to the graph's); the dtypes let us return exactly

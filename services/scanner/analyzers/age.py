@@ -108,8 +108,8 @@ class AgeAnalyzer:
         ages: list[float] = []
         confidences: list[float] = []
         if faces:
-            arrays = [np.asarray(frame.image.convert("RGB")) for frame in frames]
-            batch = await asyncio.to_thread(lambda: prepare([face_chip(arrays[p], box) for p, box in faces]))
+            # The frames' RGB arrays were made for NudeNet already (Frame.rgb): no new copy of a frame here.
+            batch = await asyncio.to_thread(lambda: prepare([face_chip(frames[p].rgb(), box) for p, box in faces]))
             for part in chunks(batch, self._settings.max_batch_size):
                 result = await self._triton.infer(
                     self._settings.age_model,

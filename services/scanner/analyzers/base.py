@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 
@@ -27,6 +29,19 @@ class Frame:
     image: Image.Image
     index: int = 0
     timestamp_s: float = 0.0
+    _rgb: npt.NDArray[np.uint8] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def rgb(self) -> npt.NDArray[np.uint8]:
+        """The image as a read-only (H, W, 3) uint8 array, made once and shared by every analyzer.
+
+        Two analyzers asking at the same moment may both build it; they get equal arrays either way."""
+        if self._rgb is None:
+            image = self.image if self.image.mode == "RGB" else self.image.convert("RGB")
+            array = np.asarray(image, dtype=np.uint8)
+            array.flags.writeable = False
+            object.__setattr__(self, "_rgb", array)
+        assert self._rgb is not None
+        return self._rgb
 
 
 @dataclass(frozen=True)

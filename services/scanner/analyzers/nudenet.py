@@ -39,14 +39,18 @@ OUTPUT_NAME = "output0"
 
 
 def preprocess(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    """One RGB uint8 image → the model's (3, 320, 320) float32 input."""
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # trained on BGR; RGB input gives false positives
-    height, width = bgr.shape[:2]
+    """One RGB uint8 image → the model's (3, 320, 320) float32 input (BGR channel order)."""
+    height, width = rgb.shape[:2]
     side = max(height, width)
-    padded = cv2.copyMakeBorder(bgr, 0, side - height, 0, side - width, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    padded = cv2.copyMakeBorder(rgb, 0, side - height, 0, side - width, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     # Resize the uint8 image, then scale: the order cv2.dnn.blobFromImage (nudenet's call) uses.
     resized = cv2.resize(padded, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray((resized.astype(np.float32) / 255.0).transpose(2, 0, 1))
+    # The model was trained on BGR (RGB input gives false positives). Padding and resizing act on each
+    # channel alone, so swapping channels on the small 320x320 result equals converting the full image first.
+    chw = np.empty((3, INPUT_SIZE, INPUT_SIZE), dtype=np.float32)
+    for channel in range(3):
+        np.divide(resized[:, :, 2 - channel], np.float32(255.0), out=chw[channel])
+    return chw
 
 
 def postprocess(output: npt.NDArray[np.float32], width: int, height: int) -> list[Detection]:
@@ -90,8 +94,7 @@ class NudeNetAnalyzer:
     async def analyze(self, frames: Sequence[Frame], context: AnalysisContext) -> list[FrameOutput]:
         if not frames:
             return []
-        arrays = [np.asarray(frame.image.convert("RGB")) for frame in frames]
-        batch = await asyncio.to_thread(lambda: np.stack([preprocess(a) for a in arrays]))
+        batch = await asyncio.to_thread(lambda: np.stack([preprocess(frame.rgb()) for frame in frames]))
         outputs: list[npt.NDArray[np.float32]] = []
         for part in chunks(batch, self._settings.max_batch_size):
             result = await self._triton.infer(
@@ -102,8 +105,9 @@ class NudeNetAnalyzer:
             )
             outputs.extend(result[OUTPUT_NAME])
         answers = []
-        for array, output in zip(arrays, outputs, strict=True):
-            detections = postprocess(output, width=array.shape[1], height=array.shape[0])
+        for frame, output in zip(frames, outputs, strict=True):
+            width, height = frame.image.size
+            detections = postprocess(output, width=width, height=height)
             scores: dict[str, float] = {}
             for detection in detections:
                 scores[detection.label] = max(scores.get(detection.label, 0.0), detection.score)

@@ -11,6 +11,9 @@ The folder is re-read when any ``*.txt`` / ``*.disabled`` file appears, disappea
 size are checked on every call; stat-ing a folder is far cheaper than hashing a frame). Malformed lines
 are skipped and logged with their line number; a bank never fails the scan.
 
+Both hashes are computed on one copy of the frame at most ``HASH_MAX_SIDE`` (512) pixels on its long
+side; smaller frames are hashed as they are.
+
 Output per frame:
     extra  {"pdq": hex, "quality": 0..100 (PDQ says hashes under 50 are unreliable), "phash": hex,
             "matches": [{"bank", "id", "hash", "distance", "threshold"}] (the entry's own hash; distance <=
@@ -32,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pdqhash
 import structlog
+from PIL import Image
 
 from services.scanner.analyzers.base import AnalysisContext, Frame, FrameOutput
 from services.scanner.analyzers.settings import AnalyzerSettings
@@ -43,6 +47,10 @@ HASH_BITS = 256
 _HEX_DIGITS = HASH_BITS // 4
 #: At most this many matches are reported per frame (closest first): enough for review, bounded output.
 MAX_MATCHES = 20
+#: Both hashes are computed on a copy at most this many pixels on its long side. PDQ reduces the image to
+#: 64x64 and pHash to 32x32 anyway; hashing the full resolution cost 30-140 ms a frame for the same bits
+#: within a few (a 2048-px copy of a bank photo still matches it, see the tests).
+HASH_MAX_SIDE = 512
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
 
 
@@ -51,6 +59,18 @@ def pdq_hash(rgb: npt.NDArray[np.uint8]) -> tuple[str, int]:
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb, dtype=np.uint8))
     # pdqhash returns bit 255 first, which is the most significant bit of the canonical hex.
     return bytes(np.packbits(np.asarray(bits, dtype=np.uint8))).hex(), int(quality)
+
+
+def hashing_copy(image: Image.Image, max_side: int = HASH_MAX_SIDE) -> Image.Image:
+    """``image`` in RGB at most ``max_side`` pixels on its long side (itself when already that small)."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    width, height = rgb.size
+    if max(width, height) <= max_side:
+        return rgb
+    scale = max_side / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Area averaging (BOX) is what both hashes' own reductions approximate; reducing_gap makes it cheap.
+    return rgb.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
 
 
 def hamming(hash_bytes: npt.NDArray[np.uint8], bank: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
@@ -162,8 +182,8 @@ class PdqAnalyzer:
         self.banks = HashBanks(settings.hash_bank_dir)
 
     def _one(self, frame: Frame) -> FrameOutput:
-        image = frame.image.convert("RGB")
-        hex_hash, quality = pdq_hash(np.asarray(image))
+        image = hashing_copy(frame.image)  # resized once, shared by both hashes
+        hex_hash, quality = pdq_hash(frame.rgb() if image is frame.image else np.asarray(image))
         matches = self.banks.match(hex_hash, self._threshold)
         return FrameOutput(
             scores={"pdq_match": 1.0 if matches else 0.0, "pdq_quality": quality / 100},

@@ -4,7 +4,8 @@ Two opinions per field: ``alt-profanity-check`` (a linear model over the whole t
 ``better-profanity`` (a word list with leetspeak variants: which terms matched). A field is flagged when
 the probability reaches ``AnalyzerSettings.profanity_threshold`` or any listed term occurs.
 
-Media-scoped: one output for the whole upload, whatever the frames.
+Media-scoped: one output for the whole upload, whatever the frames. Fields that are all empty (or only
+whitespace) get the all-clear result directly, without running either check.
     scores  {"profanity": highest field probability}
     extra   {"fields": {field: {"probability", "flagged", "matched_terms"}}, "flagged": any field flagged}
 """
@@ -71,8 +72,22 @@ class TextAnalyzer:
             extra={"fields": report, "flagged": any(field["flagged"] for field in report.values())},
         )
 
+    @staticmethod
+    def all_clear(fields: dict[str, str]) -> FrameOutput:
+        """The result for fields that hold no text at all: what ``_analyze`` answers for them, built directly."""
+        return FrameOutput(
+            scores={"profanity": 0.0},
+            extra={
+                "fields": {name: {"probability": 0.0, "flagged": False, "matched_terms": []} for name in fields},
+                "flagged": False,
+            },
+        )
+
     async def analyze(self, frames: Sequence[Frame], context: AnalysisContext) -> list[FrameOutput]:
         fields = context.text.fields()
+        if not any(value.strip() for value in fields.values()):
+            # Most uploads carry no text: no model, no word list, no thread hop.
+            return [self.all_clear(fields)]
         return [await asyncio.to_thread(self._analyze, fields)]
 
     async def close(self) -> None:

@@ -144,6 +144,27 @@ async def test_pdq_matches_a_recompressed_copy_not_an_unrelated_image(
     assert [(m["bank"], m["id"], m["distance"]) for m in third.extra["matches"]] == [("other", "1", 0)]
 
 
+async def test_pdq_hashes_a_large_frame_on_a_small_copy_and_still_matches(
+    tmp_path: Path, astronaut: Image.Image, coffee: Image.Image, triton: TritonInference
+) -> None:
+    original, _ = pdq.pdq_hash(np.asarray(astronaut))
+    (tmp_path / "known.txt").write_text(f"{original},astronaut-1\n")
+    analyzer = pdq.create(AnalyzerSettings(hash_bank_dir=tmp_path), triton)
+    large = astronaut.resize((2048, 2048), Image.Resampling.BICUBIC)
+    unrelated = coffee.resize((2048, round(coffee.height * 2048 / coffee.width)), Image.Resampling.BICUBIC)
+    assert pdq.hashing_copy(large).size == (512, 512)
+    assert pdq.hashing_copy(astronaut) is astronaut  # already small: hashed as it is
+
+    copy, other = await analyzer.analyze(frames(large, unrelated), AnalysisContext())
+    (match,) = copy.extra["matches"]
+    assert match["id"] == "astronaut-1" and match["distance"] <= 31 and copy.scores["pdq_match"] == 1.0
+    assert other.extra["matches"] == [] and other.scores["pdq_match"] == 0.0
+    # pHash of the large copy stays next to the original's (imagehash's own distance, 64 bits).
+    (small,) = await analyzer.analyze(frames(astronaut), AnalysisContext())
+    distance = bin(int(copy.extra["phash"], 16) ^ int(small.extra["phash"], 16)).count("1")
+    assert distance <= 4
+
+
 def test_pdq_hex_is_the_canonical_form() -> None:
     import pdqhash
 
@@ -171,6 +192,18 @@ async def test_text_flags_a_profane_title_only(triton: TritonInference) -> None:
     (clean,) = await analyzer.analyze([], AnalysisContext(text=TextInput(title="Holiday photos", tags=("beach",))))
     assert clean.extra["flagged"] is False
     assert clean.scores["profanity"] < 0.5
+
+
+@pytest.mark.parametrize(
+    "metadata", [TextInput(), TextInput(title="  ", description="\n\t", tags=(" ", ""))], ids=["empty", "blank"]
+)
+async def test_text_without_any_text_is_the_full_paths_all_clear(triton: TritonInference, metadata: TextInput) -> None:
+    analyzer = text.create(SETTINGS, triton)
+    (fast,) = await analyzer.analyze([], AnalysisContext(text=metadata))
+    # The full path (both checks) on the same fields gives exactly the same result.
+    assert fast == analyzer._analyze(metadata.fields())
+    assert fast.extra["flagged"] is False and fast.scores == {"profanity": 0.0}
+    assert set(fast.extra["fields"]) == {"title", "description", "tags"}
 
 
 # --- anime tagger slot -------------------------------------------------------------------------------------
