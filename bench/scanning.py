@@ -31,7 +31,7 @@ from clearframe_mesh.launcher import Mesh, MeshOptions
 from clearframe_mesh.triton import onnx_model_paths
 from services.scanner.analyzers import age, nudenet, opennsfw
 from services.scanner.analyzers.base import Detection
-from services.scanner.analyzers.pdq import pdq_hash
+from services.scanner.analyzers.pdq import hashing_copy, pdq_hash
 from services.scanner.analyzers.settings import AnalyzerSettings
 from tests.media_samples import sample_indices
 
@@ -189,8 +189,9 @@ class Direct:
         if found:
             chips = age.prepare([age.face_chip(rgb, d.box) for d in found])
             ages = [float(a) for a in age.expected_ages(self._infer(via_triton, "age", chips))]
-        pdq, _ = pdq_hash(rgb)
-        return Analyzed(detections, unsafe, ages, pdq, str(imagehash.phash(image)))
+        small = hashing_copy(image)  # as the scanner hashes: one copy at most 512 px, both hashes from it
+        pdq, _ = pdq_hash(np.asarray(small))
+        return Analyzed(detections, unsafe, ages, pdq, str(imagehash.phash(small)))
 
     def all_via_triton(self, data: bytes) -> Analyzed:
         """NudeNet, OpenNSFW and age on Triton; PDQ and pHash (no model) in the caller."""
