@@ -191,6 +191,8 @@ def measure(quick: bool, size: Sizes) -> tuple[list[Measured], list[VsSeed], lis
         token = legacy_token(http)
         key = api_key(http, "scans.create")
         direct = Direct(mesh.triton.grpc_url)
+        direct_one = Direct(mesh.triton.grpc_url, threads=1)
+        triton_threads = mesh.options.triton_cpu_threads
 
         def check(data: bytes) -> object:
             response = http.post(
@@ -201,10 +203,15 @@ def measure(quick: bool, size: Sizes) -> tuple[list[Measured], list[VsSeed], lis
 
         paths = measure_paths(
             [
-                ("in-process onnxruntime, every analyzer", direct.all_in_process),
-                ("Triton directly (PDQ/pHash in the caller)", direct.all_via_triton),
+                ("in-process onnxruntime, every analyzer, onnxruntime's threads", direct.all_in_process),
+                ("in-process onnxruntime, every analyzer, 1 thread per model", direct_one.all_in_process),
+                (
+                    f"Triton directly ({_threads(triton_threads)} per model; PDQ/pHash in the caller)",
+                    direct.all_via_triton,
+                ),
                 ("/check through Envoy", check),
-                ("in-process onnxruntime, NudeNet + OpenNSFW only (what /batch runs)", direct.in_process),
+                ("in-process, NudeNet + OpenNSFW only (what /batch runs), onnxruntime's threads", direct.in_process),
+                ("in-process, NudeNet + OpenNSFW only, 1 thread per model", direct_one.in_process),
             ],
             photos,
             size,
@@ -262,6 +269,10 @@ def scaling_rows(rows: list[Scaled], per: Callable[[Scaled], str]) -> list[str]:
     return lines
 
 
+def _threads(count: int | None) -> str:
+    return "onnxruntime's threads" if count is None else f"{count} thread{'s' if count > 1 else ''}"
+
+
 def _verdict(met: bool) -> str:
     return "met" if met else "**not met**"
 
@@ -269,7 +280,10 @@ def _verdict(met: bool) -> str:
 def lines(
     quick: bool, size: Sizes, paths: list[Measured], versus: list[VsSeed], images: list[Scaled], media: list[Scaled]
 ) -> list[str]:
-    local, triton, check, two = paths
+    local_default, local_one, triton, check, two_default, two_one = paths
+    # The baseline at its best: whichever thread setting gave it more images/s in this run.
+    local = max(local_default, local_one, key=lambda m: m.per_s)
+    two = max(two_default, two_one, key=lambda m: m.per_s)
     throughput = check.per_s / local.per_s
     latency = check.p50_ms / triton.p50_ms
     header = (
@@ -291,8 +305,11 @@ def lines(
         "",
         "| path | p50 ms | p95 ms | images/s at 8 |",
         "|---|---:|---:|---:|",
-        *(m.row() for m in paths[:3]),
+        *(m.row() for m in paths[:4]),
         "",
+        f"- The in-process baseline is taken at its best, whichever thread setting gave it more images/s here "
+        f"({local.label.split(', ')[-1]}); local Triton's thread count per model is `CLEARFRAME_TRITON_CPU_THREADS` "
+        "(default cores ÷ 3, at least 1).",
         "- Every path runs NudeNet 320n, OpenNSFW, age on NudeNet's faces (score ≥ "
         "0.3), PDQ and pHash, with the scanner's own pre/post-processing functions; `/check` also runs the text "
         "analyzer (no text: nothing to score) and stores the image's evidence copy and tag statistics.",

@@ -125,11 +125,17 @@ class Direct:
     """The scanner's analyzers with their own pre/post-processing, without the scanner around them: the
     models on Triton directly (gRPC) or in-process with onnxruntime."""
 
-    def __init__(self, triton_url: str):
+    def __init__(self, triton_url: str, threads: int | None = None):
+        """``threads``: intra-/inter-op threads of each in-process session (None: onnxruntime's default)."""
         self.client = triton_grpc.InferenceServerClient(triton_url)
         paths = onnx_model_paths()
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = options.inter_op_num_threads = threads
         cpu = ["CPUExecutionProvider"]
-        self.sessions = {name: ort.InferenceSession(str(paths[name]), providers=cpu) for name in paths}
+        self.sessions = {
+            name: ort.InferenceSession(str(paths[name]), sess_options=options, providers=cpu) for name in paths
+        }
 
     @staticmethod
     def _inputs(data: bytes) -> tuple[Image.Image, npt.NDArray[np.uint8], npt.NDArray[Any], npt.NDArray[Any]]:

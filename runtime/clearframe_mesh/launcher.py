@@ -53,8 +53,8 @@ class MeshOptions:
     #: OTLP/HTTP traces URL for Triton's own spans (its exporter does not speak OTLP/gRPC); "" = untraced.
     triton_otlp_traces_url: str = ""
     #: onnxruntime intra-/inter-op threads per model of the local Triton (CLEARFRAME_TRITON_CPU_THREADS,
-    #: read when the options are made, so `make run`, the tests and the benchmarks all honour it); None:
-    #: onnxruntime's default.
+    #: read when the options are made, so `make run`, the tests and the benchmarks all honour it; unset:
+    #: cores ÷ 3, at least 1); None: onnxruntime's default.
     triton_cpu_threads: int | None = field(default_factory=cpu_threads_from_environment)
     extra_env: dict[str, str] = field(default_factory=dict)
     #: Services whose stdout goes to the console (auth prints a generated admin key there once).

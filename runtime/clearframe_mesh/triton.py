@@ -13,10 +13,12 @@ module generates, per run, a workspace holding:
 Model names, tensor names, shapes, max_batch_size and dynamic batching are taken from the production
 configs, so a client cannot tell local Triton from production Triton.
 
-Opt-in: ``CLEARFRAME_TRITON_CPU_THREADS=N`` (or ``cpu_threads=N``) gives every model's onnxruntime
-session N intra-op and N inter-op threads, written into the generated configs as the parameters
-``intra_op_thread_count`` / ``inter_op_thread_count`` (the onnxruntime backend's own names, so the same
-lines work in a production config). Unset: onnxruntime's default (one thread per core, per model).
+Threads: every model's onnxruntime session gets N intra-op and N inter-op threads, written into the
+generated configs as the parameters ``intra_op_thread_count`` / ``inter_op_thread_count`` (the
+onnxruntime backend's own names, so the same lines work in a production config). N is
+``CLEARFRAME_TRITON_CPU_THREADS`` when set, else one share of the cores per model (cores ÷ 3, at least
+1: the three models run side by side on every scan); ``onnxruntime`` there leaves it to onnxruntime
+(one thread per core, per model). ``LocalTriton(cpu_threads=None)`` is onnxruntime's default too.
 
 Development use: `python -m clearframe_mesh.triton --http-port 8000 --grpc-port 8001`.
 """
@@ -49,17 +51,35 @@ from clearframe_mesh.process import dying_with_parent
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS_DIR = _REPO_ROOT / "deploy" / "triton" / "models"
 _PYTHON_MODEL_FILE = Path(__file__).with_name("triton_python_model.py")
-#: Opt-in onnxruntime thread count per model (intra- and inter-op) of the locally started Triton.
+#: onnxruntime thread count per model (intra- and inter-op) of the locally started Triton.
 CPU_THREADS_ENV = "CLEARFRAME_TRITON_CPU_THREADS"
+#: The value of CPU_THREADS_ENV that leaves the thread counts to onnxruntime.
+ONNXRUNTIME_DEFAULT = "onnxruntime"
+#: Models that run side by side on every scan (NudeNet, OpenNSFW, and age after NudeNet).
+MODELS_SIDE_BY_SIDE = 3
 
 
-def cpu_threads_from_environment(environ: dict[str, str] | None = None) -> int | None:
-    """``CLEARFRAME_TRITON_CPU_THREADS`` as a thread count; None when unset or empty (onnxruntime decides)."""
+def default_cpu_threads(cores: int | None = None) -> int:
+    """One share of the cores per model, at least 1 (2 cores: 1, measured in BENCHMARKS.md's "Scan
+    throughput"; onnxruntime's own default, a thread per core in each of the three sessions, oversubscribes
+    small machines while concurrent scans already keep every model busy)."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // MODELS_SIDE_BY_SIDE)
+
+
+def cpu_threads_from_environment(environ: dict[str, str] | None = None, cores: int | None = None) -> int | None:
+    """``CLEARFRAME_TRITON_CPU_THREADS`` as a thread count; ``default_cpu_threads`` when unset or empty;
+    None for ``onnxruntime`` (onnxruntime decides)."""
     raw = (os.environ if environ is None else environ).get(CPU_THREADS_ENV, "").strip()
     if not raw:
+        return default_cpu_threads(cores)
+    if raw == ONNXRUNTIME_DEFAULT:
         return None
     if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{CPU_THREADS_ENV}={raw!r}: expected a whole number of threads, at least 1")
+        raise ValueError(
+            f"{CPU_THREADS_ENV}={raw!r}: expected a whole number of threads, at least 1, or {ONNXRUNTIME_DEFAULT!r}"
+        )
     return int(raw)
 
 
@@ -368,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cpu-threads",
         type=int,
         default=cpu_threads_from_environment(),
-        help=f"onnxruntime intra-/inter-op threads per model (default: ${CPU_THREADS_ENV}, else onnxruntime's)",
+        help=f"onnxruntime intra-/inter-op threads per model (default: ${CPU_THREADS_ENV}, else cores ÷ 3)",
     )
     args = parser.parse_args(argv)
 

@@ -12,16 +12,23 @@ from clearframe_mesh.launcher import MeshOptions
 from clearframe_mesh.triton import (
     CPU_THREADS_ENV,
     DEFAULT_MODELS_DIR,
+    ONNXRUNTIME_DEFAULT,
     _local_config,
     cpu_threads_from_environment,
+    default_cpu_threads,
     onnx_model_paths,
 )
 
 
-def test_unset_or_empty_means_onnxruntime_decides() -> None:
-    assert cpu_threads_from_environment({}) is None
-    assert cpu_threads_from_environment({CPU_THREADS_ENV: " "}) is None
-    assert cpu_threads_from_environment({CPU_THREADS_ENV: "2"}) == 2
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (4, 1), (6, 2), (16, 5)])
+def test_unset_or_empty_gives_each_model_a_share_of_the_cores(cores: int, threads: int) -> None:
+    assert cpu_threads_from_environment({}, cores=cores) == threads
+    assert cpu_threads_from_environment({CPU_THREADS_ENV: " "}, cores=cores) == threads
+
+
+def test_a_number_is_taken_and_onnxruntime_leaves_it_to_onnxruntime() -> None:
+    assert cpu_threads_from_environment({CPU_THREADS_ENV: "2"}, cores=2) == 2
+    assert cpu_threads_from_environment({CPU_THREADS_ENV: ONNXRUNTIME_DEFAULT}) is None
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "two", "1.5"])
@@ -33,8 +40,10 @@ def test_a_bad_value_fails_naming_the_setting(raw: str) -> None:
 def test_mesh_options_read_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(CPU_THREADS_ENV, "1")
     assert MeshOptions.free(tmp_path).triton_cpu_threads == 1
-    monkeypatch.delenv(CPU_THREADS_ENV)
+    monkeypatch.setenv(CPU_THREADS_ENV, ONNXRUNTIME_DEFAULT)
     assert MeshOptions.free(tmp_path).triton_cpu_threads is None
+    monkeypatch.delenv(CPU_THREADS_ENV)
+    assert MeshOptions.free(tmp_path).triton_cpu_threads == default_cpu_threads()
 
 
 @pytest.mark.parametrize("threads", [None, 1])
