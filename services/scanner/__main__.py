@@ -65,7 +65,11 @@ async def main() -> None:
     codec = PrincipalCodec(settings.internal_secret.get_secret_value())
     policies = GrpcPolicySource(settings.config_url, codec)
     pipeline = ScanPipeline(
-        registry, frames, batch_size=settings.scanner_batch_size, hard_limit=settings.scanner_hard_limit
+        registry,
+        frames,
+        batch_size=settings.scanner_batch_size,
+        in_flight=settings.scanner_batches_in_flight,
+        hard_limit=settings.scanner_hard_limit,
     )
     scans = SqlScanStore(sessions)
     images = FilesystemImageStore(settings.scanner_image_store)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from pydantic import Field
+
 from clearframe_runtime import topology
 from clearframe_runtime.settings import ServiceSettings
 from services.scanner.domain.scans import ScanLimits
@@ -37,6 +39,8 @@ class ScannerSettings(ServiceSettings):
     scanner_hard_limit: float = 1.0
     #: Frames analyzed per Triton batch.
     scanner_batch_size: int = 8
+    #: Batches of one GIF/video analyzed at once (the next starts while one waits for age or a slower model).
+    scanner_batches_in_flight: int = Field(default=2, ge=1)
     #: Deadline of one scan.
     scanner_timeout_s: float = 60.0
     #: This instance's name on the scans it runs ("" → host name and listen address): a restart under the

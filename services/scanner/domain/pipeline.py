@@ -1,8 +1,10 @@
 """The scanning pipeline: analyzers over frames, per-frame evidence and risk, early exit.
 
 A still image is one frame. A GIF or video streams its sampled frames from the frames service; frames
-are analyzed in batches as they arrive (decoding and inference overlap), and once the risk reaches the
-hard limit the pipeline stops reading and the frames service stops decoding (early exit).
+are analyzed in batches as they arrive (decoding and inference overlap), up to ``in_flight`` batches at
+once (so one batch's age estimates or a model that finished early leave no core idle while the next batch
+runs), their results taken in frame order; once the risk reaches the hard limit the pipeline stops
+reading, the batches still running are cancelled and the frames service stops decoding (early exit).
 
 One failing analyzer gives an error entry under its own name and the others still answer. An analyzer
 that raises Unavailable (Triton down) fails the whole scan with UNAVAILABLE: a verdict without its
@@ -12,6 +14,7 @@ models would be a lie.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -128,13 +131,17 @@ class ScanPipeline:
         frames: FrameSource,
         *,
         batch_size: int = 8,
+        in_flight: int = 2,
         hard_limit: float = 1.0,
         clock: Callable[[], float] = time.perf_counter,
     ):
+        if batch_size < 1 or in_flight < 1:
+            raise ValueError(f"batch_size ({batch_size}) and in_flight ({in_flight}) must be at least 1")
         self._clock = clock
         self._analyzers = analyzers
         self._frames = frames
         self._batch_size = batch_size
+        self._in_flight = in_flight
         self._hard_limit = hard_limit
 
     def _current(
@@ -248,30 +255,48 @@ class ScanPipeline:
 
         producer = asyncio.create_task(produce(stream))
         reports: list[FrameReport] = []
+        running: collections.deque[asyncio.Task[list[FrameReport]]] = collections.deque()
         early_exit = False
+        finished = False
+
+        async def next_batch(wait: bool) -> list[Frame]:
+            """The next batch of decoded frames: what has arrived, up to a batch (inference starts while
+            decoding goes on); waits for the first frame only when ``wait``. [] when none (yet)."""
+            nonlocal finished
+            batch: list[Frame] = []
+            while len(batch) < self._batch_size and not finished and ((wait and not batch) or not queue.empty()):
+                item = await queue.get()
+                if item is None:
+                    finished = True
+                else:
+                    batch.append(item)
+            return batch
+
         try:
             try:
-                finished = False
-                while not finished:
-                    first = await queue.get()
-                    if first is None:
+                while True:
+                    if not finished and len(running) < self._in_flight:
+                        # Wait for frames only when nothing runs; else take what is there and go on.
+                        batch = await next_batch(wait=not running)
+                        if batch:
+                            running.append(asyncio.create_task(self._analyze_batch(frame_scoped, batch, context, runs)))
+                            continue
+                    if not running:
                         break
-                    batch = [first]
-                    # Take what has already been decoded, up to a batch: inference starts while decoding goes on.
-                    while len(batch) < self._batch_size and not queue.empty():
-                        item = queue.get_nowait()
-                        if item is None:
-                            finished = True
-                            break
-                        batch.append(item)
-                    reports += await self._analyze_batch(frame_scoped, batch, context, runs)
+                    reports += await running.popleft()
                     if max(r.risk for r in reports) >= self._hard_limit:
                         early_exit = True
                         log.info("scan.early_exit", frames_analyzed=len(reports), risk=reports[-1].risk)
                         break
             finally:
-                # Early exit (or a failure) cancels the stream: the frames service stops decoding. A failure of
-                # the stream itself (bad media) re-raises here with its own message.
+                # Early exit (or a failure) cancels the stream: the frames service stops decoding; batches still
+                # running are cancelled. A failure of the stream itself (bad media) re-raises here with its own
+                # message.
+                for task in running:
+                    task.cancel()
+                for task in running:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 if not producer.done():
                     producer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

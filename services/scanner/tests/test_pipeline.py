@@ -4,7 +4,7 @@ limit, a failing analyzer, Triton down, analyzers that need others, media-scoped
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import pytest
@@ -169,3 +169,84 @@ async def test_a_failing_scan_stops_its_media_scoped_analyzers() -> None:
     with pytest.raises(Unavailable):
         await scan(ScanPipeline(Analyzers(down, Waiting("text", FrameOutput())), Frames(3)))
     assert Waiting.cancelled
+
+
+class Gated(ScriptedAnalyzer):
+    """Holds each batch until ``release`` (per first frame index) is set; records the batches running at once."""
+
+    def __init__(self, name: str, outputs: dict[int, FrameOutput] | None = None) -> None:
+        super().__init__(name, outputs)
+        self.gates: dict[int, asyncio.Event] = {}
+        self.running = 0
+        self.most_at_once = 0
+        self.cancelled: list[int] = []
+
+    def release(self, first: int) -> None:
+        self.gates.setdefault(first, asyncio.Event()).set()
+
+    async def analyze(self, frames: Sequence[Frame], context: AnalysisContext) -> list[FrameOutput]:
+        first = frames[0].index
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            await self.gates.setdefault(first, asyncio.Event()).wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(first)
+            raise
+        finally:
+            self.running -= 1
+        return await super().analyze(frames, context)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+async def test_two_batches_run_at_once_and_answer_in_frame_order() -> None:
+    analyzer = Gated(OPENNSFW)
+    task = asyncio.create_task(
+        scan(ScanPipeline(Analyzers(analyzer), Frames(4, paced=False), batch_size=2, in_flight=2))
+    )
+    await _until(lambda: analyzer.running == 2)  # the second batch started before the first answered
+    analyzer.release(2)  # the later batch finishes first ...
+    await _until(lambda: analyzer.batches == [[2, 3]])
+    analyzer.release(0)
+    outcome = await asyncio.wait_for(task, 5)
+    assert [r.frame.index for r in outcome.frames] == [0, 1, 2, 3]  # ... and the results keep frame order
+    assert analyzer.most_at_once == 2
+
+
+async def test_one_in_flight_runs_batch_after_batch() -> None:
+    analyzer = Gated(OPENNSFW)
+    task = asyncio.create_task(
+        scan(ScanPipeline(Analyzers(analyzer), Frames(4, paced=False), batch_size=2, in_flight=1))
+    )
+    await _until(lambda: analyzer.running == 1)
+    analyzer.release(2)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert analyzer.batches == [] and analyzer.running == 1  # the second batch has not started
+    analyzer.release(0)
+    outcome = await asyncio.wait_for(task, 5)
+    assert analyzer.most_at_once == 1 and len(outcome.frames) == 4
+
+
+async def test_early_exit_cancels_the_batch_still_running() -> None:
+    explicit = FrameOutput(detections=[detection("FEMALE_GENITALIA_EXPOSED", 0.9)])
+    nudenet = Gated(NUDENET, outputs={0: explicit})
+    frames = Frames(40, paced=False)
+    task = asyncio.create_task(scan(ScanPipeline(Analyzers(nudenet), frames, batch_size=2, hard_limit=1.0)))
+    await _until(lambda: nudenet.running == 2)
+    nudenet.release(0)
+    outcome = await asyncio.wait_for(task, 5)
+    assert outcome.early_exit and [r.frame.index for r in outcome.frames] == [0, 1]
+    assert nudenet.cancelled == [2] and frames.closed
+
+
+def test_batch_size_and_in_flight_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="in_flight"):
+        ScanPipeline(Analyzers(), Frames(1), in_flight=0)
