@@ -27,7 +27,7 @@ from typing import TypeVar
 
 import structlog
 
-from clearframe_runtime.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
+from clearframe_runtime.errors import DeadlineExceeded, Internal, InvalidArgument, ResourceExhausted
 from services.frames.ports import (
     DecodedFrame,
     FrameEncoder,
@@ -184,6 +184,12 @@ class FrameSelector:
     @property
     def sent(self) -> int:
         return len(self._sent)
+
+    @property
+    def pixels_needed(self) -> frozenset[int] | None:
+        """The frames ``offer`` can take, when known before decoding (step sampling); None: any frame may be
+        taken (time-based sampling). The last frame may be taken besides (``offer_last``)."""
+        return None if self._interval else frozenset(self._wanted)
 
     def offer(self, index: int, timestamp_s: float) -> bool:
         if index in self._sent:
@@ -577,7 +583,13 @@ class Extraction:
 
             held: DecodedFrame | None = None
             decoded = 0
-            frames = media.frames(width=width, height=height, max_pixels=self.limits.max_pixels, deadline=deadline.at)
+            frames = media.frames(
+                width=width,
+                height=height,
+                max_pixels=self.limits.max_pixels,
+                deadline=deadline.at,
+                pixels_for=selector.pixels_needed,
+            )
             try:
                 async for frame in frames:
                     decoded += 1
@@ -612,6 +624,8 @@ class Extraction:
             )
 
     async def _frame(self, frame: DecodedFrame, sample_index: int) -> Frame:
+        if not frame.rgb:  # the decoder left out pixels the selector's plan asked for: a decoder bug
+            raise Internal(f"frame {frame.index} came without its pixels", reason="FFMPEG_FAILED")
         output = self._request.output
         image = await asyncio.to_thread(
             self._service._encoder.encode, frame, output.image_format, jpeg_quality=output.jpeg_quality

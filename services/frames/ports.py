@@ -72,6 +72,7 @@ class DecodedFrame:
     index: int
     #: Presentation time from the start, in seconds.
     timestamp_s: float
+    #: Packed RGB24 pixels; empty for a frame whose pixels were not asked for (``OpenMedia.frames``).
     rgb: bytes
     width: int
     height: int
@@ -85,9 +86,18 @@ class OpenMedia(Protocol):
         ...
 
     def frames(
-        self, *, width: int, height: int, max_pixels: int, deadline: float
+        self,
+        *,
+        width: int,
+        height: int,
+        max_pixels: int,
+        deadline: float,
+        pixels_for: frozenset[int] | None = None,
     ) -> AsyncGenerator[DecodedFrame, None]:
-        """Decode every frame, scaled to ``width`` x ``height``, in presentation order, as it is decoded."""
+        """Decode every frame, scaled to ``width`` x ``height``, in presentation order, as it is decoded.
+
+        ``pixels_for``: the indices of the frames whose pixels are needed (None: all); the others come with
+        empty ``rgb``, except the last frame, which always carries its pixels."""
         ...
 
     def kill(self) -> None:

@@ -8,10 +8,13 @@ Two runs per call:
 
 * probe — demux only (``-c copy -f null``): container, codec, size, duration from ffmpeg's input dump,
   the frame count from ``-progress`` (packets of the first video stream), errors from its log;
-* decode — frames scaled and converted to packed RGB24 on stdout (``-f rawvideo``, a pipe read a frame at
-  a time by a worker thread), one ``showinfo`` log line per frame giving its index and presentation
-  time; each frame is handed on as soon as it is read, so callers see frames while ffmpeg is still
-  decoding.
+* decode — one ``showinfo`` log line per decoded frame giving its index and presentation time, then
+  (``select``) only the frames whose pixels the caller asked for, scaled and converted to packed RGB24 on
+  stdout (``-f rawvideo``, a pipe read a frame at a time by a worker thread); each frame is handed on as
+  soon as it is read, so callers see frames while ffmpeg is still decoding. Sampling 16 of a video's 300
+  frames thus scales, converts and copies 16, not 300 (every frame is still decoded: video frames depend
+  on each other). The last frame always carries its pixels: when the container announced more frames than
+  it held, the real last frame is decoded a second time.
 
 Safety: only the configured demuxers may read input (``-format_whitelist``: ffmpeg would otherwise read
 a text file as "tty" video), only the file protocol (``-protocol_whitelist``), decoders refuse frames
@@ -45,6 +48,8 @@ _GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info
 _STDERR_LIMIT = 1 << 20
 #: The frame pipe's size: Linux lets an unprivileged process raise it to 1 MiB (fs/pipe-max-size).
 _PIPE_SIZE = 1 << 20
+#: Terms of one select expression (ffmpeg's expression parser refuses somewhere above 100).
+_MAX_SELECT_TERMS = 64
 _LOG_PREFIX = re.compile(r"^(?:\[[^\]]*@ 0x[0-9a-f]+\] )*\[(?P<level>\w+)\] ?(?P<text>.*)$")
 _INPUT = re.compile(r"^Input #0, (?P<container>.+), from ")
 _DURATION = re.compile(r"^\s*Duration: (?:(?P<h>\d+):(?P<m>\d+):(?P<s>[\d.]+)|N/A)")
@@ -65,6 +70,35 @@ _CONSEQUENCES = (
     "Could not write header",
     "Nothing was written",
 )
+
+
+def select_expression(indices: frozenset[int], max_terms: int = _MAX_SELECT_TERMS) -> str | None:
+    """An ffmpeg ``select`` expression true exactly for the frame numbers ``n`` in ``indices``: one term per
+    run of evenly spaced indices (sampling every Nth frame gives one or two), None when that needs more
+    than ``max_terms`` terms."""
+    ordered = sorted(indices)
+    terms: list[str] = []
+    i = 0
+    while i < len(ordered):
+        start = ordered[i]
+        if i + 1 == len(ordered):
+            terms.append(f"eq(n,{start})")
+            break
+        step = ordered[i + 1] - start
+        j = i + 1
+        while j + 1 < len(ordered) and ordered[j + 1] - ordered[j] == step:
+            j += 1
+        end = ordered[j]
+        if j == i + 1:
+            terms.append(f"eq(n,{start})")  # two indices are no run: the second may start the next one
+            i += 1
+            continue
+        spacing = "" if step == 1 else f"*not(mod(n-{start},{step}))"
+        terms.append(f"between(n,{start},{end}){spacing}")
+        i = j + 1
+    if len(terms) > max_terms:
+        return None
+    return "+".join(terms) or "0"
 
 
 def _read_frame(fd: int, size: int) -> bytes | None:
@@ -313,13 +347,25 @@ class _FfmpegMedia:
     # --- decode ----------------------------------------------------------------------------------------
 
     async def frames(
-        self, *, width: int, height: int, max_pixels: int, deadline: float
+        self,
+        *,
+        width: int,
+        height: int,
+        max_pixels: int,
+        deadline: float,
+        pixels_for: frozenset[int] | None = None,
     ) -> AsyncGenerator[DecodedFrame, None]:
+        # showinfo sees every decoded frame (its index and time reach the caller); with ``pixels_for`` only
+        # those frames go on through select to be scaled, converted and piped.
+        stream = self._input(max_pixels)["v:0"].filter("showinfo", checksum=0)
+        expression = None if pixels_for is None else select_expression(pixels_for)
+        if expression is None:
+            pixels_for = None  # too scattered for one expression: every frame carries its pixels
+        else:
+            stream = stream.filter("select", expression)
         stream = (
-            self._input(max_pixels)["v:0"]
-            .filter("scale", width, height, flags="area")
+            stream.filter("scale", width, height, flags="area")
             .filter("format", "rgb24")
-            .filter("showinfo", checksum=0)
             .output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
         )
         # Frames come through a pipe of our own, read by a worker thread a whole frame per call: asyncio's
@@ -352,13 +398,11 @@ class _FfmpegMedia:
         reader = asyncio.create_task(self._read_log(process.stderr, events))
         frame_bytes = width * height * 3
         last_timestamp = 0.0
+        # A frame without pixels waits for the next one: if it turns out to be the last, it gets its pixels
+        # from a second run (the last frame always carries them).
+        waiting: DecodedFrame | None = None
         try:
             while True:
-                reading = loop.run_in_executor(None, _read_frame, pixels_fd, frame_bytes)
-                pixels = await reading
-                reading = None
-                if pixels is None:  # end of output (a cut-off last frame is not a frame)
-                    break
                 event = await events.get()
                 if expired:
                     raise TimeoutError
@@ -368,6 +412,19 @@ class _FfmpegMedia:
                     break
                 index, timestamp = event
                 last_timestamp = timestamp = max(timestamp, last_timestamp)
+                if pixels_for is not None and index not in pixels_for:
+                    if waiting is not None:
+                        yield waiting
+                    waiting = DecodedFrame(index, timestamp, b"", width, height)
+                    continue
+                reading = loop.run_in_executor(None, _read_frame, pixels_fd, frame_bytes)
+                pixels = await reading
+                reading = None
+                if pixels is None:  # end of output (a cut-off last frame is not a frame)
+                    break
+                if waiting is not None:
+                    yield waiting
+                    waiting = None
                 yield DecodedFrame(index, timestamp, pixels, width, height)
             returncode = await process.wait()
             await reader
@@ -380,6 +437,8 @@ class _FfmpegMedia:
             if returncode != 0:
                 log.warning("ffmpeg.failed", returncode=returncode)
                 raise undecodable(f"ffmpeg stopped with status {returncode}")
+            if waiting is not None:
+                yield await self._with_pixels(waiting, max_pixels=max_pixels, deadline=deadline)
         finally:
             timer.cancel()
             reader.cancel()
@@ -388,6 +447,25 @@ class _FfmpegMedia:
             if reading is not None:  # ffmpeg is dead: the worker's read ends (EOF) before the pipe closes
                 await asyncio.wait({reading})
             os.close(pixels_fd)
+
+    async def _with_pixels(self, frame: DecodedFrame, *, max_pixels: int, deadline: float) -> DecodedFrame:
+        """``frame`` with its pixels, decoded again (the container said there were more frames than there were,
+        so the real last frame was not among those asked for)."""
+        log.info("ffmpeg.last_frame_again", index=frame.index)
+        frames = self.frames(
+            width=frame.width,
+            height=frame.height,
+            max_pixels=max_pixels,
+            deadline=deadline,
+            pixels_for=frozenset({frame.index}),
+        )
+        try:
+            async for decoded in frames:
+                if decoded.index == frame.index and decoded.rgb:
+                    return decoded
+        finally:
+            await frames.aclose()
+        raise undecodable(f"frame {frame.index} could not be decoded a second time")
 
     @staticmethod
     async def _read_log(
