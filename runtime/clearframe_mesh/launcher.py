@@ -325,6 +325,8 @@ class Mesh:
             env["DATABASE_URL"] = self.database_url(name)
         if self.otlp_endpoint:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
+        # Local Triton runs on this host: the scanner hands it tensors through /dev/shm (unless told not to).
+        env.setdefault("CLEARFRAME_TRITON_SHARED_MEMORY", "1")
         return env
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:

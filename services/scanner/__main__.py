@@ -55,6 +55,7 @@ async def main() -> None:
         timeout_s=settings.triton_timeout_s,
         retries=settings.triton_retries,
         backoff_s=settings.triton_backoff_s,
+        shared_memory=settings.triton_shared_memory,
     )
     registry = AnalyzerRegistry(
         settings.scanner_modules_cfg,

@@ -52,6 +52,8 @@ class ScannerSettings(ServiceSettings):
     triton_timeout_s: float = 10.0
     triton_retries: int = 2
     triton_backoff_s: float = 0.1
+    #: Input tensors through system shared memory (/dev/shm): only for a Triton on the same host (`make run`).
+    triton_shared_memory: bool = False
 
     def limits(self) -> ScanLimits:
         return ScanLimits(

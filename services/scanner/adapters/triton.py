@@ -17,6 +17,13 @@ the scanner needs:
 Tensor names, shapes and dtypes are the production model configs' (``deploy/triton/models``); callers
 pass the batch dimension in the array itself.
 
+Shared memory (``shared_memory=True``, for a Triton on the same host): input tensors are written into
+POSIX shared-memory regions (``/dev/shm``) registered with Triton through its system shared-memory
+extension, and the request carries only their names and offsets — one copy into the region instead of
+building, serializing and parsing a message of several megabytes per batch. Regions are sized in powers
+of two, reused, at most ``_MAX_REGIONS`` at a time (a call finding none free goes the plain gRPC way),
+registered again after Triton restarts, unregistered and removed on ``close``.
+
 Tracing: each ``infer`` is one CLIENT span ``triton.infer <model>`` (the gRPC attempts are its children
 and carry ``traceparent`` to Triton, whose own OpenTelemetry spans join the trace). The span carries the
 model, the batch size, the attempts, and the server's queue and compute times taken from Triton's
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,6 +53,7 @@ from opentelemetry.trace import Span, SpanKind
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
+from tritonclient.utils import shared_memory as shm
 
 from clearframe_runtime.errors import DeadlineExceeded, Internal, Unavailable
 from clearframe_runtime.observability import untraced
@@ -71,6 +80,9 @@ _CHANNEL_ARGS: list[tuple[str, int]] = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
 ]
+#: Shared-memory regions: the smallest size, and how many may exist at once (in use or free).
+_MIN_REGION_BYTES = 1 << 20
+_MAX_REGIONS = 24
 _UNAVAILABLE = "StatusCode.UNAVAILABLE"
 _DEADLINE = "StatusCode.DEADLINE_EXCEEDED"
 
@@ -99,6 +111,68 @@ class ServerTimes:
         } | {"triton.server.requests_in_sample": count}
 
 
+@dataclass
+class _Region:
+    """One system shared-memory region: its name at Triton, its ``/dev/shm`` key, its size and handle."""
+
+    name: str
+    key: str
+    size: int
+    handle: Any
+
+
+class _Regions:
+    """The shared-memory regions of one TritonInference: created on demand, reused, registered lazily."""
+
+    def __init__(self, prefix: str, max_regions: int = _MAX_REGIONS) -> None:
+        self._prefix = prefix
+        self._max = max_regions
+        self._free: list[_Region] = []
+        self._all: list[_Region] = []
+        #: Names registered with the server as it is now (cleared when it may have restarted).
+        self.registered: set[str] = set()
+        self._made = 0
+
+    def acquire(self, nbytes: int) -> _Region | None:
+        """A free region of at least ``nbytes`` (the smallest that fits), a new one, or None at the limit."""
+        fitting = [r for r in self._free if r.size >= nbytes]
+        if fitting:
+            region = min(fitting, key=lambda r: r.size)
+            self._free.remove(region)
+            return region
+        if len(self._all) >= self._max:
+            if not self._free:
+                return None
+            self._destroy(self._free.pop(0))  # a free region too small: make room for one that fits
+        size = max(_MIN_REGION_BYTES, 1 << (nbytes - 1).bit_length())
+        self._made += 1
+        name = f"{self._prefix}-{self._made}"
+        region = _Region(name, f"/{name}", size, shm.create_shared_memory_region(name, f"/{name}", size))
+        self._all.append(region)
+        return region
+
+    def release(self, region: _Region) -> None:
+        self._free.append(region)
+
+    def _destroy(self, region: _Region) -> None:
+        self._all.remove(region)
+        self.registered.discard(region.name)
+        with contextlib.suppress(Exception):
+            shm.destroy_shared_memory_region(region.handle)
+
+    @property
+    def count(self) -> int:
+        return len(self._all)
+
+    async def close(self, client: InferenceServerClient | None) -> None:
+        for region in list(self._all):
+            if client is not None and region.name in self.registered:
+                with contextlib.suppress(Exception):
+                    await client.unregister_system_shared_memory(region.name, client_timeout=_STATS_TIMEOUT_S)
+            self._destroy(region)
+        self._free.clear()
+
+
 class TritonInference:
     """Inference on one Triton server over gRPC (aio). One instance is shared by all analyzers."""
 
@@ -110,6 +184,7 @@ class TritonInference:
         retries: int = 2,
         backoff_s: float = 0.1,
         max_backoff_s: float = 1.0,
+        shared_memory: bool = False,
     ) -> None:
         """
         Args:
@@ -117,6 +192,7 @@ class TritonInference:
             timeout_s: default per-call deadline, when a call names none.
             retries: extra attempts after an UNAVAILABLE failure (0: no retry).
             backoff_s: first backoff; doubles per retry, capped at ``max_backoff_s``, full jitter.
+            shared_memory: send input tensors through system shared memory (Triton on the same host).
         """
         if timeout_s <= 0 or retries < 0 or backoff_s < 0:
             raise ValueError("timeout_s must be > 0, retries and backoff_s >= 0")
@@ -134,6 +210,7 @@ class TritonInference:
         self._waiting: dict[str, list[tuple[Span, int]]] = {}
         self._samplers: dict[str, asyncio.Task[None]] = {}
         self._baselines: dict[str, asyncio.Task[None]] = {}
+        self._regions = _Regions(f"clearframe-scanner-{os.getpid()}-{id(self):x}") if shared_memory else None
 
     # --- channel management ------------------------------------------------------------------------------
 
@@ -149,6 +226,8 @@ class TritonInference:
         if self._client is not failed:
             return  # a concurrent call already replaced it
         self._client = None
+        if self._regions is not None:
+            self._regions.registered.clear()  # Triton may have restarted: register again before use
         # Other calls may still be in flight on it: close it once their deadlines are surely over.
         task = asyncio.get_running_loop().create_task(self._close_later(failed, self.timeout_s))
         self._retiring.add(task)
@@ -171,6 +250,8 @@ class TritonInference:
             task.cancel()  # its finally closes the retired channel now
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
+        if self._regions is not None:
+            await self._regions.close(client)
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
@@ -242,11 +323,54 @@ class TritonInference:
     ) -> dict[str, NDArray[Any]]:
         budget = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + budget
+        arrays = {name: np.ascontiguousarray(array) for name, array in inputs.items()}
+        region = None
+        if self._regions is not None:
+            region = self._regions.acquire(sum(a.nbytes for a in arrays.values()))
+        try:
+            tensors = self._tensors(arrays, region)
+            span.set_attribute("triton.shared_memory", region is not None)
+            return await self._attempts(model, tensors, outputs, region, budget, deadline, span)
+        finally:
+            if region is not None and self._regions is not None:
+                self._regions.release(region)
+
+    @staticmethod
+    def _tensors(arrays: Mapping[str, NDArray[Any]], region: _Region | None) -> list[InferInput]:
         tensors = []
-        for name, array in inputs.items():
+        offset = 0
+        for name, array in arrays.items():
             tensor = InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
-            tensor.set_data_from_numpy(np.ascontiguousarray(array))
+            if region is None:
+                tensor.set_data_from_numpy(array)
+            else:
+                shm.set_shared_memory_region(region.handle, [array], offset=offset)
+                tensor.set_shared_memory(region.name, array.nbytes, offset=offset)
+                offset += array.nbytes
             tensors.append(tensor)
+        return tensors
+
+    async def _register(self, client: InferenceServerClient, region: _Region, remaining: float) -> None:
+        assert self._regions is not None
+        if region.name in self._regions.registered:
+            return
+        try:
+            await client.register_system_shared_memory(region.name, region.key, region.size, client_timeout=remaining)
+        except InferenceServerException as exc:
+            if "already" not in (exc.message() or ""):  # registered before Triton's answer to us was lost
+                raise
+        self._regions.registered.add(region.name)
+
+    async def _attempts(
+        self,
+        model: str,
+        tensors: list[InferInput],
+        outputs: Sequence[str],
+        region: _Region | None,
+        budget: float,
+        deadline: float,
+        span: Span,
+    ) -> dict[str, NDArray[Any]]:
         requested = [InferRequestedOutput(name) for name in outputs]
 
         attempt = 0
@@ -257,9 +381,23 @@ class TritonInference:
             client = self._current()
             span.set_attribute("triton.attempts", attempt + 1)
             try:
+                if region is not None:
+                    await self._register(client, region, remaining)
                 result = await client.infer(model, tensors, outputs=requested, client_timeout=remaining)
             except InferenceServerException as exc:
                 status = exc.status() or ""
+                if (
+                    region is not None
+                    and self._regions is not None
+                    and "shared memory" in (exc.message() or "")
+                    and region.name in self._regions.registered
+                    and attempt < self.retries
+                ):
+                    # Triton lost the registration (it restarted between two calls on a healthy channel):
+                    # register again and retry.
+                    self._regions.registered.discard(region.name)
+                    attempt += 1
+                    continue
                 if status == _DEADLINE:
                     raise DeadlineExceeded(
                         f"Triton {model}: no answer within {budget:.2f} s", reason="TRITON_TIMEOUT"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from clearframe_mesh.process import free_port
+from clearframe_mesh.triton import LocalTriton
 from clearframe_runtime.errors import DeadlineExceeded, Unavailable
 from services.scanner.adapters.triton import InferenceFailed, ServerTimes, TritonInference
 from services.scanner.tests.conftest import new_local_triton
@@ -150,3 +152,52 @@ async def test_a_burst_of_inferences_costs_one_baseline_and_one_statistics_call(
     await triton.infer("nudenet", {}, [])
     await triton.flush_spans()
     assert triton.statistics_calls == 3
+
+
+# --- shared memory --------------------------------------------------------------------------------------
+
+
+def _shm_files(inference: TritonInference) -> list[str]:
+    prefix = f"clearframe-scanner-{os.getpid()}-{id(inference):x}-"
+    return [name for name in os.listdir("/dev/shm") if name.startswith(prefix)]
+
+
+async def test_shared_memory_gives_the_same_results_and_reuses_its_regions(
+    local_triton: LocalTriton, triton: TritonInference
+) -> None:
+    batch = np.random.default_rng(3).random((3, 3, 320, 320), dtype=np.float32)
+    plain = await triton.infer("nudenet", {"images": batch}, ["output0"], timeout_s=30.0)
+    inference = TritonInference(local_triton.grpc_url, timeout_s=30.0, shared_memory=True)
+    try:
+        for _ in range(5):
+            shared = await inference.infer("nudenet", {"images": batch}, ["output0"])
+            np.testing.assert_array_equal(shared["output0"], plain["output0"])
+        assert len(_shm_files(inference)) == 1  # one region, written again for every call
+        faces = np.random.default_rng(4).random((2, 3, 64, 64), dtype=np.float32)
+        answers = await asyncio.gather(
+            *(inference.infer("age", {"images": faces}, ["probabilities"]) for _ in range(4))
+        )
+        expected = await triton.infer("age", {"images": faces}, ["probabilities"])
+        for answer in answers:
+            np.testing.assert_array_equal(answer["probabilities"], expected["probabilities"])
+        assert 1 <= len(_shm_files(inference)) <= 5
+    finally:
+        await inference.close()
+    assert _shm_files(inference) == []  # closed: unregistered and removed
+
+
+async def test_shared_memory_registers_again_after_triton_restarts(tmp_path: Path) -> None:
+    server = new_local_triton(tmp_path)
+    inference = TritonInference(server.grpc_url, timeout_s=20.0, shared_memory=True)
+    try:
+        server.start()
+        await inference.wait_ready(["nudenet"], timeout_s=120.0)
+        first = await inference.infer("nudenet", {"images": COFFEE_LIKE}, ["output0"])
+        server.stop()
+        server.start()  # a fresh Triton knows no regions
+        await inference.wait_ready(["nudenet"], timeout_s=120.0)
+        again = await inference.infer("nudenet", {"images": COFFEE_LIKE}, ["output0"])
+        np.testing.assert_allclose(again["output0"], first["output0"], atol=1e-4)
+    finally:
+        await inference.close()
+        server.stop()
