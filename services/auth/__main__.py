@@ -13,6 +13,7 @@ from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
+from services.auth.adapters.cached import CachedCredentials
 from services.auth.adapters.ratelimit import GatewayFailedAuthLimit
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.api import AuthServicer, ExtAuthzServicer
@@ -27,7 +28,7 @@ async def main() -> None:
     settings, database = load_settings("auth", AuthSettings, DatabaseSettings)
     engine = db.create_engine(database.database_url)
     authority = Authority(
-        SqlCredentialStore(db.session_factory(engine)),
+        CachedCredentials(SqlCredentialStore(db.session_factory(engine)), ttl_s=settings.auth_credential_cache_s),
         token_ttl=timedelta(days=settings.token_ttl_days),
         token_key=settings.token_key(),
         legacy_policy=LegacyTokenPolicy.parse(settings.auth_legacy_token_subjects, settings.auth_legacy_token_networks),

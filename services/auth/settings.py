@@ -26,6 +26,9 @@ class AuthSettings(ServiceSettings):
     #: How many keyless /token calls a client address may make per window.
     auth_legacy_token_burst: int = 5
     auth_legacy_token_window_s: float = 60.0
+    #: Seconds a credential found stays in the lookup cache (0: ask the database every time). Revocations
+    #: through this replica apply at once; another replica's are seen within this time.
+    auth_credential_cache_s: float = Field(default=1.0, ge=0, le=60)
     #: The gateway companion, whose rate limit service counts failed authentications per address
     #: (rule `event: auth_failure`); empty: not counted.
     gateway_url: str = topology.local_address("gateway")

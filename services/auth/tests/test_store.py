@@ -14,6 +14,7 @@ from clearframe_runtime import db
 from clearframe_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from clearframe_runtime.principal import KIND_ANONYMOUS, Principal
 from clearframe_runtime.testing import assert_migrations_idempotent
+from services.auth.adapters.cached import CachedCredentials
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.domain import AuthFailure, Authority, LegacyTokenPolicy, TokenBucket, digest
 from services.auth.tests.fakes import FakeClock
@@ -34,10 +35,12 @@ async def engine(database: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture
-def authority(engine: AsyncEngine, clock: FakeClock) -> Authority:
+@pytest.fixture(params=["store", "cached"])
+def authority(engine: AsyncEngine, clock: FakeClock, request: pytest.FixtureRequest) -> Authority:
+    # Every use case twice: on the store itself and behind the lookup cache the service runs with.
+    store = SqlCredentialStore(db.session_factory(engine))
     return Authority(
-        SqlCredentialStore(db.session_factory(engine)),
+        store if request.param == "store" else CachedCredentials(store, ttl_s=60.0),
         token_ttl=timedelta(days=30),
         token_key=b"a-test-token-key-of-32-bytes-...",
         legacy_policy=LegacyTokenPolicy.parse("bot@legacy.test", "10.0.0.0/8"),

@@ -1,0 +1,162 @@
+"""A short-lived cache of credential lookups in front of a CredentialStore.
+
+Envoy asks the auth service about every request, and each answer looked the credential up in the database
+(an API key first, then a token: two queries for a seed bot's token). ``CachedCredentials`` keeps the
+records found, by the digest of their secret, for ``ttl_s`` seconds:
+
+- only hits are kept: a credential just issued by another replica is found at once, never refused from
+  a remembered miss;
+- every change made through this process (issue, revoke, rotate) empties the cache, so a revocation
+  here takes effect at the next request; one made through another auth replica is seen within ``ttl_s``
+  (the cost of not asking the database every time; ``ttl_s = 0`` turns the cache off);
+- a touch (last use) is written through and kept in the cached record, so the domain's once-a-minute
+  touch rule still sees the last use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from services.auth.ports import ApiKeyRecord, CredentialStore, TokenRecord
+
+#: Records kept at most (the oldest go first): bounded memory whatever callers send.
+MAX_ENTRIES = 10_000
+
+Record = ApiKeyRecord | TokenRecord
+
+
+class CachedCredentials:
+    """:class:`CredentialStore` that remembers lookups by digest for ``ttl_s`` seconds."""
+
+    def __init__(self, store: CredentialStore, ttl_s: float, clock: Callable[[], float] = time.monotonic):
+        if ttl_s < 0:
+            raise ValueError(f"ttl_s must be >= 0, not {ttl_s}")
+        self._store = store
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._hits: dict[str, tuple[float, Record]] = {}
+
+    # --- the cached lookups ----------------------------------------------------------------------------
+
+    def _cached(self, secret_digest: str) -> Record | None:
+        entry = self._hits.get(secret_digest)
+        if entry is None:
+            return None
+        if self._clock() >= entry[0]:
+            del self._hits[secret_digest]
+            return None
+        return entry[1]
+
+    def _keep(self, secret_digest: str, record: Record) -> None:
+        if self._ttl_s <= 0:
+            return
+        if len(self._hits) >= MAX_ENTRIES:
+            del self._hits[next(iter(self._hits))]
+        self._hits[secret_digest] = (self._clock() + self._ttl_s, record)
+
+    async def api_key_by_digest(self, secret_digest: str) -> ApiKeyRecord | None:
+        cached = self._cached(secret_digest)
+        if cached is not None:
+            # A digest is a key's or a token's, never both: a cached token answers "no such key".
+            return cached if isinstance(cached, ApiKeyRecord) else None
+        found = await self._store.api_key_by_digest(secret_digest)
+        if found is not None:
+            self._keep(secret_digest, found)
+        return found
+
+    async def token_by_digest(self, secret_digest: str) -> TokenRecord | None:
+        cached = self._cached(secret_digest)
+        if cached is not None:
+            return cached if isinstance(cached, TokenRecord) else None
+        found = await self._store.token_by_digest(secret_digest)
+        if found is not None:
+            self._keep(secret_digest, found)
+        return found
+
+    def clear(self) -> None:
+        self._hits.clear()
+
+    # --- touches: written through, kept in the cached record --------------------------------------------
+
+    def _touched(self, kind: type[Record], record_id: str, at: datetime, ip: str) -> None:
+        for secret_digest, (expires, record) in list(self._hits.items()):
+            same = record.key_id == record_id if isinstance(record, ApiKeyRecord) else record.token_id == record_id
+            if isinstance(record, kind) and same:
+                self._hits[secret_digest] = (expires, dataclasses.replace(record, last_used_at=at, last_used_ip=ip))
+
+    async def touch_token(self, token_id: str, at: datetime, ip: str) -> None:
+        await self._store.touch_token(token_id, at, ip)
+        self._touched(TokenRecord, token_id, at, ip)
+
+    async def touch_api_key(self, key_id: str, at: datetime, ip: str) -> None:
+        await self._store.touch_api_key(key_id, at, ip)
+        self._touched(ApiKeyRecord, key_id, at, ip)
+
+    # --- changes: written through, the cache emptied ----------------------------------------------------
+
+    async def add_token(self, record: TokenRecord, secret_digest: str) -> None:
+        self.clear()
+        await self._store.add_token(record, secret_digest)
+
+    async def revoke_tokens(
+        self, *, subject: str, at: datetime, issued_to_ip: str | None = None, except_id: str | None = None
+    ) -> int:
+        self.clear()
+        try:
+            return await self._store.revoke_tokens(
+                subject=subject, at=at, issued_to_ip=issued_to_ip, except_id=except_id
+            )
+        finally:
+            self.clear()
+
+    async def revoke_token(self, token_id: str, at: datetime) -> TokenRecord | None:
+        self.clear()
+        try:
+            return await self._store.revoke_token(token_id, at)
+        finally:
+            self.clear()
+
+    async def add_api_key(self, record: ApiKeyRecord, secret_digest: str) -> None:
+        self.clear()
+        await self._store.add_api_key(record, secret_digest)
+
+    async def revoke_api_key(self, key_id: str, at: datetime) -> ApiKeyRecord | None:
+        self.clear()
+        try:
+            return await self._store.revoke_api_key(key_id, at)
+        finally:
+            self.clear()
+
+    async def rotate_api_key(self, key_id: str, secret_digest: str, at: datetime) -> ApiKeyRecord | None:
+        self.clear()
+        try:
+            return await self._store.rotate_api_key(key_id, secret_digest, at)
+        finally:
+            self.clear()
+
+    # --- everything else: straight to the store ----------------------------------------------------------
+
+    async def token_by_id(self, token_id: str) -> TokenRecord | None:
+        return await self._store.token_by_id(token_id)
+
+    async def current_tokens(
+        self, *, subject: str, issued_by: str, active_at: datetime, limit: int
+    ) -> list[tuple[TokenRecord, str]]:
+        return await self._store.current_tokens(subject=subject, issued_by=issued_by, active_at=active_at, limit=limit)
+
+    async def list_tokens(
+        self, *, subject: str | None, active_at: datetime | None, offset: int, limit: int
+    ) -> list[TokenRecord]:
+        return await self._store.list_tokens(subject=subject, active_at=active_at, offset=offset, limit=limit)
+
+    async def count_api_keys(self) -> int:
+        return await self._store.count_api_keys()
+
+    async def api_key_by_id(self, key_id: str) -> ApiKeyRecord | None:
+        return await self._store.api_key_by_id(key_id)
+
+    async def list_api_keys(self, *, active_at: datetime | None, offset: int, limit: int) -> list[ApiKeyRecord]:
+        return await self._store.list_api_keys(active_at=active_at, offset=offset, limit=limit)
