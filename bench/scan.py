@@ -166,7 +166,9 @@ def scaled(http: httpx.Client, key: str, label: str, data: bytes, mime: str, run
     return measured
 
 
-def measure(quick: bool, size: Sizes) -> tuple[list[Measured], list[VsSeed], list[Scaled], list[Scaled]]:
+def measure(
+    quick: bool, size: Sizes
+) -> tuple[list[Measured], dict[str, dict[str, float]], list[VsSeed], list[Scaled], list[Scaled]]:
     workdir = Path(tempfile.mkdtemp(prefix="clearframe-bench-scan-"))
     # Generated (or read from the cache) before the mesh starts: never inside a measurement.
     stills = [
@@ -216,6 +218,11 @@ def measure(quick: bool, size: Sizes) -> tuple[list[Measured], list[VsSeed], lis
             photos,
             size,
         )
+        cpu = {
+            "in-process": scanning.cpu_per_call(direct_one.all_in_process, photos, size.calls_c8, 8),
+            "/check": scanning.cpu_per_call(check, photos, size.calls_c8, 8),
+        }
+        print(f"CPU ms per image: {cpu}", flush=True)
 
         versus = []
         for label, data, suffix, mime, step in (
@@ -241,7 +248,7 @@ def measure(quick: bool, size: Sizes) -> tuple[list[Measured], list[VsSeed], lis
             scaled(http, key, label, data, mime, 1 if label.split()[1] == "3000" else size.scale_runs)
             for label, data, mime in clips
         ]
-    return paths, versus, images, media
+    return paths, cpu, versus, images, media
 
 
 def _ms(row: Scaled, name: str) -> str:
@@ -277,8 +284,31 @@ def _verdict(met: bool) -> str:
     return "met" if met else "**not met**"
 
 
+def cpu_lines(cpu: dict[str, dict[str, float]], throughput: float) -> list[str]:
+    """Where each image's CPU goes: the in-process baseline against /check, process by process."""
+    local, check = cpu["in-process"], cpu["/check"]
+    local_ms, check_ms = sum(local.values()), sum(check.values())
+    models = check.get("Triton model stubs", 0.0)
+    parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(check.items(), key=lambda item: -item[1]))
+    return [
+        f"- CPU per image at concurrency 8 (ms, user + system, every process of the run): the in-process baseline "
+        f"{local_ms:.1f} (all in the caller); `/check` {check_ms:.1f} — {parts}. On cores that are all busy, "
+        f"images/s follow the inverse: {local_ms / check_ms:.2f} predicted, ×{throughput:.2f} measured.",
+        f"- So ×{THROUGHPUT_GOAL} needs `/check` at ≤ {local_ms / THROUGHPUT_GOAL:.0f} ms of CPU per image on these "
+        f"cores; the models in Triton's python-backend stubs alone take {models:.0f} (onnxruntime, the same "
+        f"work as in-process, plus the stub's copies), leaving {max(0.0, local_ms / THROUGHPUT_GOAL - models):.0f} "
+        f"ms for everything else, which takes {check_ms - models:.0f} here.",
+    ]
+
+
 def lines(
-    quick: bool, size: Sizes, paths: list[Measured], versus: list[VsSeed], images: list[Scaled], media: list[Scaled]
+    quick: bool,
+    size: Sizes,
+    paths: list[Measured],
+    cpu: dict[str, dict[str, float]],
+    versus: list[VsSeed],
+    images: list[Scaled],
+    media: list[Scaled],
 ) -> list[str]:
     local_default, local_one, triton, check, two_default, two_one = paths
     # The baseline at its best: whichever thread setting gave it more images/s in this run.
@@ -321,6 +351,7 @@ def lines(
         f"goal the Triton hop alone leaves ×{triton.per_s / local.per_s:.2f} and `/check` reaches "
         f"×{check.per_s / triton.per_s:.2f} of calling Triton directly (gateway, auth, multipart, the hardened "
         "decode, text, storing the evidence copy).",
+        *cpu_lines(cpu, throughput),
         "",
         "### GIF / video vs. the seed's method (`POST /batch`, same clips, same sampled frames)",
         "",

@@ -7,6 +7,7 @@ seed's GIF/video method.
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import tempfile
 import time
@@ -103,6 +104,56 @@ def run(fn: Callable[[bytes], object], images: list[bytes], n: int, concurrency:
     with ThreadPoolExecutor(concurrency) as pool:
         latencies = list(pool.map(one, range(n)))
     return latencies, time.perf_counter() - started
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (children, grandchildren …), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def role(pid: int) -> str:
+    """What a mesh process is, from its command line: a service's name, Envoy, Triton's parts, …"""
+    try:
+        args = (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "other"
+    if "-m" in args:
+        module = args[args.index("-m") + 1]
+        return {"clearframe_mesh.traces": "trace keeper"}.get(module, module.removeprefix("services."))
+    program = Path(args[0]).name if args else ""
+    return {
+        "envoy": "Envoy",
+        "tritonserver": "Triton server",
+        "triton_python_backend_stub": "Triton model stubs",
+    }.get(program, program or "other")
+
+
+def cpu_per_call(fn: Callable[[bytes], object], images: list[bytes], n: int, concurrency: int) -> dict[str, float]:
+    """CPU milliseconds per call (user + system) by process role while ``n`` calls run ``concurrency`` at a
+    time: this process ("client": the caller, and for in-process baselines all the work) and every
+    process below it (the mesh)."""
+    from bench.analytics import CpuMeter  # the analytics benchmark's meter: the same /proc accounting
+
+    groups: dict[str, list[int]] = {}
+    for pid in _descendants(os.getpid()):
+        groups.setdefault(role(pid), []).append(pid)
+    meter = CpuMeter(groups)
+    run(fn, images, n, concurrency)
+    # The warm-up's 4 calls ran inside the measurement too.
+    return {name: seconds * 1000 / (n + 4) for name, seconds in meter.used().items() if seconds > 0}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ the frame counts asked for; and the section's helpers (bench/scan.py) on a hand-
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -105,3 +106,26 @@ def test_where_the_time_goes_names_the_largest_images_biggest_analyzer() -> None
     assert bullets[0].startswith("- JPEG, 1 → 12 MP: total ×2.0; at 12 MP pdq is 75% of the time")
     assert "nudenet ×1.2" in bullets[0] and "pdq ×4.3" in bullets[0]
     assert bullets[1].startswith("- MP4: ms per scanned frame by source frames: 300 → 100;")
+
+
+def test_processes_are_named_by_role_and_the_cpu_lines_add_up() -> None:
+    import subprocess
+    import sys
+
+    from bench.scan import cpu_lines
+    from bench.scanning import _descendants, role
+
+    child = subprocess.Popen([sys.executable, "-m", "json.tool"], stdin=subprocess.PIPE)
+    try:
+        assert child.pid in _descendants(os.getpid())
+        assert role(child.pid) == "json.tool"
+    finally:
+        child.communicate(b"{}")
+    cpu = {
+        "in-process": {"client": 50.0},
+        "/check": {"scanner": 30.0, "Triton model stubs": 36.0, "auth": 4.0, "client": 2.0},
+    }
+    first, second = cpu_lines(cpu, 0.6)
+    assert "in-process baseline 50.0" in first and "`/check` 72.0 — Triton model stubs 36.0, scanner 30.0" in first
+    assert "0.69 predicted, ×0.60 measured" in first
+    assert "≤ 62 ms" in second and "leaving 26 ms for everything else, which takes 36 here" in second
