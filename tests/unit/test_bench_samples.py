@@ -129,3 +129,10 @@ def test_processes_are_named_by_role_and_the_cpu_lines_add_up() -> None:
     assert "in-process baseline 50.0" in first and "`/check` 72.0 — Triton model stubs 36.0, scanner 30.0" in first
     assert "0.69 predicted, ×0.60 measured" in first
     assert "≤ 62 ms" in second and "leaving 26 ms for everything else, which takes 36 here" in second
+
+
+def test_outside_is_not_shown_for_media_of_overlapping_batches() -> None:
+    from bench.scan import ONE_BATCH
+
+    many = Scaled("MP4 300 frames", 1, 700.0, {"nudenet": 600.0, "age": 120.0}, 300, ONE_BATCH + 1)
+    assert many.outside_ms is None and "| – |" in scaling_rows([many], lambda r: "")[0]
