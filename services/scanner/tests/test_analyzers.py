@@ -10,11 +10,13 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
+from clearframe_mesh.triton import LocalTriton
 from services.scanner.adapters.triton import TritonInference
 from services.scanner.analyzers import age, anime_tagger, nudenet, opennsfw, pdq, text
 from services.scanner.analyzers.base import AnalysisContext, Analyzer, AnalyzerError, TextInput
 from services.scanner.analyzers.settings import AnalyzerSettings
 from services.scanner.tests.conftest import frames
+from tests.media_samples import PHOTOS, photo
 
 SETTINGS = AnalyzerSettings()
 
@@ -48,6 +50,29 @@ async def test_nudenet_equals_the_package_on_astronaut(
         box = [got.box.x, got.box.y, got.box.width, got.box.height]
         assert np.abs(np.subtract(box, want["box"])).max() <= 2, (got, want)
     assert output.scores["FACE_FEMALE"] > 0.5
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+async def test_nudenet_through_shared_memory_equals_the_package_on_every_test_photo(
+    local_triton: LocalTriton, name: str, tmp_path: Path
+) -> None:
+    # What the mesh's scanner runs: tensors through shared memory; the package's own answer on the same photo.
+    from nudenet import NudeDetector
+
+    image = photo(name)
+    inference = TritonInference(local_triton.grpc_url, timeout_s=30.0, shared_memory=True)
+    try:
+        (output,) = await nudenet.create(SETTINGS, inference).analyze(frames(image), AnalysisContext())
+    finally:
+        await inference.close()
+    path = tmp_path / f"{name}.png"
+    image.save(path)
+    expected = NudeDetector().detect(str(path))
+    assert [d.label for d in output.detections] == [d["class"] for d in expected]
+    for got, want in zip(output.detections, expected, strict=True):
+        assert got.score == pytest.approx(want["score"], abs=1e-3)
+        box = [got.box.x, got.box.y, got.box.width, got.box.height]
+        assert np.abs(np.subtract(box, want["box"])).max() <= 2, (got, want)
 
 
 async def test_nudenet_batches_and_chunks(triton: TritonInference, astronaut: Image.Image, coffee: Image.Image) -> None:
