@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from datetime import datetime
 
+from clearframe_runtime.expiring import Expiring, Monotonic
 from services.auth.ports import ApiKeyRecord, CredentialStore, TokenRecord
 
 #: Records kept at most (the oldest go first): bounded memory whatever callers send.
@@ -31,49 +31,32 @@ Record = ApiKeyRecord | TokenRecord
 class CachedCredentials:
     """:class:`CredentialStore` that remembers lookups by digest for ``ttl_s`` seconds."""
 
-    def __init__(self, store: CredentialStore, ttl_s: float, clock: Callable[[], float] = time.monotonic):
-        if ttl_s < 0:
-            raise ValueError(f"ttl_s must be >= 0, not {ttl_s}")
+    def __init__(self, store: CredentialStore, ttl_s: float, clock: Monotonic = time.monotonic):
         self._store = store
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._hits: dict[str, tuple[float, Record]] = {}
+        self._hits: Expiring[Record] = Expiring(ttl_s, clock, MAX_ENTRIES)
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
     # --- the cached lookups ----------------------------------------------------------------------------
 
-    def _cached(self, secret_digest: str) -> Record | None:
-        entry = self._hits.get(secret_digest)
-        if entry is None:
-            return None
-        if self._clock() >= entry[0]:
-            del self._hits[secret_digest]
-            return None
-        return entry[1]
-
-    def _keep(self, secret_digest: str, record: Record) -> None:
-        if self._ttl_s <= 0:
-            return
-        if len(self._hits) >= MAX_ENTRIES:
-            del self._hits[next(iter(self._hits))]
-        self._hits[secret_digest] = (self._clock() + self._ttl_s, record)
-
     async def api_key_by_digest(self, secret_digest: str) -> ApiKeyRecord | None:
-        cached = self._cached(secret_digest)
+        cached = self._hits.get(secret_digest)
         if cached is not None:
             # A digest is a key's or a token's, never both: a cached token answers "no such key".
             return cached if isinstance(cached, ApiKeyRecord) else None
         found = await self._store.api_key_by_digest(secret_digest)
         if found is not None:
-            self._keep(secret_digest, found)
+            self._hits.keep(secret_digest, found)
         return found
 
     async def token_by_digest(self, secret_digest: str) -> TokenRecord | None:
-        cached = self._cached(secret_digest)
+        cached = self._hits.get(secret_digest)
         if cached is not None:
             return cached if isinstance(cached, TokenRecord) else None
         found = await self._store.token_by_digest(secret_digest)
         if found is not None:
-            self._keep(secret_digest, found)
+            self._hits.keep(secret_digest, found)
         return found
 
     def clear(self) -> None:
@@ -81,19 +64,25 @@ class CachedCredentials:
 
     # --- touches: written through, kept in the cached record --------------------------------------------
 
-    def _touched(self, kind: type[Record], record_id: str, at: datetime, ip: str) -> None:
-        for secret_digest, (expires, record) in list(self._hits.items()):
-            same = record.key_id == record_id if isinstance(record, ApiKeyRecord) else record.token_id == record_id
-            if isinstance(record, kind) and same:
-                self._hits[secret_digest] = (expires, dataclasses.replace(record, last_used_at=at, last_used_ip=ip))
-
     async def touch_token(self, token_id: str, at: datetime, ip: str) -> None:
         await self._store.touch_token(token_id, at, ip)
-        self._touched(TokenRecord, token_id, at, ip)
+        self._hits.update(
+            lambda r: (
+                dataclasses.replace(r, last_used_at=at, last_used_ip=ip)
+                if isinstance(r, TokenRecord) and r.token_id == token_id
+                else r
+            )
+        )
 
     async def touch_api_key(self, key_id: str, at: datetime, ip: str) -> None:
         await self._store.touch_api_key(key_id, at, ip)
-        self._touched(ApiKeyRecord, key_id, at, ip)
+        self._hits.update(
+            lambda r: (
+                dataclasses.replace(r, last_used_at=at, last_used_ip=ip)
+                if isinstance(r, ApiKeyRecord) and r.key_id == key_id
+                else r
+            )
+        )
 
     # --- changes: written through, the cache emptied ----------------------------------------------------
 

@@ -118,6 +118,6 @@ async def test_zero_ttl_keeps_nothing_and_the_cache_is_bounded(
     keys = [await auth.create_api_key(f"k{i}", ["scans.create"], None, "admin") for i in range(5)]
     for secret, _ in keys:
         await bounded.api_key_by_digest(digest(secret))
-    assert len(bounded._hits) == 3
+    assert len(bounded) == 3
     with pytest.raises(ValueError, match="ttl_s"):
         CachedCredentials(store, ttl_s=-1)

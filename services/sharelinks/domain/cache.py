@@ -13,47 +13,11 @@ before the write (a delivery racing a delete), and keeping it would serve the ol
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from datetime import datetime
-from typing import Generic, TypeVar
 
+from clearframe_runtime.expiring import Expiring, Monotonic
 from services.sharelinks.domain.model import Asset, Moderation, RenditionRecord
 from services.sharelinks.ports import AssetFilter, AssetStore
-
-Monotonic = Callable[[], float]
-
-
-V = TypeVar("V")
-
-
-class _Expiring(Generic[V]):
-    """Entries that expire ``ttl_s`` after they were kept; the oldest go first beyond ``max_entries``."""
-
-    def __init__(self, ttl_s: float, monotonic: Monotonic, max_entries: int):
-        self._ttl_s = ttl_s
-        self._monotonic = monotonic
-        self._max = max_entries
-        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: str) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= self._monotonic():
-            del self._entries[key]
-            return None
-        return entry[1]
-
-    def keep(self, key: str, value: V) -> None:
-        if self._ttl_s <= 0:
-            return
-        self._entries[key] = (self._monotonic() + self._ttl_s, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-    def drop(self, key: str) -> None:
-        self._entries.pop(key, None)
 
 
 class CachingAssetStore:
@@ -61,8 +25,8 @@ class CachingAssetStore:
 
     def __init__(self, store: AssetStore, *, ttl_s: float, monotonic: Monotonic, max_entries: int = 10_000):
         self._store = store
-        self._assets: _Expiring[Asset] = _Expiring(ttl_s, monotonic, max_entries)
-        self._renditions: _Expiring[tuple[RenditionRecord, ...]] = _Expiring(ttl_s, monotonic, max_entries)
+        self._assets: Expiring[Asset] = Expiring(ttl_s, monotonic, max_entries)
+        self._renditions: Expiring[tuple[RenditionRecord, ...]] = Expiring(ttl_s, monotonic, max_entries)
         #: Counts every drop; a read keeps its answer only if no drop happened while it read.
         self._drops = 0
 

@@ -10,7 +10,6 @@ import asyncio
 import html
 import json
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,6 +26,7 @@ from clearframe_runtime.errors import (
     NotFound,
     ResourceExhausted,
 )
+from clearframe_runtime.expiring import Expiring
 from clearframe_runtime.pagination import decode_page_token, encode_page_token, page_size
 from clearframe_runtime.useragents import is_link_crawler
 from services.sharelinks.domain import linkweb
@@ -106,18 +106,13 @@ class LinkCache:
     its asset changes (writes here; decision events for the asset)."""
 
     def __init__(self, *, ttl_s: float, monotonic: Callable[[], float], max_entries: int = 10_000):
-        self._ttl_s = ttl_s
-        self._monotonic = monotonic
-        self._max = max_entries
-        self._entries: OrderedDict[str, tuple[float, ShareLink, Asset, tuple[RenditionRecord, ...]]] = OrderedDict()
+        self._entries: Expiring[tuple[ShareLink, Asset, tuple[RenditionRecord, ...]]] = Expiring(
+            ttl_s, monotonic, max_entries
+        )
         self._drops = 0
 
     def get(self, code: str) -> tuple[ShareLink, Asset, tuple[RenditionRecord, ...]] | None:
-        entry = self._entries.get(code)
-        if entry is None or entry[0] <= self._monotonic():
-            self._entries.pop(code, None)
-            return None
-        return entry[1], entry[2], entry[3]
+        return self._entries.get(code)
 
     @property
     def drops(self) -> int:
@@ -129,21 +124,17 @@ class LinkCache:
     ) -> None:
         """Keep a lookup's answer, unless something was dropped since the lookup began (``drops``): it may
         have read the link or its asset before that change."""
-        if self._ttl_s <= 0 or (drops is not None and drops != self._drops):
+        if drops is not None and drops != self._drops:
             return
-        self._entries[link.code] = (self._monotonic() + self._ttl_s, link, asset, renditions)
-        self._entries.move_to_end(link.code)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._entries.keep(link.code, (link, asset, renditions))
 
     def drop(self, code: str) -> None:
         self._drops += 1
-        self._entries.pop(code, None)
+        self._entries.drop(code)
 
     def drop_asset(self, asset_id: str) -> None:
         self._drops += 1
-        for code in [c for c, entry in self._entries.items() if entry[2].asset_id == asset_id]:
-            del self._entries[code]
+        self._entries.drop_where(lambda entry: entry[1].asset_id == asset_id)
 
 
 class ClickCounter:
