@@ -40,9 +40,11 @@ import asyncio
 import contextlib
 import os
 import random
+import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -119,6 +121,30 @@ class _Region:
     key: str
     size: int
     handle: Any
+
+
+_SHM_DIR = Path("/dev/shm")
+
+
+def region_prefix(host: str, pid: int) -> str:
+    """The start of every region name of scanner process ``pid`` on ``host``."""
+    return f"clearframe-scanner-{host}-{pid}-"
+
+
+def remove_stale_regions(shm_dir: Path = _SHM_DIR, host: str | None = None) -> list[str]:
+    """Remove the regions scanner processes of this host left behind when they were killed (a clean stop
+    removes its own): those whose process no longer exists. Returns the names removed."""
+    prefix = region_prefix(host or socket.gethostname(), 0)[: -len("0-")]
+    removed = []
+    for path in shm_dir.glob(f"{prefix}*"):
+        pid = path.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path.name)
+    if removed:
+        log.info("triton.shared_memory.stale_removed", regions=len(removed))
+    return removed
 
 
 class _Regions:
@@ -210,7 +236,10 @@ class TritonInference:
         self._waiting: dict[str, list[tuple[Span, int]]] = {}
         self._samplers: dict[str, asyncio.Task[None]] = {}
         self._baselines: dict[str, asyncio.Task[None]] = {}
-        self._regions = _Regions(f"clearframe-scanner-{os.getpid()}-{id(self):x}") if shared_memory else None
+        self._regions: _Regions | None = None
+        if shared_memory:
+            remove_stale_regions()
+            self._regions = _Regions(f"{region_prefix(socket.gethostname(), os.getpid())}{id(self):x}")
 
     # --- channel management ------------------------------------------------------------------------------
 

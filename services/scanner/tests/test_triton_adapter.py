@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,13 @@ import pytest
 from clearframe_mesh.process import free_port
 from clearframe_mesh.triton import LocalTriton
 from clearframe_runtime.errors import DeadlineExceeded, Unavailable
-from services.scanner.adapters.triton import InferenceFailed, ServerTimes, TritonInference
+from services.scanner.adapters.triton import (
+    InferenceFailed,
+    ServerTimes,
+    TritonInference,
+    region_prefix,
+    remove_stale_regions,
+)
 from services.scanner.tests.conftest import new_local_triton
 
 COFFEE_LIKE = np.zeros((1, 3, 320, 320), dtype=np.float32)
@@ -158,7 +167,7 @@ async def test_a_burst_of_inferences_costs_one_baseline_and_one_statistics_call(
 
 
 def _shm_files(inference: TritonInference) -> list[str]:
-    prefix = f"clearframe-scanner-{os.getpid()}-{id(inference):x}-"
+    prefix = f"{region_prefix(socket.gethostname(), os.getpid())}{id(inference):x}-"
     return [name for name in os.listdir("/dev/shm") if name.startswith(prefix)]
 
 
@@ -201,3 +210,15 @@ async def test_shared_memory_registers_again_after_triton_restarts(tmp_path: Pat
     finally:
         await inference.close()
         server.stop()
+
+
+def test_regions_of_killed_scanners_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    dead = tmp_path / f"{region_prefix('host-a', dead_pid)}7f-1"
+    alive = tmp_path / f"{region_prefix('host-a', os.getpid())}7f-1"
+    other_host = tmp_path / f"{region_prefix('host-b', dead_pid)}7f-1"
+    for path in (dead, alive, other_host):
+        path.write_bytes(b"\0" * 16)
+    assert remove_stale_regions(tmp_path, host="host-a") == [dead.name]
+    assert not dead.exists() and alive.exists() and other_host.exists()
