@@ -24,6 +24,7 @@ from clearframe_runtime import db
 from clearframe_runtime.testing import assert_migrations_idempotent, database_for
 from services.analytics.adapters.clickhouse import ChdbExecutor, ClickHouseEventStore
 from services.analytics.adapters.sql import SqlEventStore, _rows, metadata
+from services.analytics.domain.batch import EventColumns
 from services.analytics.domain.model import (
     Count,
     Dimension,
@@ -494,7 +495,7 @@ async def test_events_stored_before_the_id_register_stay_known(backend: str) -> 
                 ),
                 [
                     dict(zip([c.name for c in metadata.tables["analytics_events"].columns], row, strict=True))
-                    for row in _rows(old)
+                    for row in _rows(EventColumns.of(old))
                 ],
             )
         await db.migrate(backend, MIGRATIONS)
