@@ -211,7 +211,8 @@ def wire_events() -> list[pb.Event]:
         for n in range(3)
     ]
     events.append(pb.Event(asset_id=A2, event_type=pb.EVENT_TYPE_PLAY))  # no time, no id
-    events.append(pb.Event(asset_id=A2, event_type=7, platform=42, event_time=_stamp(0, 0)))  # the epoch, set
+    # Numbers this build does not know (a newer client), and the epoch, set.
+    events.append(pb.Event(asset_id=A2, event_type=7, platform=42, event_time=_stamp(0, 0)))  # type: ignore[arg-type]
     events.append(pb.Event(asset_id=A2, event_type=pb.EVENT_TYPE_CLICK, event_time=_stamp(0, 999)))
     events.append(pb.Event(asset_id=A2, event_type=pb.EVENT_TYPE_CLICK, event_time=_stamp(-5, 1000)))
     return events
