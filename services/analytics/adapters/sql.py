@@ -637,12 +637,14 @@ class SqlEventStore:
         back and the ids are registered with ``ON CONFLICT DO NOTHING``, which answers the new ones), the
         rows of the new ids COPYed into analytics_events, then :data:`_PG_COUNT` with the counts they add;
         one transaction, committed together. ``rows`` are ``events``' (:func:`_rows`). The ids stored."""
+        # Everything is computed before the transaction opens: nothing keeps it waiting but the writes.
         ids = sorted(zip(events.event_id, events.event_time_us, strict=True))
+        added = _added(events)
         try:
             async with driver.transaction():
                 await driver.copy_records_to_table("analytics_event_ids", records=ids, columns=_PG_ID_COLUMNS)
                 await driver.copy_records_to_table("analytics_events", records=rows, columns=_COLUMNS)
-                await driver.execute(_PG_COUNT, *_added(events))
+                await driver.execute(_PG_COUNT, *added)
             return set(events.event_id)
         except asyncpg.UniqueViolationError:
             pass  # some ids are known: duplicates, or stored by another writer meanwhile
