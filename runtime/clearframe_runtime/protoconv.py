@@ -35,7 +35,7 @@ def optional_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The seconds a Timestamp may hold (0001-01-01 to 9999-12-31, what ``datetime`` can hold too).
-_SECONDS = (-62_135_596_800, 253_402_300_799)
+TIMESTAMP_SECONDS = _SECONDS = (-62_135_596_800, 253_402_300_799)
 
 
 def to_datetime(stamp: timestamp_pb2.Timestamp) -> datetime:
@@ -71,4 +71,13 @@ def to_seconds(value: duration_pb2.Duration) -> float:
     return seconds
 
 
-__all__ = ["as_utc", "duration", "field_datetime", "optional_timestamp", "timestamp", "to_datetime", "to_seconds"]
+__all__ = [
+    "TIMESTAMP_SECONDS",
+    "as_utc",
+    "duration",
+    "field_datetime",
+    "optional_timestamp",
+    "timestamp",
+    "to_datetime",
+    "to_seconds",
+]

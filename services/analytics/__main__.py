@@ -7,6 +7,7 @@ On SIGTERM the server drains, then the ingestor writes whatever still waits befo
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from services.analytics.ports import EventStore
 from services.analytics.settings import AnalyticsSettings, IngestSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: The cyclic collector's thresholds (Python's defaults: 700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 50)
 
 
 async def main() -> None:
@@ -45,6 +48,8 @@ async def main() -> None:
         max_group_events=ingest.max_group_events,
         max_pending_events=ingest.max_pending_events,
         retry_after_ms=ingest.retry_after_ms,
+        # SQLite writes one transaction at a time: a second writer would only wait for its lock.
+        writers=1 if clickhouse is None and engine.dialect.name == "sqlite" else ingest.writers,
     )
     observe_ingest(lambda: ingestor.stats)
     analytics = Analytics(
@@ -70,6 +75,12 @@ async def main() -> None:
             await clickhouse.close()
         await engine.dispose()
 
+    # Ingest allocates a few tuples and lists per event (thousands per call), which set off the cyclic
+    # collector every few hundred: everything loaded so far is moved out of its reach (it is never
+    # garbage), and it runs less often. Measured in process (4 callers on PostgreSQL): ~6.9 → ~4.8 µs of
+    # the service's CPU per ingested event.
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     await serve(
         "analytics",
         settings,

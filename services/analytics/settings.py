@@ -26,6 +26,9 @@ class IngestSettings(BaseSettings):
     linger_ms: float = Field(default=2.0, ge=0, le=1000)
     max_group_events: int = Field(default=5000, ge=1000)
     max_pending_events: int = Field(default=50_000, ge=1000)
+    #: Group commit: how many groups may be written at once, each in its own transaction on its own
+    #: connection (PostgreSQL and ClickHouse; SQLite, with one writer at a time, always takes 1).
+    writers: int = Field(default=1, ge=1, le=16)
     #: The retry advice given with RESOURCE_EXHAUSTED.
     retry_after_ms: int = Field(default=200, ge=1)
     #: Accepted event times: at most this far ahead of the server's clock, at most this old.

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from clearframe_runtime.errors import Unavailable
+from services.analytics.domain.batch import EventColumns
 from services.analytics.domain.hours import HOUR_US, counts_of, from_us, split, to_us
 from services.analytics.domain.model import (
     Count,
@@ -347,6 +348,9 @@ class ClickHouseEventStore:
             if fresh:
                 await self._guard(self._run.insert(f"{self._db}.events", COLUMNS, fresh), "write")
         return {r[0] for r in fresh}
+
+    async def record_columns(self, events: EventColumns) -> set[str]:
+        return await self.record(events.events())
 
     async def _known(self, ids: Sequence[str]) -> set[str]:
         known: set[str] = set()

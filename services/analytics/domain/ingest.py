@@ -1,10 +1,15 @@
 """Group commit: the events of concurrent ingest calls are written together, in one transaction.
 
-Each call hands its (checked) events to :meth:`Ingestor.submit` and waits. One writer task takes what has
-gathered — after waiting ``linger_s`` for company when it finds less than a full group — and writes it with
-one :meth:`EventStore.record`; every waiting call is then answered with the ids it stored. So a call is
-answered only once its events are committed, and a thousand single-event calls cost a handful of
-transactions, not a thousand.
+Each call hands its (checked) events to :meth:`Ingestor.submit` (or, as columns, :meth:`Ingestor.submit_columns`)
+and waits. A writer task takes what has gathered — after waiting ``linger_s`` for company when it finds
+less than a full group — and writes it with one :meth:`EventStore.record_columns`; every waiting call is
+then answered with the ids it stored. So a call is answered only once its events are committed, and a
+thousand single-event calls cost a handful of transactions, not a thousand.
+
+``writers`` tasks may write at once (each its own group, its own transaction): while one group is in the
+database, the next one gathers and is written beside it, so the service's work and the database's overlap.
+An id keeps belonging to the first call that named it: a group that names an id of a group still being
+written waits for that write before its own.
 
 Backpressure: at most ``max_pending`` events wait; a call that would go beyond is refused at once with
 RESOURCE_EXHAUSTED (INGEST_BACKLOG_FULL, ``retry_after_ms`` in the metadata) and nothing of it is stored.
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from clearframe_runtime.errors import DomainError, ResourceExhausted, Unavailable
+from services.analytics.domain.batch import EventColumns
 from services.analytics.domain.model import Event
 from services.analytics.ports import EventStore
 
@@ -35,7 +41,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class _Call:
-    events: Sequence[Event]
+    events: EventColumns
     done: asyncio.Future[set[str]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -58,9 +64,12 @@ class Ingestor:
         max_group_events: int = 5000,
         max_pending_events: int = 50_000,
         retry_after_ms: int = 200,
+        writers: int = 1,
     ):
         if max_group_events < 1 or max_pending_events < max_group_events:
             raise ValueError("need 1 ≤ max_group_events ≤ max_pending_events")
+        if writers < 1:
+            raise ValueError("need at least one writer")
         self._store = store
         self._linger_s = linger_s
         self._max_group = max_group_events
@@ -68,14 +77,21 @@ class Ingestor:
         self._retry_after_ms = retry_after_ms
         self._queue: deque[_Call] = deque()
         self._pending = 0
+        #: Events of the calls in the queue (not yet taken by a writer).
+        self._queued = 0
         self._wake = asyncio.Event()
         self._closing = False
-        self._task: asyncio.Task[None] | None = None
+        self._writers = writers
+        self._tasks: list[asyncio.Task[None]] = []
+        #: The ids of each group being written, and what is set once it is.
+        self._in_flight: list[tuple[set[str], asyncio.Event]] = []
         self._groups = self._stored = self._refused = 0
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="analytics-group-commit")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name=f"analytics-group-commit-{n}") for n in range(self._writers)
+            ]
 
     @property
     def stats(self) -> IngestStats:
@@ -83,6 +99,10 @@ class Ingestor:
 
     async def submit(self, events: Sequence[Event]) -> set[str]:
         """Write ``events`` (distinct ids) with whatever else is waiting; the ids this call stored."""
+        return await self.submit_columns(EventColumns.of(events))
+
+    async def submit_columns(self, events: EventColumns) -> set[str]:
+        """:meth:`submit` for events as columns."""
         if self._closing:
             raise Unavailable("the analytics service is shutting down; retry", reason="SHUTTING_DOWN")
         if not events:
@@ -100,6 +120,7 @@ class Ingestor:
         call = _Call(events)
         self._queue.append(call)
         self._pending += len(events)
+        self._queued += len(events)
         self._wake.set()
         # A caller that gives up (deadline, cancel) does not take its events back: they are written anyway,
         # which a retry with the same ids then finds as duplicates.
@@ -109,18 +130,17 @@ class Ingestor:
         """Refuse new calls, write what waits, stop."""
         self._closing = True
         self._wake.set()
-        if self._task is not None:
-            await self._task
+        if self._tasks:
+            await asyncio.gather(*self._tasks)
 
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self._queue:
+            while not self._queue:
                 if self._closing:
                     return
-                continue
-            if self._linger_s and not self._closing and self._pending < self._max_group:
+                self._wake.clear()
+                await self._wake.wait()
+            if self._linger_s and not self._closing and self._queued < self._max_group:
                 await asyncio.sleep(self._linger_s)
             while self._queue:
                 await self._write(self._take_group())
@@ -132,6 +152,7 @@ class Ingestor:
             call = self._queue.popleft()
             group.append(call)
             size += len(call.events)
+        self._queued -= size
         return group
 
     async def _write(self, group: list[_Call]) -> None:
@@ -153,23 +174,37 @@ class Ingestor:
     async def _write_together(self, group: list[_Call]) -> None:
         # The first call to name an id owns it; a later call of the same group finds it a duplicate.
         seen: set[str] = set()
-        owned: list[list[str]] = []
-        unique: list[Event] = []
+        owned: list[Sequence[str]] = []
+        parts: list[EventColumns] = []
         for call in group:
-            ids = [event.event_id for event in call.events]
+            ids = call.events.event_id
             if seen.isdisjoint(ids):  # the usual case: calls name ids of their own
-                unique.extend(call.events)
+                parts.append(call.events)
                 seen.update(ids)
                 owned.append(ids)
                 continue
             mine = []
-            for event in call.events:
-                if event.event_id not in seen:
-                    seen.add(event.event_id)
-                    mine.append(event.event_id)
-                    unique.append(event)
+            keep = []
+            for event_id in ids:
+                fresh = event_id not in seen
+                keep.append(fresh)
+                if fresh:
+                    seen.add(event_id)
+                    mine.append(event_id)
+            parts.append(call.events.select(keep))
             owned.append(mine)
-        stored = await self._store.record(unique)
+        # ... and so does an earlier group still being written: its write comes first.
+        earlier = [done for ids, done in self._in_flight if not seen.isdisjoint(ids)]
+        written = asyncio.Event()
+        entry = (seen, written)
+        self._in_flight.append(entry)
+        try:
+            for done in earlier:
+                await done.wait()
+            stored = await self._store.record_columns(EventColumns.concat(parts))
+        finally:
+            self._in_flight.remove(entry)
+            written.set()
         self._groups += 1
         self._stored += len(stored)
         for call, ids in zip(group, owned, strict=True):

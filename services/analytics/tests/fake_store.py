@@ -9,6 +9,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from services.analytics.domain.batch import EventColumns
 from services.analytics.domain.model import (
     Count,
     Dimension,
@@ -46,6 +47,9 @@ class MemoryEventStore:
             if event.event_id in stored:
                 self.events[event.event_id] = replace(event, attributes=dict(event.attributes))
         return stored
+
+    async def record_columns(self, events: EventColumns) -> set[str]:
+        return await self.record(events.events())
 
     async def get_many(self, event_ids: Collection[str]) -> dict[str, Event]:
         return {i: self.events[i] for i in event_ids if i in self.events}

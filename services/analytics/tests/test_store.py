@@ -24,6 +24,7 @@ from clearframe_runtime import db
 from clearframe_runtime.testing import assert_migrations_idempotent, database_for
 from services.analytics.adapters.clickhouse import ChdbExecutor, ClickHouseEventStore
 from services.analytics.adapters.sql import SqlEventStore, _rows, metadata
+from services.analytics.domain.batch import EventColumns
 from services.analytics.domain.model import (
     Count,
     Dimension,
@@ -138,6 +139,17 @@ async def test_of_concurrent_writers_of_one_id_exactly_one_stores_it(store: Even
     results = await asyncio.gather(*(store.record([event(7), event(100 + i)]) for i in range(6)))
     assert sum("e7" in stored for stored in results) == 1
     assert totals(await store.counts(EventFilter(), frozenset())) == Metrics(views=7)
+
+
+async def test_events_as_columns_are_stored_as_events_are(store: EventStore) -> None:
+    events = [event(1), event(2, bot=True, code="Ab12Cd34"), event(3, kind=EventType.PLAY, asset_id=A2)]
+    assert await store.record_columns(EventColumns.of(events[:2])) == {"e1", "e2"}
+    # A known id among new ones (on PostgreSQL: the register's COPY fails, the ids are registered one by one).
+    assert await store.record_columns(EventColumns.of([replace(events[1], asset_id=A3), events[2]])) == {"e3"}
+    assert await store.get_many(["e1", "e2", "e3"]) == {e.event_id: e for e in events}
+    assert totals(await store.counts(EventFilter(), frozenset())) == Metrics(views=1, plays=1, bot_events=1)
+    assert totals(await store.counts(EventFilter(asset_id=A3), frozenset())) == Metrics()
+    assert await store.record_columns(EventColumns.of([])) == set()
 
 
 async def test_bots_are_counted_apart(store: EventStore) -> None:
@@ -494,7 +506,7 @@ async def test_events_stored_before_the_id_register_stay_known(backend: str) -> 
                 ),
                 [
                     dict(zip([c.name for c in metadata.tables["analytics_events"].columns], row, strict=True))
-                    for row in _rows(old)
+                    for row in _rows(EventColumns.of(old))
                 ],
             )
         await db.migrate(backend, MIGRATIONS)
@@ -541,7 +553,24 @@ async def test_postgres_keeps_events_in_day_partitions(backend: str) -> None:
             await connection.execute(sa.text("DROP TABLE analytics_events_20261202"))
         assert await store.record([event(4, at=last_second + timedelta(hours=1))]) == {"e4"}
         assert await _partitions(engine) == {"analytics_events_20261201": 2, "analytics_events_20261202": 1}
+        # One write over several days: the days between without events get no partition.
+        spread = [event(6, at=T0 + timedelta(days=3)), event(7, at=T0 + timedelta(days=5)), event(8)]
+        assert await store.record(spread) == {"e6", "e7", "e8"}
+        assert await _partitions(engine) == {
+            "analytics_events_20261201": 3,
+            "analytics_events_20261202": 1,
+            "analytics_events_20261204": 1,
+            "analytics_events_20261206": 1,
+        }
+        async with engine.connect() as connection:
+            made = await connection.execute(
+                sa.text(
+                    "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'analytics_events'::regclass"
+                )
+            )
+            assert sorted(made.scalars()) == [f"analytics_events_2026120{d}" for d in (1, 2, 4, 6)]
         # A second store (another replica) meets the partitions the first one made.
         assert await SqlEventStore(engine).record([event(5)]) == {"e5"}
+        assert (await _partitions(engine))["analytics_events_20261201"] == 4
     finally:
         await engine.dispose()
