@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import chain, compress, repeat
 
@@ -156,18 +156,8 @@ class EventColumns:
         ]
 
 
-_FIELDS = (
-    "event_id",
-    "asset_id",
-    "event_type",
-    "platform",
-    "short_code",
-    "event_time_us",
-    "receive_time_us",
-    "attributes",
-    "user_agent",
-    "bot",
-)
+#: EventColumns' fields, in their order (the positional order of its constructor).
+_FIELDS = tuple(f.name for f in fields(EventColumns))
 
 
 def _lengths(column: Iterable[str]) -> set[int]:

@@ -6,9 +6,10 @@ records found, by the digest of their secret, for ``ttl_s`` seconds:
 
 - only hits are kept: a credential just issued by another replica is found at once, never refused from
   a remembered miss;
-- every change made through this process (issue, revoke, rotate) empties the cache, so a revocation
-  here takes effect at the next request; one made through another auth replica is seen within ``ttl_s``
-  (the cost of not asking the database every time; ``ttl_s = 0`` turns the cache off);
+- every change made through this process (issue, revoke, rotate) empties the cache, and a lookup that
+  overlapped a change does not keep what it read, so a revocation here takes effect at the next request;
+  one made through another auth replica is seen within ``ttl_s`` (the cost of not asking the database
+  every time; ``ttl_s = 0`` turns the cache off);
 - a touch (last use) is written through and kept in the cached record, so the domain's once-a-minute
   touch rule still sees the last use.
 """
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from clearframe_runtime.expiring import Expiring, Monotonic
 from services.auth.ports import ApiKeyRecord, CredentialStore, TokenRecord
@@ -26,6 +29,8 @@ from services.auth.ports import ApiKeyRecord, CredentialStore, TokenRecord
 MAX_ENTRIES = 10_000
 
 Record = ApiKeyRecord | TokenRecord
+R = TypeVar("R", ApiKeyRecord, TokenRecord)
+T = TypeVar("T")
 
 
 class CachedCredentials:
@@ -34,97 +39,80 @@ class CachedCredentials:
     def __init__(self, store: CredentialStore, ttl_s: float, clock: Monotonic = time.monotonic):
         self._store = store
         self._hits: Expiring[Record] = Expiring(ttl_s, clock, MAX_ENTRIES)
+        #: Changes so far: a lookup that overlapped one does not keep its answer.
+        self._generation = 0
 
     def __len__(self) -> int:
         return len(self._hits)
 
     # --- the cached lookups ----------------------------------------------------------------------------
 
-    async def api_key_by_digest(self, secret_digest: str) -> ApiKeyRecord | None:
+    async def _lookup(self, secret_digest: str, kind: type[R], fetch: Callable[[str], Awaitable[R | None]]) -> R | None:
         cached = self._hits.get(secret_digest)
         if cached is not None:
             # A digest is a key's or a token's, never both: a cached token answers "no such key".
-            return cached if isinstance(cached, ApiKeyRecord) else None
-        found = await self._store.api_key_by_digest(secret_digest)
-        if found is not None:
+            return cached if isinstance(cached, kind) else None
+        generation = self._generation
+        found = await fetch(secret_digest)
+        # Not kept when a change through this cache overlapped the read: it may have read the old row.
+        if found is not None and generation == self._generation:
             self._hits.keep(secret_digest, found)
         return found
+
+    async def api_key_by_digest(self, secret_digest: str) -> ApiKeyRecord | None:
+        return await self._lookup(secret_digest, ApiKeyRecord, self._store.api_key_by_digest)
 
     async def token_by_digest(self, secret_digest: str) -> TokenRecord | None:
-        cached = self._hits.get(secret_digest)
-        if cached is not None:
-            return cached if isinstance(cached, TokenRecord) else None
-        found = await self._store.token_by_digest(secret_digest)
-        if found is not None:
-            self._hits.keep(secret_digest, found)
-        return found
+        return await self._lookup(secret_digest, TokenRecord, self._store.token_by_digest)
 
     def clear(self) -> None:
+        self._generation += 1
         self._hits.clear()
+
+    async def _change(self, call: Awaitable[T]) -> T:
+        """Run a change: the cache is emptied before and after it, and no read overlapping it is kept."""
+        self.clear()
+        try:
+            return await call
+        finally:
+            self.clear()
 
     # --- touches: written through, kept in the cached record --------------------------------------------
 
+    def _keep_touch(self, touched: Callable[[Record], bool], at: datetime, ip: str) -> None:
+        self._hits.update(lambda r: dataclasses.replace(r, last_used_at=at, last_used_ip=ip) if touched(r) else r)
+
     async def touch_token(self, token_id: str, at: datetime, ip: str) -> None:
         await self._store.touch_token(token_id, at, ip)
-        self._hits.update(
-            lambda r: (
-                dataclasses.replace(r, last_used_at=at, last_used_ip=ip)
-                if isinstance(r, TokenRecord) and r.token_id == token_id
-                else r
-            )
-        )
+        self._keep_touch(lambda r: isinstance(r, TokenRecord) and r.token_id == token_id, at, ip)
 
     async def touch_api_key(self, key_id: str, at: datetime, ip: str) -> None:
         await self._store.touch_api_key(key_id, at, ip)
-        self._hits.update(
-            lambda r: (
-                dataclasses.replace(r, last_used_at=at, last_used_ip=ip)
-                if isinstance(r, ApiKeyRecord) and r.key_id == key_id
-                else r
-            )
-        )
+        self._keep_touch(lambda r: isinstance(r, ApiKeyRecord) and r.key_id == key_id, at, ip)
 
     # --- changes: written through, the cache emptied ----------------------------------------------------
 
     async def add_token(self, record: TokenRecord, secret_digest: str) -> None:
-        self.clear()
-        await self._store.add_token(record, secret_digest)
+        await self._change(self._store.add_token(record, secret_digest))
 
     async def revoke_tokens(
         self, *, subject: str, at: datetime, issued_to_ip: str | None = None, except_id: str | None = None
     ) -> int:
-        self.clear()
-        try:
-            return await self._store.revoke_tokens(
-                subject=subject, at=at, issued_to_ip=issued_to_ip, except_id=except_id
-            )
-        finally:
-            self.clear()
+        return await self._change(
+            self._store.revoke_tokens(subject=subject, at=at, issued_to_ip=issued_to_ip, except_id=except_id)
+        )
 
     async def revoke_token(self, token_id: str, at: datetime) -> TokenRecord | None:
-        self.clear()
-        try:
-            return await self._store.revoke_token(token_id, at)
-        finally:
-            self.clear()
+        return await self._change(self._store.revoke_token(token_id, at))
 
     async def add_api_key(self, record: ApiKeyRecord, secret_digest: str) -> None:
-        self.clear()
-        await self._store.add_api_key(record, secret_digest)
+        await self._change(self._store.add_api_key(record, secret_digest))
 
     async def revoke_api_key(self, key_id: str, at: datetime) -> ApiKeyRecord | None:
-        self.clear()
-        try:
-            return await self._store.revoke_api_key(key_id, at)
-        finally:
-            self.clear()
+        return await self._change(self._store.revoke_api_key(key_id, at))
 
     async def rotate_api_key(self, key_id: str, secret_digest: str, at: datetime) -> ApiKeyRecord | None:
-        self.clear()
-        try:
-            return await self._store.rotate_api_key(key_id, secret_digest, at)
-        finally:
-            self.clear()
+        return await self._change(self._store.rotate_api_key(key_id, secret_digest, at))
 
     # --- everything else: straight to the store ----------------------------------------------------------
 

@@ -121,3 +121,27 @@ async def test_zero_ttl_keeps_nothing_and_the_cache_is_bounded(
     assert len(bounded) == 3
     with pytest.raises(ValueError, match="ttl_s"):
         CachedCredentials(store, ttl_s=-1)
+
+
+async def test_a_lookup_overlapping_a_change_does_not_keep_what_it_read(store: Counting) -> None:
+    import asyncio
+
+    cache = CachedCredentials(store, ttl_s=60.0, clock=Seconds())
+    auth = authority(cache, FakeClock())  # type: ignore[arg-type]
+    secret, record = await auth.create_api_key("ci", ["scans.create"], None, "admin")
+    release = asyncio.Event()
+    read = store.api_key_by_digest
+
+    async def slow(secret_digest: str):  # type: ignore[no-untyped-def]
+        found = await read(secret_digest)  # the row as it was before the revocation
+        await release.wait()
+        return found
+
+    store.api_key_by_digest = slow  # type: ignore[method-assign]
+    lookup = asyncio.create_task(cache.api_key_by_digest(digest(secret)))
+    await asyncio.sleep(0)
+    await auth.revoke_api_key(record.key_id)
+    release.set()
+    assert (await lookup) is not None and (await lookup).revoked_at is None  # type: ignore[union-attr]
+    store.api_key_by_digest = read  # type: ignore[method-assign]
+    assert await auth.authenticate(secret, "10.0.0.1") == AuthFailure("api key revoked")  # not the stale row
