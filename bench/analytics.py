@@ -43,7 +43,7 @@ import grpc.aio
 import httpx
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from bench.stats import percentile
+from bench.stats import CpuMeter, percentile
 from clearframe.analytics.v1 import analytics_service_pb2 as pb
 from clearframe.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from clearframe_mesh.launcher import Mesh, MeshOptions
@@ -166,15 +166,6 @@ async def _copy(url: str, rows: list[tuple[Any, ...]], batch: int, concurrency: 
             await connection.close()
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, all threads) process ``pid`` has used; 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _backends(database: str) -> list[int]:
     """The PostgreSQL backends serving ``database`` (when the server runs on this machine)."""
     pids = []
@@ -187,20 +178,6 @@ def _backends(database: str) -> list[int]:
             if command.startswith("postgres:") and f" {database} " in command:
                 pids.append(int(entry.name))
     return pids
-
-
-class CpuMeter:
-    """CPU seconds used meanwhile by named processes (the service, Envoy, the database's backends, this
-    client), so that the report says where an event's cost goes on the shared cores."""
-
-    def __init__(self, pids: dict[str, list[int]]):
-        self._pids = pids
-        self._client = time.process_time()
-        self._start = {name: sum(_cpu_s(pid) for pid in group) for name, group in pids.items()}
-
-    def used(self) -> dict[str, float]:
-        used = {name: sum(_cpu_s(pid) for pid in group) - self._start[name] for name, group in self._pids.items()}
-        return used | {"client": time.process_time() - self._client}
 
 
 @dataclass(frozen=True)

