@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -24,13 +25,20 @@ def cpu_s(pid: int) -> float:
 
 class CpuMeter:
     """CPU seconds used meanwhile by named processes (the service, Envoy, the database's backends, this
-    client), so that the report says where an event's cost goes on the shared cores."""
+    client), so that the report says where an event's cost goes on the shared cores. A group given as a
+    callable is looked up again at the end: a process started meanwhile (a pool's new connection) counts
+    whole."""
 
-    def __init__(self, pids: dict[str, list[int]]):
-        self._pids = pids
+    def __init__(self, pids: Mapping[str, list[int] | Callable[[], list[int]]]):
+        self._find = {name: group if callable(group) else (lambda group=group: group) for name, group in pids.items()}
         self._client = time.process_time()
-        self._start = {name: sum(cpu_s(pid) for pid in group) for name, group in pids.items()}
+        self._start = {name: {pid: cpu_s(pid) for pid in find()} for name, find in self._find.items()}
 
     def used(self) -> dict[str, float]:
-        used = {name: sum(cpu_s(pid) for pid in group) - self._start[name] for name, group in self._pids.items()}
+        used = {}
+        for name, find in self._find.items():
+            start = self._start[name]
+            now = {pid: cpu_s(pid) for pid in set(find()) | set(start)}
+            # A process gone meanwhile reads 0: what it used is unknown, not negative.
+            used[name] = sum(max(0.0, at - start.get(pid, 0.0)) for pid, at in now.items())
         return used | {"client": time.process_time() - self._client}

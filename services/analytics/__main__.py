@@ -8,6 +8,7 @@ On SIGTERM the server drains, then the ingestor writes whatever still waits befo
 from __future__ import annotations
 
 import gc
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,10 +39,13 @@ async def main() -> None:
     settings, ingest, database = load_settings("analytics", AnalyticsSettings, IngestSettings, DatabaseSettings)
     engine = db.create_engine(database.database_url)
     clickhouse: ClickHouseEventStore | None = None
+    sql_store: SqlEventStore | None = None
+    store: EventStore
     if ingest.events_url:
         url = ClickHouseUrl.parse(ingest.events_url)
-        clickhouse = ClickHouseEventStore(ClickHouseConnectExecutor(url), url.database)
-    store: EventStore = clickhouse or SqlEventStore(engine)
+        store = clickhouse = ClickHouseEventStore(ClickHouseConnectExecutor(url), url.database)
+    else:
+        store = sql_store = SqlEventStore(engine, monotonic=time.monotonic, fold_every_s=ingest.fold_every_s)
     ingestor = Ingestor(
         store,
         linger_s=ingest.linger_ms / 1000,
@@ -73,6 +77,8 @@ async def main() -> None:
         await ingestor.close()
         if clickhouse is not None:
             await clickhouse.close()
+        if sql_store is not None:
+            await sql_store.close()
         await engine.dispose()
 
     # Ingest allocates a few tuples and lists per event (thousands per call), which set off the cyclic

@@ -47,15 +47,18 @@ the exact order (rounded rate, total events, asset id) is then :func:`services.a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from itertools import compress
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -85,6 +88,8 @@ from services.analytics.domain.model import (
     RankedAsset,
     rank,
 )
+
+log = structlog.get_logger(__name__)
 
 metadata = sa.MetaData()
 
@@ -181,6 +186,23 @@ def _asset_table(name: str, period: str) -> sa.Table:
 asset_hours_table = _asset_table("analytics_asset_hours", "hour_us")
 asset_days_table = _asset_table("analytics_asset_days", "day_us")
 
+#: PostgreSQL: what each write adds to the counts, per rollup key, appended (COPY) in the write's own
+#: transaction, so that concurrent writers never meet on a counts row; :meth:`SqlEventStore.fold` moves
+#: the deltas into the tables above, one fold at a time, and every count query adds the deltas still here
+#: (in the same statement as the table it completes). No key, no index: append-only, read whole, emptied
+#: by each fold (about a second of writes). SQLite, one writer at a time, raises the counts directly.
+pending_table = sa.Table(
+    "analytics_pending",
+    metadata,
+    sa.Column("asset_id", sa.String(16), nullable=False),
+    sa.Column("short_code", sa.String(64), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("event_type", sa.String(8), nullable=False),
+    sa.Column("hour_us", sa.BigInteger(), nullable=False),
+    sa.Column("events", sa.BigInteger(), nullable=False),
+    sa.Column("bot_events", sa.BigInteger(), nullable=False),
+)
+
 #: Ids per ``IN (…)`` list: well under SQLite's and asyncpg's limits on bound parameters.
 IN_CHUNK = 500
 
@@ -206,6 +228,8 @@ _COLUMNS = (
     "attributes",
 )
 _NAMES = ", ".join(_COLUMNS)
+#: The columns of analytics_pending, in the order :func:`_deltas` gives them.
+_PENDING_COLUMNS = (*_KEY, "events", "bot_events")
 _PG_KEY = ", ".join(_KEY)
 _PG_TOTALS_KEY = ", ".join(_TOTALS_KEY)
 _PG_DAYS_KEY = ", ".join(_DAYS_KEY)
@@ -266,18 +290,19 @@ ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 """
 
-#: One statement after the COPYs, in the same transaction: the counts the stored events add (per rollup
-#: key, computed by the store from exactly the rows it COPYed: the humans' events and the bots') raise the
-#: hourly rollups, and grouped from those the all-time totals, the day totals and the per-asset hour and day
-#: counts. Written in key order, so that concurrent writers take their row locks in one order.
-_PG_COUNT = f"""
-WITH added AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[])
-        AS added ({_PG_KEY}, events, bot_events)
+#: The fold (:meth:`SqlEventStore.fold`, PostgreSQL): one statement that takes every pending delta out of
+#: analytics_pending and raises by their sums per key the hourly rollups and, grouped from those, the
+#: all-time totals, the day totals and the per-asset hour and day counts; it answers how many deltas it moved.
+#: One fold at a time (an advisory lock, which purge takes too), so the counts' rows have one writer and
+#: no lock waits; a reader sees the deltas either still pending or folded, never both, within one statement.
+_PG_FOLD = f"""
+WITH moved AS (
+    DELETE FROM analytics_pending RETURNING *
+), added AS (
+    SELECT {_PG_KEY}, sum(events) AS events, sum(bot_events) AS bot_events FROM moved GROUP BY {_PG_KEY}
 ), counted AS (
     INSERT INTO analytics_rollups ({_PG_KEY}, events, bot_events)
     SELECT {_PG_KEY}, events, bot_events FROM added
-    ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT ({_PG_KEY}) DO UPDATE
     SET events = analytics_rollups.events + excluded.events,
         bot_events = analytics_rollups.bot_events + excluded.bot_events
@@ -286,7 +311,6 @@ WITH added AS (
     SELECT asset_id, platform, event_type, sum(events), sum(bot_events)
     FROM added
     GROUP BY 1, 2, 3
-    ORDER BY 1, 2, 3
     ON CONFLICT ({_PG_TOTALS_KEY}) DO UPDATE
     SET events = analytics_totals.events + excluded.events,
         bot_events = analytics_totals.bot_events + excluded.bot_events
@@ -295,15 +319,19 @@ WITH added AS (
     SELECT asset_id, platform, event_type, hour_us - hour_us % {DAY_US}, sum(events), sum(bot_events)
     FROM added
     GROUP BY 1, 2, 3, 4
-    ORDER BY 1, 2, 3, 4
     ON CONFLICT ({_PG_DAYS_KEY}) DO UPDATE
     SET events = analytics_days.events + excluded.events,
         bot_events = analytics_days.bot_events + excluded.bot_events
 ), asset_hours AS (
     {_pg_per_asset("analytics_asset_hours", "hour_us", HOUR_US)}
+), asset_days AS (
+    {_pg_per_asset("analytics_asset_days", "day_us", DAY_US)}
 )
-{_pg_per_asset("analytics_asset_days", "day_us", DAY_US)}
+SELECT count(*) FROM moved
 """
+
+#: Folds and purges take this lock (for their transaction): one at a time.
+_PG_FOLD_LOCK = "hashtext('analytics_pending fold')"
 
 #: Attributes as stored: JSON, keys sorted, not ASCII-escaped. One encoder, built once (``json.dumps`` with
 #: options builds one per call).
@@ -340,9 +368,9 @@ def _rows(events: EventColumns) -> list[tuple[Any, ...]]:
     )
 
 
-def _added(events: EventColumns) -> list[list[Any]]:
-    """What ``events`` add to the hourly rollups, as :data:`_PG_COUNT`'s arrays: per rollup key (in order)
-    the humans' events and the bots'."""
+def _deltas(events: EventColumns) -> list[tuple[Any, ...]]:
+    """What ``events`` add to the hourly rollups, as rows of analytics_pending (:data:`_PENDING_COLUMNS`):
+    per rollup key the humans' events and the bots'."""
     hours = [at - at % HOUR_US for at in events.event_time_us]
     keyed = Counter(
         zip(events.asset_id, events.short_code, events.platform, events.event_type, hours, events.bot, strict=True)
@@ -350,9 +378,7 @@ def _added(events: EventColumns) -> list[list[Any]]:
     deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
     for (asset_id, short_code, platform, event_type, hour_us, bot), n in keyed.items():
         deltas[(asset_id, short_code, platform, event_type, hour_us)][1 if bot else 0] += n
-    keys = sorted(deltas)
-    columns: list[list[Any]] = [list(column) for column in zip(*keys, strict=True)]
-    return [*columns, [deltas[key][0] for key in keys], [deltas[key][1] for key in keys]]
+    return [(*key, humans, bots) for key, (humans, bots) in deltas.items()]
 
 
 def _days(times: Sequence[int]) -> set[int]:
@@ -378,7 +404,7 @@ def _event(row: sa.Row[Any]) -> Event:
     )
 
 
-def _where(table: sa.Table, where: EventFilter) -> list[sa.ColumnElement[bool]]:
+def _where(table: sa.FromClause, where: EventFilter) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = []
     if where.asset_id:
         clauses.append(table.c.asset_id == where.asset_id)
@@ -410,15 +436,37 @@ def _totals_answer(where: EventFilter, by: frozenset[Dimension]) -> bool:
     return where.time_range.start is None and where.time_range.end is None and _per_asset(where, by)
 
 
-def _sources(where: EventFilter, by: frozenset[Dimension], *, per_asset: bool = False) -> list[sa.Select[Any]]:
+def _with_pending(table: sa.Table) -> sa.FromClause:
+    """``table``'s rows and, in its shape, the pending deltas (analytics_pending): what the table will hold
+    once they are folded. One subquery, so that a statement reading it sees each delta in one place."""
+    p = pending_table
+    shaped: list[sa.ColumnElement[Any]] = []
+    for column in table.c:
+        if column.name in p.c:
+            shaped.append(p.c[column.name])
+        elif column.name == "day_us":
+            shaped.append((p.c.hour_us - p.c.hour_us % DAY_US).label("day_us"))
+        else:  # a per-asset table's humans' views, plays or clicks
+            kind = next(kind for kind, name in _TYPE_COLUMN.items() if name == column.name)
+            shaped.append(sa.case((p.c.event_type == kind, p.c.events), else_=0).label(column.name))
+    return sa.union_all(sa.select(*table.c), sa.select(*shaped)).subquery(f"{table.name}_and_pending")
+
+
+def _sources(
+    where: EventFilter, by: frozenset[Dimension], *, per_asset: bool = False, pending: bool = False
+) -> list[sa.Select[Any]]:
     """The queries whose rows, added up, are the counts: each answers one part of the time range grouped by
     the dimensions in ``by`` (in Dimension order, the hour as ``hour_us``) and the event type, with the
     humans' and the bots' events as its last two columns. With ``per_asset`` (``by`` unused), grouped by
-    asset alone, the columns ``asset_id`` then :data:`_PER_ASSET` (what ranking reads: a third of the rows)."""
+    asset alone, the columns ``asset_id`` then :data:`_PER_ASSET` (what ranking reads: a third of the rows).
+    With ``pending`` (PostgreSQL), each count table is read with the deltas not folded into it yet."""
     dims = [d.value for d in Dimension if d in by]
     sources: list[sa.Select[Any]] = []
 
-    def grouped(table: sa.Table, clauses: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    def counted(table: sa.Table) -> sa.FromClause:
+        return _with_pending(table) if pending else table
+
+    def grouped(table: sa.FromClause, clauses: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
         if per_asset:
             humans = [
                 sa.func.sum(sa.case((table.c.event_type == kind, table.c.events), else_=0)).label(name)
@@ -442,29 +490,31 @@ def _sources(where: EventFilter, by: frozenset[Dimension], *, per_asset: bool = 
         )
 
     def hours(first: int | None, stop: int | None) -> sa.Select[Any]:
-        r = rollups_table
+        r = counted(rollups_table)
         return grouped(r, [*_between(r.c.hour_us, first, None), *([] if stop is None else [r.c.hour_us < stop])])
 
-    def pivoted(table: sa.Table, column: sa.ColumnElement[int], first: int | None, stop: int | None) -> sa.Select[Any]:
+    def pivoted(table: sa.Table, period: str, first: int | None, stop: int | None) -> sa.Select[Any]:
+        rows = counted(table)
+        column = rows.c[period]
         clauses = _between(column, first, None) + ([] if stop is None else [column < stop])
-        sums = [sa.func.sum(table.c[name]).label(name) for name in _PER_ASSET]
-        return sa.select(table.c.asset_id, *sums).where(*clauses).group_by(table.c.asset_id)
+        sums = [sa.func.sum(rows.c[name]).label(name) for name in _PER_ASSET]
+        return sa.select(rows.c.asset_id, *sums).where(*clauses).group_by(rows.c.asset_id)
 
     unfiltered = where == EventFilter(time_range=where.time_range)
     if _totals_answer(where, by):
-        return [grouped(totals_table, [])]
+        return [grouped(counted(totals_table), [])]
     if per_asset and unfiltered:
         # Every event counts: the per-asset tables answer the whole days and hours.
         parts = split_days(where.time_range)
         if parts.days is not None:
-            sources.append(pivoted(asset_days_table, asset_days_table.c.day_us, *parts.days))
-        sources += [pivoted(asset_hours_table, asset_hours_table.c.hour_us, *span) for span in parts.hours]
+            sources.append(pivoted(asset_days_table, "day_us", *parts.days))
+        sources += [pivoted(asset_hours_table, "hour_us", *span) for span in parts.hours]
         raw = parts.raw
     elif _per_asset(where, by):
         parts = split_days(where.time_range)
         if parts.days is not None:
             first_day, stop_day = parts.days
-            d = days_table
+            d = counted(days_table)
             clauses = _between(d.c.day_us, first_day, None) + ([] if stop_day is None else [d.c.day_us < stop_day])
             sources.append(grouped(d, clauses))
         sources += [hours(first, stop) for first, stop in parts.hours]
@@ -504,11 +554,13 @@ def _sources(where: EventFilter, by: frozenset[Dimension], *, per_asset: bool = 
 RATE_MARGIN = 0.02
 
 
-def _top_statement(where: EventFilter, rank_by: RankBy, min_views: int, limit: int) -> sa.Select[Any]:
+def _top_statement(
+    where: EventFilter, rank_by: RankBy, min_views: int, limit: int, *, pending: bool = False
+) -> sa.Select[Any]:
     """The candidates for the first ``limit`` assets: the counts per asset over every part of the range, the
     views floor applied, and only the assets whose metric is at least the ``limit``-th best one (less
     :data:`RATE_MARGIN` for a rate)."""
-    parts = sa.union_all(*_sources(where, frozenset(), per_asset=True)).subquery("parts")
+    parts = sa.union_all(*_sources(where, frozenset(), per_asset=True, pending=pending)).subquery("parts")
     sums = {name: sa.func.sum(parts.c[name]) for name in _PER_ASSET}
     per = (
         sa.select(parts.c.asset_id, *(total.label(name) for name, total in sums.items()))
@@ -534,9 +586,26 @@ def _top_statement(where: EventFilter, rank_by: RankBy, min_views: int, limit: i
 
 
 class SqlEventStore:
-    def __init__(self, engine: AsyncEngine):
+    """The event store on SQLite or PostgreSQL.
+
+    On PostgreSQL the writes append their counts as deltas (analytics_pending) and a fold moves them into
+    the count tables: after a write, when ``fold_every_s`` (seconds of ``monotonic``) have passed since the
+    last fold, one is started in the background; ``None`` folds only when :meth:`fold` is called (tests).
+    :meth:`close` waits for a fold under way."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        fold_every_s: float | None = 1.0,
+    ):
         self._engine = engine
         self._dialect = engine.dialect.name
+        self._monotonic = monotonic
+        self._fold_every_s = fold_every_s
+        self._folded_at = monotonic()
+        self._folding: asyncio.Task[int] | None = None
         # Built once: the compiled forms are cached, which matters at thousands of rows per write.
         self._register_ids = (
             self._insert(event_ids_table)
@@ -621,13 +690,15 @@ class SqlEventStore:
                 await pg_create_partitions(driver, days - self._partitions)
                 self._partitions |= days
             try:
-                return await self._write_postgres(driver, events, rows)
+                stored = await self._write_postgres(driver, events, rows)
             except asyncpg.CheckViolationError:
                 # A day's partition was dropped behind this store's back (retention): create it again.
                 self._partitions.clear()
                 await pg_create_partitions(driver, days)
                 self._partitions |= days
-                return await self._write_postgres(driver, events, rows)
+                stored = await self._write_postgres(driver, events, rows)
+        self._fold_when_due()
+        return stored
 
     @staticmethod
     async def _write_postgres(
@@ -635,16 +706,17 @@ class SqlEventStore:
     ) -> set[str]:
         """The ids COPYed into the register (its key refuses a known one: then the transaction is rolled
         back and the ids are registered with ``ON CONFLICT DO NOTHING``, which answers the new ones), the
-        rows of the new ids COPYed into analytics_events, then :data:`_PG_COUNT` with the counts they add;
-        one transaction, committed together. ``rows`` are ``events``' (:func:`_rows`). The ids stored."""
+        rows of the new ids COPYed into analytics_events and what they add to the counts into
+        analytics_pending; one transaction, committed together. ``rows`` are ``events``' (:func:`_rows`).
+        The ids stored."""
         # Everything is computed before the transaction opens: nothing keeps it waiting but the writes.
         ids = sorted(zip(events.event_id, events.event_time_us, strict=True))
-        added = _added(events)
+        deltas = _deltas(events)
         try:
             async with driver.transaction():
                 await driver.copy_records_to_table("analytics_event_ids", records=ids, columns=_PG_ID_COLUMNS)
                 await driver.copy_records_to_table("analytics_events", records=rows, columns=_COLUMNS)
-                await driver.execute(_PG_COUNT, *added)
+                await driver.copy_records_to_table("analytics_pending", records=deltas, columns=_PENDING_COLUMNS)
             return set(events.event_id)
         except asyncpg.UniqueViolationError:
             pass  # some ids are known: duplicates, or stored by another writer meanwhile
@@ -655,8 +727,51 @@ class SqlEventStore:
             if stored:
                 fresh = list(compress(rows, kept))
                 await driver.copy_records_to_table("analytics_events", records=fresh, columns=_COLUMNS)
-                await driver.execute(_PG_COUNT, *_added(events.select(kept)))
+                await driver.copy_records_to_table(
+                    "analytics_pending", records=_deltas(events.select(kept)), columns=_PENDING_COLUMNS
+                )
             return stored
+
+    def _fold_when_due(self) -> None:
+        if self._fold_every_s is None or (self._folding is not None and not self._folding.done()):
+            return
+        if self._monotonic() - self._folded_at >= self._fold_every_s:
+            self._folded_at = self._monotonic()
+            self._folding = asyncio.create_task(self._fold_quietly(), name="analytics-fold")
+
+    async def _fold_quietly(self) -> int:
+        try:
+            return await self.fold()
+        except Exception as exc:  # the deltas stay pending, counted by every read; the next write retries
+            log.warning("the pending counts were not folded", error=repr(exc))
+            return 0
+
+    async def fold(self) -> int:
+        """Move the pending deltas into the count tables (PostgreSQL; elsewhere nothing is pending): how
+        many deltas were moved; 0 when another fold (of this or another replica) holds the lock."""
+        if self._dialect != "postgresql":
+            return 0
+        try:
+            async with self._engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                driver: asyncpg.Connection = raw.driver_connection
+                async with driver.transaction():
+                    if not await driver.fetchval(f"SELECT pg_try_advisory_xact_lock({_PG_FOLD_LOCK})"):
+                        return 0
+                    moved = int(await driver.fetchval(_PG_FOLD))
+                if moved:
+                    # The deleted deltas' space is reused by the next writes (autovacuum may be late or off).
+                    await driver.execute("VACUUM analytics_pending")
+                return moved
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as exc:
+            raise Unavailable(
+                f"the event store could not fold its counts: {exc.__class__.__name__}", reason="STORE_UNAVAILABLE"
+            ) from exc
+
+    async def close(self) -> None:
+        """Wait for a fold under way (the engine is the caller's to dispose)."""
+        if self._folding is not None:
+            await self._folding
 
     async def _add_to_rollups(self, connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
         deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
@@ -726,7 +841,7 @@ class SqlEventStore:
         dims = [d.value for d in Dimension if d in by]
         totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
         async with self._read() as connection:
-            for query in _sources(where, by):
+            for query in _sources(where, by, pending=self._dialect == "postgresql"):
                 for row in (await connection.execute(query)).all():
                     total = totals[tuple(row[: len(dims) + 1])]
                     total[0] += int(row[-2] or 0)
@@ -737,7 +852,8 @@ class SqlEventStore:
         if limit <= 0:
             return []
         async with self._read() as connection:
-            rows = (await connection.execute(_top_statement(where, rank_by, min_views, limit))).all()
+            statement = _top_statement(where, rank_by, min_views, limit, pending=self._dialect == "postgresql")
+            rows = (await connection.execute(statement)).all()
         candidates = (
             RankedAsset(row.asset_id, Metrics(int(row.views), int(row.plays), int(row.clicks), int(row.bot_events)))
             for row in rows
@@ -763,6 +879,9 @@ class SqlEventStore:
     async def purge(self, asset_id: str | None) -> int:
         try:
             async with self._engine.begin() as connection:
+                if self._dialect == "postgresql":
+                    # No fold meanwhile: the deltas are removed with the counts, before one could move them.
+                    await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_FOLD_LOCK})"))
                 events = sa.delete(events_table)
                 rollups = sa.delete(rollups_table)
                 all_time = sa.delete(totals_table)
@@ -783,7 +902,7 @@ class SqlEventStore:
                 await connection.execute(rollups)
                 await connection.execute(all_time)
                 await connection.execute(per_day)
-                for table in (asset_hours_table, asset_days_table):
+                for table in (asset_hours_table, asset_days_table, pending_table):
                     doomed = sa.delete(table)
                     if asset_id is not None:
                         doomed = doomed.where(table.c.asset_id == asset_id)
