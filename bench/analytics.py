@@ -148,8 +148,9 @@ async def _send(target: str, key: str, requests: Sequence[pb.BatchRecordEventsRe
     return time.perf_counter() - started, latencies
 
 
-async def _copy(url: str, rows: list[tuple[Any, ...]], batch: int, concurrency: int) -> float:
-    """COPY rows into analytics_events, `batch` rows per COPY on `concurrency` connections; wall s."""
+async def _copy(url: str, rows: list[tuple[Any, ...]], batch: int, concurrency: int) -> tuple[float, dict[str, float]]:
+    """COPY rows into analytics_events, `batch` rows per COPY on `concurrency` connections; (wall s, CPU
+    seconds of the server and of this client meanwhile)."""
     chunks = iter(range(0, len(rows), batch))
     connections = [await asyncpg.connect(url) for _ in range(concurrency)]
     try:
@@ -160,9 +161,10 @@ async def _copy(url: str, rows: list[tuple[Any, ...]], batch: int, concurrency: 
                     "analytics_events", records=rows[start : start + batch], columns=COLUMNS
                 )
 
+        meter = CpuMeter({"PostgreSQL": _server_processes})
         started = time.perf_counter()
         await asyncio.gather(*(copier(c) for c in connections))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, meter.used()
     finally:
         for connection in connections:
             await connection.close()
@@ -190,8 +192,9 @@ class Ingest:
     copy_batched_s: float
     copy_single_s: float
     rollup_rows: int
-    #: CPU seconds per process group while the service ingested.
+    #: CPU seconds per process group while the service ingested, and while the batched COPY ran.
     cpu_s: dict[str, float]
+    copy_cpu_s: dict[str, float]
 
 
 async def _ingest(
@@ -212,11 +215,11 @@ async def _ingest(
         # The counts: folded into the rollups, or still pending (the last second's).
         counted = await mesh.fetchval(
             "SELECT sum(events + bot_events) FROM (SELECT events, bot_events FROM analytics_rollups "
-            "UNION ALL SELECT events, bot_events FROM analytics_pending) AS counts"
+            "UNION ALL SELECT events, bot_events FROM analytics_deltas) AS counts"
         )
         rollup_rows = await mesh.fetchval(
             "SELECT count(*) FROM (SELECT asset_id, short_code, platform, event_type, hour_us FROM analytics_rollups "
-            "UNION SELECT asset_id, short_code, platform, event_type, hour_us FROM analytics_pending) AS keys"
+            "UNION SELECT asset_id, short_code, platform, event_type, hour_us FROM analytics_deltas) AS keys"
         )
         if stored != n or counted != n:
             raise RuntimeError(f"stored {stored} events, rollups count {counted}, sent {n}")
@@ -229,15 +232,17 @@ async def _ingest(
     try:
         # analytics_events is partitioned by day: the baseline's rows need their days' partitions too.
         await pg_create_partitions(baseline, {r[COLUMNS.index("event_time_us")] // DAY_US * DAY_US for r in rows})
-        batched_s = await _copy(baseline_url, rows, BATCH, PRODUCERS)
+        batched_s, copy_cpu_s = await _copy(baseline_url, rows, BATCH, PRODUCERS)
         await baseline.execute("TRUNCATE analytics_events")
         await baseline.execute("CHECKPOINT")
-        single_s = await _copy(baseline_url, rows, len(rows), 1)
+        single_s, _ = await _copy(baseline_url, rows, len(rows), 1)
         if await baseline.fetchval("SELECT count(*) FROM analytics_events") != n:
             raise RuntimeError("the baseline COPY lost rows")
     finally:
         await baseline.close()
-    return Ingest(n, service_s, statistics.median(latencies) * 1000, batched_s, single_s, rollup_rows, cpu_s)
+    return Ingest(
+        n, service_s, statistics.median(latencies) * 1000, batched_s, single_s, rollup_rows, cpu_s, copy_cpu_s
+    )
 
 
 # --- seeding --------------------------------------------------------------------------------------------
@@ -525,6 +530,8 @@ def ingest_lines(ingest: Ingest) -> list[str]:
     batched_rate = ingest.events / ingest.copy_batched_s
     single_rate = ingest.events / ingest.copy_single_s
     cpu = ", ".join(f"{name} {seconds / ingest.events * 1e6:.1f}" for name, seconds in ingest.cpu_s.items())
+    copy_cpu = ", ".join(f"{name} {seconds / ingest.events * 1e6:.1f}" for name, seconds in ingest.copy_cpu_s.items())
+    service_cpu, copy_total = sum(ingest.cpu_s.values()), sum(ingest.copy_cpu_s.values())
     return [
         f"{INGEST_HEADING} ({ingest.events} events, batches of {BATCH}, {PRODUCERS} concurrent producers)",
         "",
@@ -539,7 +546,11 @@ def ingest_lines(ingest: Ingest) -> list[str]:
         f"- Ingest vs. raw COPY in the same batches: ×{service_rate / batched_rate:.2f} (goal ≥ 0.5); vs. one COPY: "
         f"×{service_rate / single_rate:.2f}. A batch of {BATCH} was answered in {ingest.batch_p50_ms:.0f} ms (p50), "
         "after its commit.",
-        f"- CPU per ingested event (µs, user + system, while the producers sent): {cpu}.",
+        f"- CPU per ingested event (µs, user + system, while the producers sent): {cpu}; in all "
+        f"{service_cpu / ingest.events * 1e6:.1f}, {service_cpu / ingest.service_s:.2f} cores busy. The batched "
+        f"COPY: {copy_cpu}; in all {copy_total / ingest.events * 1e6:.1f}, "
+        f"{copy_total / ingest.copy_batched_s:.2f} cores busy. At equal use of the cores the ratio would be "
+        f"×{copy_total / service_cpu:.2f}.",
         "- Both write the same `analytics_events` table (partitioned by day, three indexes); the service also "
         "registers each id in `analytics_event_ids` (primary key; a duplicate is skipped by `ON CONFLICT DO "
         f"NOTHING`) and keeps the hourly rollups ({ingest.rollup_rows} rows for these events), day totals and "

@@ -28,8 +28,8 @@ class IngestSettings(BaseSettings):
     max_pending_events: int = Field(default=50_000, ge=1000)
     #: Group commit: how many groups may be written at once, each in its own transaction on its own
     #: connection (PostgreSQL and ClickHouse; SQLite, with one writer at a time, always takes 1).
-    writers: int = Field(default=1, ge=1, le=16)
-    #: PostgreSQL: how often the counts that writes append (analytics_pending) are folded into the count
+    writers: int = Field(default=2, ge=1, le=16)
+    #: PostgreSQL: how often the counts that writes append (analytics_deltas) are folded into the count
     #: tables (seconds; reads add what is still pending, so this changes no answer, only how much a read adds).
     fold_every_s: float = Field(default=1.0, gt=0, le=60)
     #: The retry advice given with RESOURCE_EXHAUSTED.

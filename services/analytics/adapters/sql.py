@@ -10,8 +10,8 @@ Tables (named ``analytics_…`` so that the services can share one database):
   partition per day, created by the write that needs it: :func:`pg_create_partitions`), so no unique key
   there: the register above holds the ids;
 - ``analytics_rollups``: per (asset, short code, platform, event type, hour) the events counted and the
-  bots' events apart, raised in the same transaction as the insert, only by the rows that insert really
-  added (``RETURNING``) — so the counts are exact and never count a duplicate;
+  bots' events apart, counted in the same transaction as the insert, only by the rows that insert really
+  added — so the counts are exact and never count a duplicate;
 - ``analytics_totals``: per (asset, platform, event type) the same counts over all time, raised in the same
   transaction: a query without a time range that is not about short codes or hours reads these (at most
   21 rows per asset) instead of every hourly rollup;
@@ -21,19 +21,22 @@ Tables (named ``analytics_…`` so that the services can share one database):
   (:func:`services.analytics.domain.hours.split_days`);
 - ``analytics_asset_hours`` and ``analytics_asset_days``: per (asset, hour) and per (asset, UTC day) the
   humans' views, plays and clicks and the bots' events in one row, raised in the same transaction: what
-  ListTopAssets without a platform reads for its whole hours and days.
+  ListTopAssets without a platform reads for its whole hours and days;
+- ``analytics_deltas`` (PostgreSQL): what each write adds per rollup key, appended in the write's
+  transaction instead of raising the five tables above there; :meth:`SqlEventStore.fold` moves them
+  into those tables (one fold at a time), and every count query reads each table with the deltas not
+  folded into it yet, in one statement. SQLite raises the tables in the write's transaction.
 
-On PostgreSQL a write is one transaction of three round trips on asyncpg's connection (no SQLAlchemy on
+On PostgreSQL a write is one transaction of three binary COPYs on asyncpg's connection (no SQLAlchemy on
 that path), from the batch's columns (:class:`services.analytics.domain.batch.EventColumns`, no object per
-event): a binary COPY of the ids into the register (in id order), a binary COPY of the rows into
-analytics_events, then one statement that raises the rollups, totals, day and per-asset counts by the
-deltas the store computed per rollup key from exactly those rows (a few hundred keys for thousands of
-events). When the register refuses the COPY (a known id: a duplicate, or another writer's meanwhile) the
-transaction is rolled back and the write is done again with the ids registered by ``INSERT … ON CONFLICT DO
-NOTHING RETURNING`` and only the returned ones' rows stored and counted. New days' partitions are created
-before, in a transaction of their own. Against the earlier staging table (COPY into a temporary table, then
-one statement moving the new rows and grouping the counts from the returned rows) this saves PostgreSQL
-~15–35 % of its work per event (groups of 1000–4000 events); ``bench/analytics.py`` measures the service.
+event): the ids into the register (in id order), the rows into analytics_events, the per-key deltas the
+store computed from exactly those rows into analytics_deltas. No write updates a shared counts row, so
+concurrent writers do not wait for each other (raising the rollups in every write did: the second writer
+waited for the first one's row locks, and every raised row left a dead version behind). When the register
+refuses the COPY (a known id: a duplicate, or another writer's meanwhile) the transaction is rolled back
+and the write is done again with the ids registered by ``INSERT … ON CONFLICT DO NOTHING RETURNING`` and
+only the returned ones' rows and deltas stored. New days' partitions are created before, in a transaction
+of their own; ``bench/analytics.py`` measures the service.
 
 Times are integers, microseconds since the epoch (``*_us``), the same in both databases and exact to
 compare; an hour (a day) is the microsecond it starts at. Metrics read the rollups of the whole hours of a
@@ -191,8 +194,8 @@ asset_days_table = _asset_table("analytics_asset_days", "day_us")
 #: the deltas into the tables above, one fold at a time, and every count query adds the deltas still here
 #: (in the same statement as the table it completes). No key, no index: append-only, read whole, emptied
 #: by each fold (about a second of writes). SQLite, one writer at a time, raises the counts directly.
-pending_table = sa.Table(
-    "analytics_pending",
+deltas_table = sa.Table(
+    "analytics_deltas",
     metadata,
     sa.Column("asset_id", sa.String(16), nullable=False),
     sa.Column("short_code", sa.String(64), nullable=False),
@@ -227,9 +230,8 @@ _COLUMNS = (
     "bot",
     "attributes",
 )
-_NAMES = ", ".join(_COLUMNS)
-#: The columns of analytics_pending, in the order :func:`_deltas` gives them.
-_PENDING_COLUMNS = (*_KEY, "events", "bot_events")
+#: The columns of analytics_deltas, in the order :func:`_deltas` gives them.
+_DELTA_COLUMNS = (*_KEY, "events", "bot_events")
 _PG_KEY = ", ".join(_KEY)
 _PG_TOTALS_KEY = ", ".join(_TOTALS_KEY)
 _PG_DAYS_KEY = ", ".join(_DAYS_KEY)
@@ -291,13 +293,13 @@ RETURNING event_id
 """
 
 #: The fold (:meth:`SqlEventStore.fold`, PostgreSQL): one statement that takes every pending delta out of
-#: analytics_pending and raises by their sums per key the hourly rollups and, grouped from those, the
+#: analytics_deltas and raises by their sums per key the hourly rollups and, grouped from those, the
 #: all-time totals, the day totals and the per-asset hour and day counts; it answers how many deltas it moved.
 #: One fold at a time (an advisory lock, which purge takes too), so the counts' rows have one writer and
 #: no lock waits; a reader sees the deltas either still pending or folded, never both, within one statement.
 _PG_FOLD = f"""
 WITH moved AS (
-    DELETE FROM analytics_pending RETURNING *
+    DELETE FROM analytics_deltas RETURNING *
 ), added AS (
     SELECT {_PG_KEY}, sum(events) AS events, sum(bot_events) AS bot_events FROM moved GROUP BY {_PG_KEY}
 ), counted AS (
@@ -331,7 +333,7 @@ SELECT count(*) FROM moved
 """
 
 #: Folds and purges take this lock (for their transaction): one at a time.
-_PG_FOLD_LOCK = "hashtext('analytics_pending fold')"
+_PG_FOLD_LOCK = "hashtext('analytics_deltas fold')"
 
 #: Attributes as stored: JSON, keys sorted, not ASCII-escaped. One encoder, built once (``json.dumps`` with
 #: options builds one per call).
@@ -369,16 +371,13 @@ def _rows(events: EventColumns) -> list[tuple[Any, ...]]:
 
 
 def _deltas(events: EventColumns) -> list[tuple[Any, ...]]:
-    """What ``events`` add to the hourly rollups, as rows of analytics_pending (:data:`_PENDING_COLUMNS`):
-    per rollup key the humans' events and the bots'."""
+    """What ``events`` add to the hourly rollups, as rows of analytics_deltas (:data:`_DELTA_COLUMNS`):
+    per rollup key the humans' events, and in a row of its own the bots' (the fold sums them)."""
     hours = [at - at % HOUR_US for at in events.event_time_us]
     keyed = Counter(
         zip(events.asset_id, events.short_code, events.platform, events.event_type, hours, events.bot, strict=True)
     )
-    deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
-    for (asset_id, short_code, platform, event_type, hour_us, bot), n in keyed.items():
-        deltas[(asset_id, short_code, platform, event_type, hour_us)][1 if bot else 0] += n
-    return [(*key, humans, bots) for key, (humans, bots) in deltas.items()]
+    return [(*key[:5], 0, n) if key[5] else (*key[:5], n, 0) for key, n in keyed.items()]
 
 
 def _days(times: Sequence[int]) -> set[int]:
@@ -436,10 +435,10 @@ def _totals_answer(where: EventFilter, by: frozenset[Dimension]) -> bool:
     return where.time_range.start is None and where.time_range.end is None and _per_asset(where, by)
 
 
-def _with_pending(table: sa.Table) -> sa.FromClause:
-    """``table``'s rows and, in its shape, the pending deltas (analytics_pending): what the table will hold
+def _with_deltas(table: sa.Table) -> sa.FromClause:
+    """``table``'s rows and, in its shape, the pending deltas (analytics_deltas): what the table will hold
     once they are folded. One subquery, so that a statement reading it sees each delta in one place."""
-    p = pending_table
+    p = deltas_table
     shaped: list[sa.ColumnElement[Any]] = []
     for column in table.c:
         if column.name in p.c:
@@ -449,22 +448,22 @@ def _with_pending(table: sa.Table) -> sa.FromClause:
         else:  # a per-asset table's humans' views, plays or clicks
             kind = next(kind for kind, name in _TYPE_COLUMN.items() if name == column.name)
             shaped.append(sa.case((p.c.event_type == kind, p.c.events), else_=0).label(column.name))
-    return sa.union_all(sa.select(*table.c), sa.select(*shaped)).subquery(f"{table.name}_and_pending")
+    return sa.union_all(sa.select(*table.c), sa.select(*shaped)).subquery(f"{table.name}_and_deltas")
 
 
 def _sources(
-    where: EventFilter, by: frozenset[Dimension], *, per_asset: bool = False, pending: bool = False
+    where: EventFilter, by: frozenset[Dimension], *, per_asset: bool = False, deltas: bool = False
 ) -> list[sa.Select[Any]]:
     """The queries whose rows, added up, are the counts: each answers one part of the time range grouped by
     the dimensions in ``by`` (in Dimension order, the hour as ``hour_us``) and the event type, with the
     humans' and the bots' events as its last two columns. With ``per_asset`` (``by`` unused), grouped by
     asset alone, the columns ``asset_id`` then :data:`_PER_ASSET` (what ranking reads: a third of the rows).
-    With ``pending`` (PostgreSQL), each count table is read with the deltas not folded into it yet."""
+    With ``deltas`` (PostgreSQL), each count table is read with the deltas not folded into it yet."""
     dims = [d.value for d in Dimension if d in by]
     sources: list[sa.Select[Any]] = []
 
     def counted(table: sa.Table) -> sa.FromClause:
-        return _with_pending(table) if pending else table
+        return _with_deltas(table) if deltas else table
 
     def grouped(table: sa.FromClause, clauses: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
         if per_asset:
@@ -555,12 +554,12 @@ RATE_MARGIN = 0.02
 
 
 def _top_statement(
-    where: EventFilter, rank_by: RankBy, min_views: int, limit: int, *, pending: bool = False
+    where: EventFilter, rank_by: RankBy, min_views: int, limit: int, *, deltas: bool = False
 ) -> sa.Select[Any]:
     """The candidates for the first ``limit`` assets: the counts per asset over every part of the range, the
     views floor applied, and only the assets whose metric is at least the ``limit``-th best one (less
     :data:`RATE_MARGIN` for a rate)."""
-    parts = sa.union_all(*_sources(where, frozenset(), per_asset=True, pending=pending)).subquery("parts")
+    parts = sa.union_all(*_sources(where, frozenset(), per_asset=True, deltas=deltas)).subquery("parts")
     sums = {name: sa.func.sum(parts.c[name]) for name in _PER_ASSET}
     per = (
         sa.select(parts.c.asset_id, *(total.label(name) for name, total in sums.items()))
@@ -588,7 +587,7 @@ def _top_statement(
 class SqlEventStore:
     """The event store on SQLite or PostgreSQL.
 
-    On PostgreSQL the writes append their counts as deltas (analytics_pending) and a fold moves them into
+    On PostgreSQL the writes append their counts as deltas (analytics_deltas) and a fold moves them into
     the count tables: after a write, when ``fold_every_s`` (seconds of ``monotonic``) have passed since the
     last fold, one is started in the background; ``None`` folds only when :meth:`fold` is called (tests).
     :meth:`close` waits for a fold under way."""
@@ -707,7 +706,7 @@ class SqlEventStore:
         """The ids COPYed into the register (its key refuses a known one: then the transaction is rolled
         back and the ids are registered with ``ON CONFLICT DO NOTHING``, which answers the new ones), the
         rows of the new ids COPYed into analytics_events and what they add to the counts into
-        analytics_pending; one transaction, committed together. ``rows`` are ``events``' (:func:`_rows`).
+        analytics_deltas; one transaction, committed together. ``rows`` are ``events``' (:func:`_rows`).
         The ids stored."""
         # Everything is computed before the transaction opens: nothing keeps it waiting but the writes.
         ids = sorted(zip(events.event_id, events.event_time_us, strict=True))
@@ -716,7 +715,7 @@ class SqlEventStore:
             async with driver.transaction():
                 await driver.copy_records_to_table("analytics_event_ids", records=ids, columns=_PG_ID_COLUMNS)
                 await driver.copy_records_to_table("analytics_events", records=rows, columns=_COLUMNS)
-                await driver.copy_records_to_table("analytics_pending", records=deltas, columns=_PENDING_COLUMNS)
+                await driver.copy_records_to_table("analytics_deltas", records=deltas, columns=_DELTA_COLUMNS)
             return set(events.event_id)
         except asyncpg.UniqueViolationError:
             pass  # some ids are known: duplicates, or stored by another writer meanwhile
@@ -728,7 +727,7 @@ class SqlEventStore:
                 fresh = list(compress(rows, kept))
                 await driver.copy_records_to_table("analytics_events", records=fresh, columns=_COLUMNS)
                 await driver.copy_records_to_table(
-                    "analytics_pending", records=_deltas(events.select(kept)), columns=_PENDING_COLUMNS
+                    "analytics_deltas", records=_deltas(events.select(kept)), columns=_DELTA_COLUMNS
                 )
             return stored
 
@@ -761,7 +760,7 @@ class SqlEventStore:
                     moved = int(await driver.fetchval(_PG_FOLD))
                 if moved:
                     # The deleted deltas' space is reused by the next writes (autovacuum may be late or off).
-                    await driver.execute("VACUUM analytics_pending")
+                    await driver.execute("VACUUM analytics_deltas")
                 return moved
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as exc:
             raise Unavailable(
@@ -841,7 +840,7 @@ class SqlEventStore:
         dims = [d.value for d in Dimension if d in by]
         totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
         async with self._read() as connection:
-            for query in _sources(where, by, pending=self._dialect == "postgresql"):
+            for query in _sources(where, by, deltas=self._dialect == "postgresql"):
                 for row in (await connection.execute(query)).all():
                     total = totals[tuple(row[: len(dims) + 1])]
                     total[0] += int(row[-2] or 0)
@@ -852,7 +851,7 @@ class SqlEventStore:
         if limit <= 0:
             return []
         async with self._read() as connection:
-            statement = _top_statement(where, rank_by, min_views, limit, pending=self._dialect == "postgresql")
+            statement = _top_statement(where, rank_by, min_views, limit, deltas=self._dialect == "postgresql")
             rows = (await connection.execute(statement)).all()
         candidates = (
             RankedAsset(row.asset_id, Metrics(int(row.views), int(row.plays), int(row.clicks), int(row.bot_events)))
@@ -902,7 +901,7 @@ class SqlEventStore:
                 await connection.execute(rollups)
                 await connection.execute(all_time)
                 await connection.execute(per_day)
-                for table in (asset_hours_table, asset_days_table, pending_table):
+                for table in (asset_hours_table, asset_days_table, deltas_table):
                     doomed = sa.delete(table)
                     if asset_id is not None:
                         doomed = doomed.where(table.c.asset_id == asset_id)

@@ -73,16 +73,16 @@ def event(
 
 #: PostgreSQL with every count left pending (no fold): the reads answer from the deltas alone. The plain
 #: "postgres" store starts a fold after every write, so its reads meet counts folded, pending, or both.
-PENDING = "postgres-pending"
+UNFOLDED = "postgres-unfolded"
 
 
-@pytest.fixture(params=[MEMORY, "sqlite", "postgres", PENDING, CLICKHOUSE])
+@pytest.fixture(params=[MEMORY, "sqlite", "postgres", UNFOLDED, CLICKHOUSE])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """``MEMORY``, ``CLICKHOUSE`` or a fresh SQL database's URL (clearframe_runtime.testing.database_for)."""
     if request.param in (MEMORY, CLICKHOUSE):
         yield request.param
         return
-    with database_for(request.param.removesuffix("-pending"), tmp_path, "analytics") as url:
+    with database_for(request.param.removesuffix("-unfolded"), tmp_path, "analytics") as url:
         yield url
 
 
@@ -102,7 +102,7 @@ async def store(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[E
         return
     await db.migrate(backend, MIGRATIONS)
     engine = db.create_engine(backend)
-    sql = SqlEventStore(engine, fold_every_s=None if request.node.callspec.params["backend"] == PENDING else 0)
+    sql = SqlEventStore(engine, fold_every_s=None if request.node.callspec.params["backend"] == UNFOLDED else 0)
     try:
         yield sql
     finally:
@@ -624,7 +624,7 @@ def _spread_events(first: int, n: int) -> list[Event]:
 
 
 async def test_postgres_counts_wait_as_deltas_until_a_fold_moves_them(backend: str) -> None:
-    """A write appends its counts as deltas (analytics_pending) and a fold moves them into the count
+    """A write appends its counts as deltas (analytics_deltas) and a fold moves them into the count
     tables: the answers are the same before, after, and with some folded and some pending."""
     _postgres(backend)
     await db.migrate(backend, MIGRATIONS)
@@ -636,12 +636,12 @@ async def test_postgres_counts_wait_as_deltas_until_a_fold_moves_them(backend: s
         await store.record(first)
         await reference.record(first)
         assert await _rows_in(engine, "analytics_rollups") == 0
-        pending = await _rows_in(engine, "analytics_pending")
+        pending = await _rows_in(engine, "analytics_deltas")
         assert pending > 0
         expected = await _answers(reference)
         assert await _answers(store) == expected
         assert await store.fold() == pending
-        assert await _rows_in(engine, "analytics_pending") == 0
+        assert await _rows_in(engine, "analytics_deltas") == 0
         assert await _rows_in(engine, "analytics_rollups") > 0
         assert await _answers(store) == expected
         # Half of these are known (not counted again), the rest pending beside the folded counts.
@@ -665,11 +665,11 @@ async def test_postgres_folds_in_the_background_once_due(backend: str) -> None:
     try:
         await store.record(_spread_events(0, 50))
         await store.close()  # no fold was started: not due yet
-        assert await _rows_in(engine, "analytics_pending") > 0
+        assert await _rows_in(engine, "analytics_deltas") > 0
         now[0] += 5
         await store.record(_spread_events(50, 50))
         await store.close()  # the fold that write started
-        assert await _rows_in(engine, "analytics_pending") == 0
+        assert await _rows_in(engine, "analytics_deltas") == 0
         counted = Metrics.of(await store.counts(EventFilter(), frozenset()))
         assert counted.total_events + counted.bot_events == 100
     finally:
@@ -696,7 +696,7 @@ async def test_postgres_concurrent_writers_and_folds_count_each_event_once(backe
         for replica in replicas:
             await replica.close()
         await replicas[0].fold()
-        assert await _rows_in(engine, "analytics_pending") == 0
+        assert await _rows_in(engine, "analytics_deltas") == 0
         assert await _answers(replicas[1]) == await _answers(reference)
     finally:
         await engine.dispose()

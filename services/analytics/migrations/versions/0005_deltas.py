@@ -1,4 +1,4 @@
-"""The pending counts (``analytics_pending``): on PostgreSQL each write appends what it adds per rollup key
+"""The count deltas (``analytics_deltas``): on PostgreSQL each write appends what it adds per rollup key
 here, in its own transaction, and a fold moves the deltas into the count tables one fold at a time, so
 that concurrent writers never wait for each other's counts rows. SQLite keeps raising the counts directly
 (the table stays empty there).
@@ -19,7 +19,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "analytics_pending",
+        "analytics_deltas",
         sa.Column("asset_id", sa.String(16), nullable=False),
         sa.Column("short_code", sa.String(64), nullable=False),
         sa.Column("platform", sa.String(16), nullable=False),
@@ -32,4 +32,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Deltas not folded yet would be lost with the table: the downgrade needs them folded first.
-    op.execute("DROP TABLE analytics_pending")
+    op.execute("DROP TABLE analytics_deltas")
