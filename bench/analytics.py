@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -399,6 +399,33 @@ async def seed(url: str, events: int, assets: int, days: int, now: datetime) -> 
 # --- queries --------------------------------------------------------------------------------------------
 
 
+#: Count deltas (analytics_deltas) added for the second round of queries: about what the ingest above appends
+#: between two folds (0.25 s; about one delta row per event: its rollup keys are that spread).
+UNFOLDED_DELTAS = 25_000
+
+#: Deltas of one whole hour two hours ago (inside every range queried), the assets skewed as the seeded events are.
+ADD_DELTAS = f"""
+INSERT INTO analytics_deltas (asset_id, short_code, platform, event_type, hour_us, events, bot_events)
+SELECT lpad(to_hex(floor($2 * power(random(), 3))::bigint), 16, '0'),
+       '',
+       (ARRAY['web', 'slack', 'discord', 'teams', 'twitter', 'facebook', 'other'])[1 + g % 7],
+       (ARRAY['view', 'view', 'play', 'click'])[1 + g % 4],
+       $3 - $3 % {HOUR_US} - 2 * {HOUR_US},
+       1,
+       0
+FROM generate_series(1, $1) AS g
+"""
+
+
+async def add_deltas(url: str, n: int, assets: int, now: datetime) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        now_us = (now - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        await connection.execute(ADD_DELTAS, n, assets, now_us)
+    finally:
+        await connection.close()
+
+
 @dataclass(frozen=True)
 class Latency:
     label: str
@@ -516,6 +543,10 @@ def measure(
                 flush=True,
             )
             latencies = queries(mesh.gateway_target, reader, seeded, now, size.query_calls)
+            # Reads add the count deltas not folded yet: the same queries with a fold interval of ingest's deltas.
+            asyncio.run(add_deltas(mesh_url, UNFOLDED_DELTAS, size.assets, now))
+            unfolded = queries(mesh.gateway_target, reader, seeded, now, size.query_calls)
+            latencies += [replace(lat, label=f"{lat.label}, {UNFOLDED_DELTAS:,} deltas not folded") for lat in unfolded]
         finally:
             mesh.stop()
             shutil.rmtree(workdir, ignore_errors=True)

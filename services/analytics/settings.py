@@ -31,7 +31,7 @@ class IngestSettings(BaseSettings):
     writers: int = Field(default=2, ge=1, le=16)
     #: PostgreSQL: how often the counts that writes append (analytics_deltas) are folded into the count
     #: tables (seconds; reads add what is still pending, so this changes no answer, only how much a read adds).
-    fold_every_s: float = Field(default=1.0, gt=0, le=60)
+    fold_every_s: float = Field(default=0.25, gt=0, le=60)
     #: The retry advice given with RESOURCE_EXHAUSTED.
     retry_after_ms: int = Field(default=200, ge=1)
     #: Accepted event times: at most this far ahead of the server's clock, at most this old.

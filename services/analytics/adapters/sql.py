@@ -193,7 +193,7 @@ asset_days_table = _asset_table("analytics_asset_days", "day_us")
 #: transaction, so that concurrent writers never meet on a counts row; :meth:`SqlEventStore.fold` moves
 #: the deltas into the tables above, one fold at a time, and every count query adds the deltas still here
 #: (in the same statement as the table it completes). No key, no index: append-only, read whole, emptied
-#: by each fold (about a second of writes). SQLite, one writer at a time, raises the counts directly.
+#: by each fold (a fold interval of writes). SQLite, one writer at a time, raises the counts directly.
 deltas_table = sa.Table(
     "analytics_deltas",
     metadata,
@@ -597,7 +597,7 @@ class SqlEventStore:
         engine: AsyncEngine,
         *,
         monotonic: Callable[[], float] = time.monotonic,
-        fold_every_s: float | None = 1.0,
+        fold_every_s: float | None = 0.25,
     ):
         self._engine = engine
         self._dialect = engine.dialect.name
