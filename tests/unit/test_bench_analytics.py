@@ -129,7 +129,16 @@ async def test_seeded_rollups_are_the_adapters(postgres: str) -> None:
         await engine.dispose()
 
 
-INGEST = Ingest(20_000, 1.0, 200.0, 0.2, 0.25, 200, {"analytics": 0.3, "envoy": 0.1, "client": 0.05})
+INGEST = Ingest(
+    20_000,
+    1.0,
+    200.0,
+    0.2,
+    0.25,
+    200,
+    {"analytics": 0.3, "envoy": 0.1, "client": 0.05, "idle": 0.0001},
+    {"PostgreSQL": 0.1, "client": 0.02},
+)
 
 
 def test_the_section_renders() -> None:
@@ -144,7 +153,11 @@ def test_the_section_renders() -> None:
     assert section[0] == "## Analytics"
     assert any("×0.20 (goal ≥ 0.5)" in line for line in section)
     assert any("Slowest p50: 220.0 ms (ListTopAssets" in line for line in section)
-    assert any("analytics 15.0, envoy 5.0, client 2.5" in line for line in section)
+    # Busiest first, a process under a tenth of a µs per event left out; the baseline's CPU beside it.
+    assert any("analytics 15.0, envoy 5.0, client 2.5; in all 22.5, 0.45 cores busy" in line for line in section)
+    assert any("The batched COPY: PostgreSQL 5.0, client 1.0; in all 6.0, 0.60 cores busy" in line for line in section)
+    assert any("At equal use of the cores the ratio would be ×0.27" in line for line in section)
+    assert any("The last 1 rows: the same queries with 25,000 count deltas" in line for line in section)
 
 
 def test_an_ingest_only_run_replaces_the_ingest_subsection_and_keeps_the_rest() -> None:
