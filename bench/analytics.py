@@ -52,6 +52,7 @@ from clearframe_runtime.testing import temporary_postgres_database
 from services.analytics.__main__ import MIGRATIONS
 from services.analytics.adapters.sql import metadata, pg_create_partitions
 from services.analytics.domain.hours import DAY_US, HOUR_US
+from services.analytics.settings import IngestSettings
 
 ADMIN_KEY = "cfk_bench-analytics-admin-0123456789abcdef"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -212,7 +213,7 @@ async def _ingest(
         service_s, latencies = await _send(target, key, requests)
         cpu_s = meter.used()
         stored = await mesh.fetchval("SELECT count(*) FROM analytics_events")
-        # The counts: folded into the rollups, or still pending (the last second's).
+        # The counts: folded into the rollups, or still in the deltas (the last fold interval's).
         counted = await mesh.fetchval(
             "SELECT sum(events + bot_events) FROM (SELECT events, bot_events FROM analytics_rollups "
             "UNION ALL SELECT events, bot_events FROM analytics_deltas) AS counts"
@@ -342,18 +343,17 @@ async def seed(url: str, events: int, assets: int, days: int, now: datetime) -> 
     try:
         await connection.execute("SET maintenance_work_mem = '512MB'")
         await connection.execute("SET work_mem = '256MB'")
-        tables = TABLES
         keys = await connection.fetch(
             "SELECT conrelid::regclass::text AS tab, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint "
             "WHERE contype = 'p' AND conrelid::regclass::text = ANY($1)",
-            list(tables),
+            list(TABLES),
         )
         indexes = await connection.fetch(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY($1) "
             "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype = 'p')",
-            list(tables),
+            list(TABLES),
         )
-        await connection.execute(f"TRUNCATE {', '.join(tables)}")
+        await connection.execute(f"TRUNCATE {', '.join(TABLES)}")
         now_us = (now - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
         # The events' day partitions (the table is partitioned by day), from the oldest seeded day to today.
         first_day = (now_us - days * 24 * HOUR_US) // DAY_US * DAY_US
@@ -379,7 +379,7 @@ async def seed(url: str, events: int, assets: int, days: int, now: datetime) -> 
             # A partitioned table's index is listed as `ON ONLY` the parent: built as such it would cover no
             # partition.
             await connection.execute(index["indexdef"].replace(" ON ONLY ", " ON "))
-        for table in tables:
+        for table in TABLES:
             await connection.execute(f"VACUUM ANALYZE {table}")
         rollup_rows = await connection.fetchval("SELECT count(*) FROM analytics_rollups")
         per_asset = await connection.fetch(
@@ -400,9 +400,11 @@ async def seed(url: str, events: int, assets: int, days: int, now: datetime) -> 
 
 
 #: Count deltas (analytics_deltas) added for the second round of queries: what the ingest above would append
-#: between two folds (0.25 s) if every event had a rollup key of its own — the worst case (its events share
-#: 200 keys an hour: a fold moves a few thousand).
+#: between two folds (:data:`FOLD_EVERY_S`) if every event had a rollup key of its own — the worst case (its
+#: events share 200 keys an hour: a fold moves a few thousand).
 UNFOLDED_DELTAS = 25_000
+#: The service's default fold interval (seconds), which those deltas stand for.
+FOLD_EVERY_S = IngestSettings.model_fields["fold_every_s"].default
 
 #: Deltas of one whole hour two hours ago (inside every range queried), the assets skewed as the seeded events are.
 ADD_DELTAS = f"""
@@ -557,15 +559,19 @@ def measure(
 INGEST_HEADING = "### Ingest"
 
 
+def _per_event(cpu_s: dict[str, float], events: int) -> str:
+    """µs of CPU per event of the processes that did something for the events (a tenth of a µs or more),
+    busiest first."""
+    busy = sorted(((seconds, name) for name, seconds in cpu_s.items() if seconds / events * 1e6 >= 0.1), reverse=True)
+    return ", ".join(f"{name} {seconds / events * 1e6:.1f}" for seconds, name in busy)
+
+
 def ingest_lines(ingest: Ingest) -> list[str]:
     """The "### Ingest" subsection."""
     service_rate = ingest.events / ingest.service_s
     batched_rate = ingest.events / ingest.copy_batched_s
     single_rate = ingest.events / ingest.copy_single_s
-    # The processes that did something for the events (a tenth of a µs each or more), busiest first.
-    busy = sorted(((s, name) for name, s in ingest.cpu_s.items() if s / ingest.events * 1e6 >= 0.1), reverse=True)
-    cpu = ", ".join(f"{name} {seconds / ingest.events * 1e6:.1f}" for seconds, name in busy)
-    copy_cpu = ", ".join(f"{name} {seconds / ingest.events * 1e6:.1f}" for name, seconds in ingest.copy_cpu_s.items())
+    cpu, copy_cpu = _per_event(ingest.cpu_s, ingest.events), _per_event(ingest.copy_cpu_s, ingest.events)
     service_cpu, copy_total = sum(ingest.cpu_s.values()), sum(ingest.copy_cpu_s.values())
     return [
         f"{INGEST_HEADING} ({ingest.events} events, batches of {BATCH}, {PRODUCERS} concurrent producers)",
@@ -626,9 +632,9 @@ def lines(quick: bool, size: Sizes, ingest: Ingest, seeded: Seeded, latencies: l
         "",
         f"- Slowest p50: {worst.p50_ms:.1f} ms ({worst.label}; goal ≤ 50 ms).",
         f"- The last {len(latencies) // 2} rows: the same queries with {UNFOLDED_DELTAS:,} count deltas not folded "
-        "yet, in a whole hour inside every range: what a fold interval (0.25 s) of the ingest above would leave "
-        "if every event had a rollup key of its own (its events share 200 keys an hour). Every count table is "
-        "read with them.",
+        f"yet, in a whole hour inside every range: what a fold interval ({FOLD_EVERY_S:g} s) of the ingest above "
+        "would leave if every event had a rollup key of its own (its events share 200 keys an hour). Every count "
+        "table is read with them.",
         f"- Seeded in {seeded.seconds:.0f} s: events generated by PostgreSQL (`INSERT … SELECT` over "
         "`generate_series`, indexes rebuilt after), rollups by one `INSERT … SELECT … GROUP BY` with the "
         "adapter's keys, the all-time totals, day totals and per-asset hour and day counts from them; "

@@ -197,14 +197,12 @@ asset_days_table = _asset_table("analytics_asset_days", "day_us")
 deltas_table = sa.Table(
     "analytics_deltas",
     metadata,
-    sa.Column("asset_id", sa.String(16), nullable=False),
-    sa.Column("short_code", sa.String(64), nullable=False),
-    sa.Column("platform", sa.String(16), nullable=False),
-    sa.Column("event_type", sa.String(8), nullable=False),
-    sa.Column("hour_us", sa.BigInteger(), nullable=False),
-    sa.Column("events", sa.BigInteger(), nullable=False),
-    sa.Column("bot_events", sa.BigInteger(), nullable=False),
+    # The hourly rollups' columns, as rows to add up (no key).
+    *(sa.Column(column.name, column.type, nullable=False) for column in rollups_table.c),
 )
+
+#: What a write (or a fold) meets when the database cannot take it: the store answers Unavailable.
+_WRITE_ERRORS = (OperationalError, DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 #: Ids per ``IN (…)`` list: well under SQLite's and asyncpg's limits on bound parameters.
 IN_CHUNK = 500
@@ -216,6 +214,8 @@ _DAYS_KEY = ("asset_id", "platform", "event_type", "day_us")
 _PER_ASSET = ("views", "plays", "clicks", "bot_events")
 #: The per-asset column counting the humans' events of each type.
 _TYPE_COLUMN = {EventType.VIEW.value: "views", EventType.PLAY.value: "plays", EventType.CLICK.value: "clicks"}
+#: The event type each per-asset column counts.
+_COLUMN_TYPE = {name: kind for kind, name in _TYPE_COLUMN.items()}
 
 #: The columns of analytics_events, in the order a write's rows carry them.
 _COLUMNS = (
@@ -231,7 +231,7 @@ _COLUMNS = (
     "attributes",
 )
 #: The columns of analytics_deltas, in the order :func:`_deltas` gives them.
-_DELTA_COLUMNS = (*_KEY, "events", "bot_events")
+_DELTA_COLUMNS = tuple(deltas_table.c.keys())
 _PG_KEY = ", ".join(_KEY)
 _PG_TOTALS_KEY = ", ".join(_TOTALS_KEY)
 _PG_DAYS_KEY = ", ".join(_DAYS_KEY)
@@ -446,7 +446,7 @@ def _with_deltas(table: sa.Table) -> sa.FromClause:
         elif column.name == "day_us":
             shaped.append((p.c.hour_us - p.c.hour_us % DAY_US).label("day_us"))
         else:  # a per-asset table's humans' views, plays or clicks
-            kind = next(kind for kind, name in _TYPE_COLUMN.items() if name == column.name)
+            kind = _COLUMN_TYPE[column.name]
             shaped.append(sa.case((p.c.event_type == kind, p.c.events), else_=0).label(column.name))
     return sa.union_all(sa.select(*table.c), sa.select(*shaped)).subquery(f"{table.name}_and_deltas")
 
@@ -601,6 +601,8 @@ class SqlEventStore:
     ):
         self._engine = engine
         self._dialect = engine.dialect.name
+        #: PostgreSQL's writes append count deltas, which folds move and every count query adds (SQLite: none).
+        self._keeps_deltas = self._dialect == "postgresql"
         self._monotonic = monotonic
         self._fold_every_s = fold_every_s
         self._folded_at = monotonic()
@@ -673,7 +675,7 @@ class SqlEventStore:
                     await connection.execute(self._insert_events, [dict(zip(_COLUMNS, r, strict=True)) for r in fresh])
                 await self._add_to_rollups(connection, fresh)
                 return stored
-        except (OperationalError, DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _WRITE_ERRORS as exc:
             raise Unavailable(
                 f"the event store could not write: {exc.__class__.__name__}", reason="STORE_UNAVAILABLE"
             ) from exc
@@ -734,8 +736,9 @@ class SqlEventStore:
     def _fold_when_due(self) -> None:
         if self._fold_every_s is None or (self._folding is not None and not self._folding.done()):
             return
-        if self._monotonic() - self._folded_at >= self._fold_every_s:
-            self._folded_at = self._monotonic()
+        now = self._monotonic()
+        if now - self._folded_at >= self._fold_every_s:
+            self._folded_at = now
             self._folding = asyncio.create_task(self._fold_quietly(), name="analytics-fold")
 
     async def _fold_quietly(self) -> int:
@@ -748,7 +751,7 @@ class SqlEventStore:
     async def fold(self) -> int:
         """Move the pending deltas into the count tables (PostgreSQL; elsewhere nothing is pending): how
         many deltas were moved; 0 when another fold (of this or another replica) holds the lock."""
-        if self._dialect != "postgresql":
+        if not self._keeps_deltas:
             return 0
         try:
             async with self._engine.connect() as connection:
@@ -762,7 +765,7 @@ class SqlEventStore:
                     # The deleted deltas' space is reused by the next writes (autovacuum may be late or off).
                     await driver.execute("VACUUM analytics_deltas")
                 return moved
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as exc:
+        except _WRITE_ERRORS as exc:
             raise Unavailable(
                 f"the event store could not fold its counts: {exc.__class__.__name__}", reason="STORE_UNAVAILABLE"
             ) from exc
@@ -840,7 +843,7 @@ class SqlEventStore:
         dims = [d.value for d in Dimension if d in by]
         totals: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
         async with self._read() as connection:
-            for query in _sources(where, by, deltas=self._dialect == "postgresql"):
+            for query in _sources(where, by, deltas=self._keeps_deltas):
                 for row in (await connection.execute(query)).all():
                     total = totals[tuple(row[: len(dims) + 1])]
                     total[0] += int(row[-2] or 0)
@@ -851,7 +854,7 @@ class SqlEventStore:
         if limit <= 0:
             return []
         async with self._read() as connection:
-            statement = _top_statement(where, rank_by, min_views, limit, deltas=self._dialect == "postgresql")
+            statement = _top_statement(where, rank_by, min_views, limit, deltas=self._keeps_deltas)
             rows = (await connection.execute(statement)).all()
         candidates = (
             RankedAsset(row.asset_id, Metrics(int(row.views), int(row.plays), int(row.clicks), int(row.bot_events)))
@@ -878,7 +881,7 @@ class SqlEventStore:
     async def purge(self, asset_id: str | None) -> int:
         try:
             async with self._engine.begin() as connection:
-                if self._dialect == "postgresql":
+                if self._keeps_deltas:
                     # No fold meanwhile: the deltas are removed with the counts, before one could move them.
                     await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_FOLD_LOCK})"))
                 events = sa.delete(events_table)

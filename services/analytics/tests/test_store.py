@@ -20,10 +20,12 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clearframe_mesh.process import free_port
 from clearframe_runtime import db
+from clearframe_runtime.errors import Unavailable
 from clearframe_runtime.testing import assert_migrations_idempotent, database_for
 from services.analytics.adapters.clickhouse import ChdbExecutor, ClickHouseEventStore
-from services.analytics.adapters.sql import SqlEventStore, _rows, metadata
+from services.analytics.adapters.sql import _PG_FOLD_LOCK, SqlEventStore, _rows, metadata
 from services.analytics.domain.batch import EventColumns
 from services.analytics.domain.model import (
     Count,
@@ -672,6 +674,38 @@ async def test_postgres_folds_in_the_background_once_due(backend: str) -> None:
         assert await _rows_in(engine, "analytics_deltas") == 0
         counted = Metrics.of(await store.counts(EventFilter(), frozenset()))
         assert counted.total_events + counted.bot_events == 100
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_a_fold_meeting_the_lock_held_skips_and_keeps_the_deltas(backend: str) -> None:
+    """While another fold (or a purge) holds the fold lock, a fold moves nothing and says so; the deltas
+    wait, still counted, for the next one."""
+    _postgres(backend)
+    await db.migrate(backend, MIGRATIONS)
+    engine = db.create_engine(backend)
+    store = SqlEventStore(engine, fold_every_s=None)
+    try:
+        await store.record(_spread_events(0, 60))
+        pending = await _rows_in(engine, "analytics_deltas")
+        async with engine.begin() as other:
+            await other.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_FOLD_LOCK})"))
+            assert await store.fold() == 0
+            assert await _rows_in(engine, "analytics_deltas") == pending
+        counted = Metrics.of(await store.counts(EventFilter(), frozenset()))
+        assert counted.total_events + counted.bot_events == 60
+        assert await store.fold() == pending
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_a_fold_without_the_database_is_unavailable(backend: str) -> None:
+    _postgres(backend)
+    engine = db.create_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    try:
+        with pytest.raises(Unavailable) as raised:
+            await SqlEventStore(engine, fold_every_s=None).fold()
+        assert raised.value.reason == "STORE_UNAVAILABLE"
     finally:
         await engine.dispose()
 
