@@ -14,7 +14,7 @@ from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
 from envoycompat import ext_authz_pb2, ext_authz_pb2_grpc
 from services.auth.adapters.cached import CachedCredentials
-from services.auth.adapters.ratelimit import GatewayFailedAuthLimit
+from services.auth.adapters.ratelimit import GatewayFailedAuthLimit, RememberedClear
 from services.auth.adapters.sql import SqlCredentialStore
 from services.auth.api import AuthServicer, ExtAuthzServicer
 from services.auth.domain import Authority, LegacyTokenPolicy, TokenBucket
@@ -40,15 +40,16 @@ async def main() -> None:
         ttl_s=settings.review_session_ttl_s,
         secure=settings.review_cookie_secure,
     )
-    failures = (
+    gateway = (
         GatewayFailedAuthLimit(settings.gateway_url, timeout_s=settings.auth_failure_limit_timeout_s)
         if settings.gateway_url
         else None
     )
+    failures = RememberedClear(gateway, ttl_s=settings.auth_failure_clear_cache_s) if gateway is not None else None
 
     async def stop() -> None:
-        if failures is not None:
-            await failures.close()
+        if gateway is not None:
+            await gateway.close()
         await engine.dispose()
 
     async def start() -> None:

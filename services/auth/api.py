@@ -410,7 +410,7 @@ class ExtAuthzServicer(ext_authz_pb2_grpc.AuthorizationServicer):
 
     With ``failures`` (the gateway's limit on failed authentications per address), an address over that
     limit is answered 429 before its secret is even checked, so guessing stops paying off; each failure
-    is counted there.
+    is counted there (``__main__`` wraps it in :class:`~services.auth.adapters.ratelimit.RememberedClear`).
     """
 
     def __init__(

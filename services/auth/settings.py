@@ -34,6 +34,9 @@ class AuthSettings(ServiceSettings):
     gateway_url: str = topology.local_address("gateway")
     #: The most a failed-authentication count may take; then the request goes on uncounted (fail open).
     auth_failure_limit_timeout_s: float = 0.2
+    #: Seconds an address found not over the failed-authentication limit is not asked about again
+    #: (0: asked before every secret is checked). Any failure from the address forgets the answer.
+    auth_failure_clear_cache_s: float = Field(default=1.0, ge=0, le=10)
     #: Lifetime of a review page session (the cookie), 60 s – 24 h.
     review_session_ttl_s: float = Field(default=900.0, ge=60, le=86400)
     #: `Secure` on the review cookie: true / false; unset: when the gateway saw HTTPS (X-Forwarded-Proto).

@@ -4,6 +4,10 @@ Failures are reported with the descriptor ``{event: auth_failure, remote_address
 secret is checked the same descriptor is asked with ``mode: check`` (nothing counted). Any error or a
 slow answer lets the request through (fail open, logged at most once per ``log_every_s``): the limit
 protects against guessing, it must not take authentication down with it.
+
+:class:`RememberedClear` keeps, per address, a "not over the limit" answer for a second, so that the
+calls of a busy client with a valid key do not each cost the limiter a call; see its docstring for why
+that does not reopen guessing.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import time
 import grpc
 import structlog
 
+from clearframe_runtime.expiring import Expiring, Monotonic
 from clearframe_runtime.server import client_channel
 from envoycompat import ratelimit_pb2, ratelimit_pb2_grpc
-from services.auth.ports import RateLimited
+from services.auth.ports import FailedAuthLimit, RateLimited
 
 log = structlog.get_logger(__name__)
 Entry = ratelimit_pb2.RateLimitDescriptor.Entry
@@ -60,4 +65,40 @@ class GatewayFailedAuthLimit:
         await self._channel.close()
 
 
-__all__ = ["GatewayFailedAuthLimit"]
+#: Addresses remembered at most (the oldest go first): bounded memory whatever callers send.
+MAX_ADDRESSES = 10_000
+
+
+class RememberedClear:
+    """A :class:`FailedAuthLimit` that remembers an address found not over the limit for ``ttl_s``.
+
+    Only that answer is kept, and only while the address does nothing that could change it here: any
+    failure from it forgets it (and the failure itself is asked, so the one that tips the address over
+    the limit is refused as before), and a question that overlapped a failure from anywhere keeps nothing.
+    An address put over the limit by failures seen elsewhere (another auth replica) is refused at the
+    latest ``ttl_s`` later, or at its first failure here; reloaded, stricter rules apply within ``ttl_s``.
+    ``ttl_s = 0`` asks every time.
+    """
+
+    def __init__(self, limit: FailedAuthLimit, *, ttl_s: float, monotonic: Monotonic = time.monotonic) -> None:
+        self._limit = limit
+        self._clear: Expiring[bool] = Expiring(ttl_s, monotonic, MAX_ADDRESSES)
+        #: Failures so far: a question that overlapped one does not keep its answer.
+        self._failures = 0
+
+    async def blocked(self, client_ip: str) -> RateLimited | None:
+        if self._clear.get(client_ip):
+            return None
+        failures = self._failures
+        answer = await self._limit.blocked(client_ip)
+        if answer is None and failures == self._failures:
+            self._clear.keep(client_ip, True)
+        return answer
+
+    async def failed(self, client_ip: str) -> RateLimited | None:
+        self._failures += 1
+        self._clear.drop(client_ip)
+        return await self._limit.failed(client_ip)
+
+
+__all__ = ["GatewayFailedAuthLimit", "RememberedClear"]
