@@ -6,6 +6,8 @@ Translates messages to the domain's records and back; permissions are applied be
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +31,8 @@ from services.analytics.domain.model import Event, EventFilter, EventType, Metri
 PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 #: StreamRecordEvents lists at most this many refusals (and counts them all).
 MAX_STREAM_ERRORS = 1000
+#: Messages of one stream checked and queued for the group commit while the earlier ones are written.
+STREAM_WINDOW = 4
 
 _EVENT_TYPES = {
     pb.EVENT_TYPE_VIEW: EventType.VIEW,
@@ -195,6 +199,23 @@ def asset_metrics_message(asset_id: str, metrics: Metrics) -> pb.AssetMetrics:
     )
 
 
+def _sum_up(answer: pb.StreamRecordEventsResponse, recorded: tuple[BatchOutcome, list[pb.EventError]]) -> None:
+    """Add one stream message's outcome to the stream's answer."""
+    outcome, errors = recorded
+    answer.recorded_count += len(outcome.stored_ids)
+    answer.duplicate_count += outcome.duplicates
+    answer.bot_count += outcome.bots
+    answer.error_count += len(errors)
+    answer.errors.extend(errors[: max(0, MAX_STREAM_ERRORS - len(answer.errors))])
+
+
+def _unheard(task: asyncio.Task[Any]) -> None:
+    """A stream message written after its call ended: its outcome has no one to go to (read, so that asyncio
+    does not report it)."""
+    if not task.cancelled():
+        task.exception()
+
+
 class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     def __init__(self, analytics: Analytics, codec: PrincipalCodec):
         self._analytics = analytics
@@ -247,19 +268,46 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def StreamRecordEvents(
         self, request_iterator: AsyncIterator[pb.StreamRecordEventsRequest], context: grpc.aio.ServicerContext
     ) -> Any:
+        """Each message becomes a batch queued for the group commit in stream order, up to
+        :data:`STREAM_WINDOW` of them at once, so one stream keeps the writers as busy as that many
+        callers of BatchRecordEvents would, instead of waiting for each commit to read on. Queued in order,
+        an id a later message repeats is that message's duplicate, as if written one after the other. At
+        the first message that fails (oversized, backlog full, store down) the stream reads no further and
+        the call ends with that message's error once the messages before it are written; the up to
+        ``STREAM_WINDOW - 1`` read after it may be stored too (a retry with the same ids skips them)."""
         answer = pb.StreamRecordEventsResponse()
         offset = 0
-        async for message in request_iterator:
-            if not message.events:
-                continue
-            # Each message is committed before the next is read: a later message repeating an id finds it stored.
-            outcome, errors = await self._record_batch(message.events, offset)
-            offset += len(message.events)
-            answer.recorded_count += len(outcome.stored_ids)
-            answer.duplicate_count += outcome.duplicates
-            answer.bot_count += outcome.bots
-            answer.error_count += len(errors)
-            answer.errors.extend(errors[: max(0, MAX_STREAM_ERRORS - len(answer.errors))])
+        window: deque[asyncio.Task[tuple[BatchOutcome, list[pb.EventError]]]] = deque()
+        reading: asyncio.Future[pb.StreamRecordEventsRequest | None] = asyncio.ensure_future(
+            anext(request_iterator, None)
+        )
+        try:
+            while True:
+                # Woken by the next message or by a write that ended (a failure ends the call at once).
+                waited: list[asyncio.Future[Any]] = [reading, *(task for task in window if not task.done())]
+                await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+                if any(task.done() and task.exception() is not None for task in window):
+                    break
+                while window and window[0].done():
+                    _sum_up(answer, window.popleft().result())
+                if not reading.done():
+                    continue
+                message = reading.result()
+                if message is None:
+                    break
+                if message.events:
+                    window.append(asyncio.ensure_future(self._record_batch(message.events, offset)))
+                    offset += len(message.events)
+                    if len(window) >= STREAM_WINDOW:
+                        _sum_up(answer, await window.popleft())
+                reading = asyncio.ensure_future(anext(request_iterator, None))
+            # In stream order: the messages before a failing one are written, then its error ends the call.
+            while window:
+                _sum_up(answer, await window.popleft())
+        finally:
+            reading.cancel()
+            for task in window:  # the call ended early: these still write (their events are queued)
+                task.add_done_callback(_unheard)
         return answer
 
     async def Pingback(self, request: pb.PingbackRequest, context: grpc.aio.ServicerContext) -> Any:

@@ -138,6 +138,8 @@ INGEST = Ingest(
     200,
     {"analytics": 0.3, "envoy": 0.1, "client": 0.05, "idle": 0.0001},
     {"PostgreSQL": 0.1, "client": 0.02},
+    0.5,
+    {"analytics": 0.2, "PostgreSQL": 0.1},
 )
 
 
@@ -157,6 +159,8 @@ def test_the_section_renders() -> None:
     assert any("analytics 15.0, envoy 5.0, client 2.5; in all 22.5, 0.45 cores busy" in line for line in section)
     assert any("The batched COPY: PostgreSQL 5.0, client 1.0; in all 6.0, 0.60 cores busy" in line for line in section)
     assert any("At equal use of the cores the ratio would be ×0.27" in line for line in section)
+    assert any(line.startswith("| StreamRecordEvents") and "| 40000 | 0.50 |" in line for line in section)
+    assert any("×0.40 of the batched COPY; CPU per event analytics 10.0, PostgreSQL 5.0" in line for line in section)
     assert any("The last 1 rows: the same queries with 25,000 count deltas" in line for line in section)
 
 

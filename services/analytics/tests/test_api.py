@@ -22,6 +22,7 @@ from clearframe_runtime.protoconv import timestamp
 from clearframe_runtime.status import ErrorInterceptor, error_info
 from services.analytics.api import AnalyticsServicer
 from services.analytics.domain.analytics import Analytics
+from services.analytics.domain.batch import EventColumns
 from services.analytics.domain.ingest import Ingestor
 from services.analytics.domain.pingback import PingbackLimiter
 from services.analytics.tests.fake_store import MemoryEventStore
@@ -231,6 +232,53 @@ async def test_a_stream_of_batches_is_summed_up_with_errors_indexed_from_its_sta
     assert (answer.recorded_count, answer.duplicate_count, answer.error_count) == (3, 1, 2)
     assert [(e.index, e.event_id) for e in answer.errors] == [(2, "bad"), (5, "worse")]
     assert set(client.store.events) == {"a", "b", "c"}
+
+
+def views(prefix: str, n: int) -> pb.StreamRecordEventsRequest:
+    return pb.StreamRecordEventsRequest(
+        events=[pb.Event(event_id=f"{prefix}-{i}", asset_id=ASSET, event_type=pb.EVENT_TYPE_VIEW) for i in range(n)]
+    )
+
+
+async def test_a_stream_queues_its_next_messages_while_one_is_written(client: Client) -> None:
+    gate = asyncio.Event()
+    record = client.store.record_columns
+
+    async def held(events: EventColumns) -> set[str]:
+        await gate.wait()
+        return await record(events)
+
+    client.store.record_columns = held  # type: ignore[method-assign]
+
+    async def messages() -> AsyncIterator[pb.StreamRecordEventsRequest]:
+        for k in range(4):
+            yield views(f"m{k}", 10)
+        yield views("m0", 10)  # a later message repeating the first one's ids: its duplicates
+
+    call = asyncio.ensure_future(client.stub.StreamRecordEvents(messages(), metadata=client.as_(SHARELINKS)))
+    # Nothing is written while the gate is shut, yet the stream's first four messages are all queued.
+    for _ in range(200):
+        if client.ingestor.stats.pending == 40:
+            break
+        await asyncio.sleep(0.01)
+    assert client.ingestor.stats.pending == 40 and not call.done()
+    gate.set()
+    answer = await call
+    assert (answer.recorded_count, answer.duplicate_count) == (40, 10)
+    assert len(client.store.events) == 40
+
+
+async def test_a_stream_ends_at_its_first_failing_message_keeping_what_came_before(client: Client) -> None:
+    async def messages() -> AsyncIterator[pb.StreamRecordEventsRequest]:
+        yield views("before", 10)
+        yield views("big", 1001)
+        await asyncio.sleep(3600)  # never read: the call has ended
+        yield views("after", 10)
+
+    with pytest.raises(grpc.aio.AioRpcError) as big:
+        await client.stub.StreamRecordEvents(messages(), metadata=client.as_(SHARELINKS))
+    assert big.value.code() is grpc.StatusCode.INVALID_ARGUMENT and reason_of(big.value) == "TOO_MANY_EVENTS"
+    assert set(client.store.events) == {f"before-{i}" for i in range(10)}
 
 
 async def test_a_stream_needs_analytics_write_and_refuses_oversized_messages(client: Client) -> None:

@@ -119,10 +119,12 @@ class AnalyticsServiceServicer:
 
     def StreamRecordEvents(self, request_iterator, context):
         """Records a stream of event batches on one call, for producers that send continuously. Each message
-        (1–1000 events) is checked and written as it arrives, by the rules of BatchRecordEvents; the one
-        answer, after the client half-closes and everything is committed, sums them up. An error's `index`
-        counts events from the start of the stream. A message over 1000 events, a full backlog or a store
-        that cannot write ends the call with that error; what earlier messages stored stays stored (retry
+        (1–1000 events) is checked as it arrives, by the rules of BatchRecordEvents, and written while the
+        next ones are read (up to four at once, in stream order: an id a later message repeats is its
+        duplicate); the one answer, after the client half-closes and everything is committed, sums them up.
+        An error's `index` counts events from the start of the stream. A message over 1000 events, a full
+        backlog or a store that cannot write ends the call with that error once the messages before it are
+        written; what they stored stays stored, and so may what the up to three read after it stored (retry
         with the same event ids). gRPC only (no REST binding). Needs `analytics.write`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
