@@ -1,4 +1,4 @@
-"""In-memory fakes of the auth ports, and a clock the tests move."""
+"""In-memory fakes of the auth ports, and the clocks the tests move."""
 
 from __future__ import annotations
 
@@ -19,6 +19,16 @@ class FakeClock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
+class Seconds:
+    """A monotonic clock (seconds) that stands still until a test sets ``now``."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @dataclass

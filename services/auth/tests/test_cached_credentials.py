@@ -10,7 +10,7 @@ import pytest
 from services.auth.adapters import cached
 from services.auth.adapters.cached import CachedCredentials
 from services.auth.domain import AuthFailure, digest
-from services.auth.tests.fakes import FakeClock, MemoryCredentialStore
+from services.auth.tests.fakes import FakeClock, MemoryCredentialStore, Seconds
 from services.auth.tests.test_domain import ADMIN, authority
 
 
@@ -26,14 +26,6 @@ class Counting(MemoryCredentialStore):
     async def token_by_digest(self, secret_digest: str):  # type: ignore[no-untyped-def]
         self.lookups += 1
         return await super().token_by_digest(secret_digest)
-
-
-class Seconds:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from envoycompat import ext_authz_pb2
 from services.auth.adapters.ratelimit import RememberedClear
 from services.auth.api import ExtAuthzServicer
 from services.auth.ports import FailedAuthLimit, RateLimited
-from services.auth.tests.fakes import FakeClock, MemoryCredentialStore
+from services.auth.tests.fakes import FakeClock, MemoryCredentialStore, Seconds
 from services.auth.tests.test_domain import authority
 
 ADMIN_SECRET = "cfk_" + "a" * 40
@@ -72,16 +72,8 @@ async def test_failures_are_counted_then_the_address_waits_even_with_a_valid_key
     assert (await authz.Check(check(ADMIN_SECRET, ip="198.51.100.1"), None)).HasField("ok_response")
 
 
-class Monotonic:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_a_clear_address_is_asked_about_once_a_second() -> None:
-    limit, clock = FakeFailedAuthLimit(2), Monotonic()
+    limit, clock = FakeFailedAuthLimit(2), Seconds()
     authz = await servicer(RememberedClear(limit, ttl_s=1.0, monotonic=clock))
     for _ in range(5):
         assert (await authz.Check(check(ADMIN_SECRET), None)).HasField("ok_response")
@@ -93,7 +85,7 @@ async def test_a_clear_address_is_asked_about_once_a_second() -> None:
 
 async def test_a_remembered_clear_address_is_refused_from_the_failure_that_tips_it_over() -> None:
     limit = FakeFailedAuthLimit(2)
-    authz = await servicer(RememberedClear(limit, ttl_s=60.0, monotonic=Monotonic()))
+    authz = await servicer(RememberedClear(limit, ttl_s=60.0, monotonic=Seconds()))
     assert (await authz.Check(check(ADMIN_SECRET), None)).HasField("ok_response")  # remembered as clear
     codes = [(await authz.Check(check("wrong"), None)).denied_response.status.code for _ in range(3)]
     assert codes == [401, 401, 429]
@@ -102,7 +94,7 @@ async def test_a_remembered_clear_address_is_refused_from_the_failure_that_tips_
 
 
 async def test_failures_seen_by_another_replica_are_met_within_the_ttl() -> None:
-    limit, clock = FakeFailedAuthLimit(2), Monotonic()
+    limit, clock = FakeFailedAuthLimit(2), Seconds()
     authz = await servicer(RememberedClear(limit, ttl_s=1.0, monotonic=clock))
     assert (await authz.Check(check(ADMIN_SECRET), None)).HasField("ok_response")
     limit.failures += ["203.0.113.7"] * 2  # counted through another auth replica
@@ -124,7 +116,7 @@ async def test_a_question_that_overlapped_a_failure_keeps_nothing() -> None:
             return REFUSAL if self.failures.count(client_ip) >= self.limit else None
 
     limit = Slow(1)
-    remembered = RememberedClear(limit, ttl_s=60.0, monotonic=Monotonic())
+    remembered = RememberedClear(limit, ttl_s=60.0, monotonic=Seconds())
     question = asyncio.create_task(remembered.blocked("203.0.113.7"))
     await asyncio.sleep(0)
     assert await remembered.failed("203.0.113.7") is None  # the address is at its limit now
