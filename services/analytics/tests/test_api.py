@@ -17,6 +17,7 @@ from google.rpc import error_details_pb2
 from clearframe.analytics.v1 import analytics_service_pb2 as pb
 from clearframe.analytics.v1 import analytics_service_pb2_grpc as pb_grpc
 from clearframe_runtime.access import AccessInterceptor
+from clearframe_runtime.errors import Unavailable
 from clearframe_runtime.principal import KIND_API_KEY, Principal, PrincipalCodec
 from clearframe_runtime.protoconv import timestamp
 from clearframe_runtime.status import ErrorInterceptor, error_info
@@ -279,6 +280,23 @@ async def test_a_stream_ends_at_its_first_failing_message_keeping_what_came_befo
         await client.stub.StreamRecordEvents(messages(), metadata=client.as_(SHARELINKS))
     assert big.value.code() is grpc.StatusCode.INVALID_ARGUMENT and reason_of(big.value) == "TOO_MANY_EVENTS"
     assert set(client.store.events) == {f"before-{i}" for i in range(10)}
+
+
+async def test_a_stream_whose_store_cannot_write_ends_unavailable_without_waiting_for_more(client: Client) -> None:
+    async def down(events: EventColumns) -> set[str]:
+        raise Unavailable("the event store could not write", reason="STORE_UNAVAILABLE")
+
+    client.store.record_columns = down  # type: ignore[method-assign]
+
+    async def messages() -> AsyncIterator[pb.StreamRecordEventsRequest]:
+        yield views("lost", 10)
+        await asyncio.sleep(3600)  # the producer sends nothing more: the failure alone ends the call
+        yield views("never", 10)
+
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await client.stub.StreamRecordEvents(messages(), metadata=client.as_(SHARELINKS), timeout=10)
+    assert failed.value.code() is grpc.StatusCode.UNAVAILABLE and reason_of(failed.value) == "STORE_UNAVAILABLE"
+    assert client.store.events == {}
 
 
 async def test_a_stream_needs_analytics_write_and_refuses_oversized_messages(client: Client) -> None:
