@@ -5,7 +5,10 @@ over a large seeded event table.
    on its own channel) into a mesh running on a temporary PostgreSQL database. Baseline: the very rows the
    service stored, read back, then COPYed (asyncpg ``copy_records_to_table``) into the same
    ``analytics_events`` table — same columns, day partitions and indexes — of a second temporary
-   database on the same server: once in the same batches at the same concurrency, once as one COPY.
+   database on the same server: once in the same batches at the same concurrency, once as one COPY. Then the
+   same number of events (other ids) through `StreamRecordEvents`. Three rounds of the four paths (one with
+   ``--quick``), each path from empty tables after a CHECKPOINT: the server's speed drifts between minutes on
+   a shared machine, so the ratios are taken within a round and the report gives their median.
 2. Queries: the mesh's tables are emptied and seeded server-side (``INSERT … SELECT`` over
    ``generate_series``, indexes dropped during the load and rebuilt after, as a bulk load would), the
    hourly rollups built from them with one ``INSERT … SELECT … GROUP BY`` keyed exactly as the SQL adapter
@@ -80,6 +83,8 @@ PLATFORMS = (pb.PLATFORM_WEB, pb.PLATFORM_SLACK, pb.PLATFORM_DISCORD, pb.PLATFOR
 @dataclass(frozen=True)
 class Sizes:
     ingest_events: int
+    #: Rounds of the ingest measurement (each path once a round; the report gives medians).
+    ingest_rounds: int
     seeded_events: int
     assets: int
     days: int
@@ -87,9 +92,10 @@ class Sizes:
 
 
 def sizes(quick: bool, events: int | None = None, assets: int | None = None, days: int | None = None) -> Sizes:
-    base = Sizes(20_000, 1_000_000, 1000, 30, 20) if quick else Sizes(200_000, 10_000_000, 1000, 30, 60)
+    base = Sizes(20_000, 1, 1_000_000, 1000, 30, 20) if quick else Sizes(200_000, 3, 10_000_000, 1000, 30, 60)
     return Sizes(
         base.ingest_events,
+        base.ingest_rounds,
         events if events is not None else base.seeded_events,
         assets if assets is not None else base.assets,
         days if days is not None else base.days,
@@ -209,13 +215,13 @@ def _server_processes() -> list[int]:
 
 
 @dataclass(frozen=True)
-class Ingest:
-    events: int
+class Round:
+    """One round of the ingest measurement: each path in turn, on the same server, one after another."""
+
     service_s: float
     batch_p50_ms: float
     copy_batched_s: float
     copy_single_s: float
-    rollup_rows: int
     #: CPU seconds per process group while the service ingested, and while the batched COPY ran.
     cpu_s: dict[str, float]
     copy_cpu_s: dict[str, float]
@@ -223,70 +229,133 @@ class Ingest:
     stream_s: float
     stream_cpu_s: dict[str, float]
 
+    @property
+    def ratio(self) -> float:
+        """BatchRecordEvents' events/s over the batched COPY's, in this round."""
+        return self.copy_batched_s / self.service_s
 
-async def _ingest(
-    mesh_url: str, baseline_url: str, target: str, key: str, n: int, pids: dict[str, list[int]]
-) -> Ingest:
+
+@dataclass(frozen=True)
+class Ingest:
+    """``events`` per path and round; the rounds in the order they ran."""
+
+    events: int
+    rollup_rows: int
+    rounds: tuple[Round, ...]
+
+    def median_s(self, seconds: Callable[[Round], float]) -> float:
+        return statistics.median(seconds(r) for r in self.rounds)
+
+    def cpu(self, used: Callable[[Round], dict[str, float]]) -> dict[str, float]:
+        """CPU seconds per process group over all rounds."""
+        total: dict[str, float] = {}
+        for r in self.rounds:
+            for name, seconds in used(r).items():
+                total[name] = total.get(name, 0.0) + seconds
+        return total
+
+    @property
+    def ratio(self) -> float:
+        """The median of the rounds' ratios (a round's paths run seconds apart)."""
+        return statistics.median(r.ratio for r in self.rounds)
+
+
+async def _checkpoint(url: str) -> None:
+    """Write the server's dirty pages out (every measured path starts after a checkpoint, none in a
+    previous path's)."""
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("CHECKPOINT")
+    finally:
+        await connection.close()
+
+
+async def _ingest_round(
+    mesh: asyncpg.Connection,
+    baseline: asyncpg.Connection,
+    urls: tuple[str, str],
+    target: str,
+    key: str,
+    n: int,
+    pids: dict[str, list[int]],
+) -> tuple[Round, int]:
+    """One round from empty tables: BatchRecordEvents, then the COPYs of the rows it stored, then
+    StreamRecordEvents; the round and the rollup keys the batches made."""
+    mesh_url, baseline_url = urls
     now = datetime.now(UTC)
-    warm = ingest_requests(BATCH, now - timedelta(hours=2))
-    await _send(target, key, warm[:PRODUCERS])  # connections, the store's compiled statements
-    mesh = await asyncpg.connect(mesh_url)
-    try:
-        await mesh.execute(f"TRUNCATE {', '.join(TABLES)}")
-        requests = ingest_requests(n, now)
-        # The server's every process (backends, WAL writer, checkpointer): the baseline's database is idle meanwhile.
-        meter = CpuMeter({**pids, "PostgreSQL": _server_processes})
-        service_s, latencies = await _send(target, key, requests)
-        cpu_s = meter.used()
-        stored = await mesh.fetchval("SELECT count(*) FROM analytics_events")
-        # The counts: folded into the rollups, or still in the deltas (the last fold interval's).
-        counted = await mesh.fetchval(
-            "SELECT sum(events + bot_events) FROM (SELECT events, bot_events FROM analytics_rollups "
-            "UNION ALL SELECT events, bot_events FROM analytics_deltas) AS counts"
-        )
-        rollup_rows = await mesh.fetchval(
-            "SELECT count(*) FROM (SELECT asset_id, short_code, platform, event_type, hour_us FROM analytics_rollups "
-            "UNION SELECT asset_id, short_code, platform, event_type, hour_us FROM analytics_deltas) AS keys"
-        )
-        if stored != n or counted != n:
-            raise RuntimeError(f"stored {stored} events, rollups count {counted}, sent {n}")
-        # The baseline copies exactly what the service stored, in the order it was sent.
-        rows = [tuple(r) for r in await mesh.fetch(f"SELECT {', '.join(COLUMNS)} FROM analytics_events")]
-        # The same again (other ids) through the streaming RPC, from the same empty tables.
-        await mesh.execute(f"TRUNCATE {', '.join(TABLES)}")
-        streamed = ingest_requests(n, now)
-        meter = CpuMeter({**pids, "PostgreSQL": _server_processes})
-        stream_s = await _stream(target, key, streamed)
-        stream_cpu_s = meter.used()
-        if await mesh.fetchval("SELECT count(*) FROM analytics_events") != n:
-            raise RuntimeError("the streams' events were not all stored")
-    finally:
-        await mesh.close()
-    await db.migrate(baseline_url, MIGRATIONS)
-    baseline = await asyncpg.connect(baseline_url)
-    try:
-        # analytics_events is partitioned by day: the baseline's rows need their days' partitions too.
-        await pg_create_partitions(baseline, {r[COLUMNS.index("event_time_us")] // DAY_US * DAY_US for r in rows})
-        batched_s, copy_cpu_s = await _copy(baseline_url, rows, BATCH, PRODUCERS)
-        await baseline.execute("TRUNCATE analytics_events")
-        await baseline.execute("CHECKPOINT")
-        single_s, _ = await _copy(baseline_url, rows, len(rows), 1)
-        if await baseline.fetchval("SELECT count(*) FROM analytics_events") != n:
-            raise RuntimeError("the baseline COPY lost rows")
-    finally:
-        await baseline.close()
-    return Ingest(
-        n,
+    await mesh.execute(f"TRUNCATE {', '.join(TABLES)}")
+    requests = ingest_requests(n, now)
+    await _checkpoint(mesh_url)
+    # The server's every process (backends, WAL writer, checkpointer): the baseline's database is idle meanwhile.
+    meter = CpuMeter({**pids, "PostgreSQL": _server_processes})
+    service_s, latencies = await _send(target, key, requests)
+    cpu_s = meter.used()
+    stored = await mesh.fetchval("SELECT count(*) FROM analytics_events")
+    # The counts: folded into the rollups, or still in the deltas (the last fold interval's).
+    counted = await mesh.fetchval(
+        "SELECT sum(events + bot_events) FROM (SELECT events, bot_events FROM analytics_rollups "
+        "UNION ALL SELECT events, bot_events FROM analytics_deltas) AS counts"
+    )
+    rollup_rows = await mesh.fetchval(
+        "SELECT count(*) FROM (SELECT asset_id, short_code, platform, event_type, hour_us FROM analytics_rollups "
+        "UNION SELECT asset_id, short_code, platform, event_type, hour_us FROM analytics_deltas) AS keys"
+    )
+    if stored != n or counted != n:
+        raise RuntimeError(f"stored {stored} events, rollups count {counted}, sent {n}")
+    # The baseline copies exactly what the service stored, in the order it was sent.
+    rows = [tuple(r) for r in await mesh.fetch(f"SELECT {', '.join(COLUMNS)} FROM analytics_events")]
+    # analytics_events is partitioned by day: the baseline's rows need their days' partitions too.
+    await pg_create_partitions(baseline, {r[COLUMNS.index("event_time_us")] // DAY_US * DAY_US for r in rows})
+    await baseline.execute("TRUNCATE analytics_events")
+    await _checkpoint(baseline_url)
+    batched_s, copy_cpu_s = await _copy(baseline_url, rows, BATCH, PRODUCERS)
+    await baseline.execute("TRUNCATE analytics_events")
+    await _checkpoint(baseline_url)
+    single_s, _ = await _copy(baseline_url, rows, len(rows), 1)
+    if await baseline.fetchval("SELECT count(*) FROM analytics_events") != n:
+        raise RuntimeError("the baseline COPY lost rows")
+    await baseline.execute("TRUNCATE analytics_events")
+    # The same again (other ids) through the streaming RPC, from the same empty tables.
+    await mesh.execute(f"TRUNCATE {', '.join(TABLES)}")
+    streamed = ingest_requests(n, now)
+    await _checkpoint(mesh_url)
+    meter = CpuMeter({**pids, "PostgreSQL": _server_processes})
+    stream_s = await _stream(target, key, streamed)
+    stream_cpu_s = meter.used()
+    if await mesh.fetchval("SELECT count(*) FROM analytics_events") != n:
+        raise RuntimeError("the streams' events were not all stored")
+    measured = Round(
         service_s,
         statistics.median(latencies) * 1000,
         batched_s,
         single_s,
-        rollup_rows,
         cpu_s,
         copy_cpu_s,
         stream_s,
         stream_cpu_s,
     )
+    return measured, rollup_rows
+
+
+async def _ingest(
+    mesh_url: str, baseline_url: str, target: str, key: str, n: int, rounds: int, pids: dict[str, list[int]]
+) -> Ingest:
+    now = datetime.now(UTC)
+    warm = ingest_requests(BATCH, now - timedelta(hours=2))
+    await _send(target, key, warm[:PRODUCERS])  # connections, the store's compiled statements
+    await db.migrate(baseline_url, MIGRATIONS)
+    mesh = await asyncpg.connect(mesh_url)
+    baseline = await asyncpg.connect(baseline_url)
+    try:
+        measured: list[Round] = []
+        for _ in range(rounds):
+            one, rollup_rows = await _ingest_round(mesh, baseline, (mesh_url, baseline_url), target, key, n, pids)
+            print(f"round {len(measured) + 1}: ×{one.ratio:.2f} of the batched COPY", flush=True)
+            measured.append(one)
+    finally:
+        await mesh.close()
+        await baseline.close()
+    return Ingest(n, rollup_rows, tuple(measured))
 
 
 # --- seeding --------------------------------------------------------------------------------------------
@@ -573,12 +642,13 @@ def measure(
                 reader = _key(http, "analytics.read")
             # Every process of the mesh: Envoy asks auth (ext_authz) and the rate limiter about every call.
             pids = {name: [process.pid] for name, process in mesh.processes.items()}
-            ingest = asyncio.run(_ingest(mesh_url, baseline_url, mesh.gateway_target, writer, size.ingest_events, pids))
+            ingest = asyncio.run(
+                _ingest(
+                    mesh_url, baseline_url, mesh.gateway_target, writer, size.ingest_events, size.ingest_rounds, pids
+                )
+            )
             print(
-                f"ingest: {ingest.events / ingest.service_s:.0f} events/s through the gateway, COPY "
-                f"{ingest.events / ingest.copy_batched_s:.0f}/s batched, {ingest.events / ingest.copy_single_s:.0f}/s "
-                "as one",
-                flush=True,
+                f"ingest: ×{ingest.ratio:.2f} of the batched COPY (median of {len(ingest.rounds)} rounds)", flush=True
             )
             if ingest_only:
                 return ingest, None, []
@@ -609,40 +679,62 @@ def _per_event(cpu_s: dict[str, float], events: int) -> str:
     return ", ".join(f"{name} {seconds / events * 1e6:.1f}" for seconds, name in busy)
 
 
+def _ratios(ingest: Ingest, ratio: Callable[[Round], float]) -> str:
+    """The median of the rounds' ratios, and each round's when there are several."""
+    median = f"×{statistics.median(ratio(r) for r in ingest.rounds):.2f}"
+    if len(ingest.rounds) == 1:
+        return median
+    return f"{median} (rounds: {', '.join(f'×{ratio(r):.2f}' for r in ingest.rounds)})"
+
+
 def ingest_lines(ingest: Ingest) -> list[str]:
-    """The "### Ingest" subsection."""
-    service_rate = ingest.events / ingest.service_s
-    batched_rate = ingest.events / ingest.copy_batched_s
-    single_rate = ingest.events / ingest.copy_single_s
-    cpu, copy_cpu = _per_event(ingest.cpu_s, ingest.events), _per_event(ingest.copy_cpu_s, ingest.events)
-    service_cpu, copy_total = sum(ingest.cpu_s.values()), sum(ingest.copy_cpu_s.values())
-    stream_rate, stream_cpu = ingest.events / ingest.stream_s, sum(ingest.stream_cpu_s.values())
-    stream_per_event = _per_event(ingest.stream_cpu_s, ingest.events)
+    """The "### Ingest" subsection: rates and seconds are the rounds' medians, CPU is summed over the rounds."""
+    n, rounds = ingest.events, len(ingest.rounds)
+    service_s = ingest.median_s(lambda r: r.service_s)
+    batched_s = ingest.median_s(lambda r: r.copy_batched_s)
+    single_s = ingest.median_s(lambda r: r.copy_single_s)
+    stream_s = ingest.median_s(lambda r: r.stream_s)
+    every = n * rounds  # events per path over all rounds
+    used, copy_used = ingest.cpu(lambda r: r.cpu_s), ingest.cpu(lambda r: r.copy_cpu_s)
+    stream_used = ingest.cpu(lambda r: r.stream_cpu_s)
+    service_cpu, copy_total, stream_cpu = sum(used.values()), sum(copy_used.values()), sum(stream_used.values())
+    service_wall = sum(r.service_s for r in ingest.rounds)
+    copy_wall = sum(r.copy_batched_s for r in ingest.rounds)
+    stream_wall = sum(r.stream_s for r in ingest.rounds)
+    p50 = ingest.median_s(lambda r: r.batch_p50_ms)
     return [
-        f"{INGEST_HEADING} ({ingest.events} events, batches of {BATCH}, {PRODUCERS} concurrent producers)",
+        f"{INGEST_HEADING} ({n} events per path and round, {rounds} round{'s' if rounds > 1 else ''}, batches of "
+        f"{BATCH}, {PRODUCERS} concurrent producers)",
         "",
         "| path | events/s | seconds |",
         "|---|---:|---:|",
-        f"| BatchRecordEvents, native gRPC through Envoy (validation, group commit, rollups) | {service_rate:.0f} | "
-        f"{ingest.service_s:.2f} |",
-        f"| COPY of the same rows, {BATCH} per COPY, {PRODUCERS} connections | {batched_rate:.0f} | "
-        f"{ingest.copy_batched_s:.2f} |",
-        f"| COPY of the same rows, one COPY | {single_rate:.0f} | {ingest.copy_single_s:.2f} |",
+        f"| BatchRecordEvents, native gRPC through Envoy (validation, group commit, rollups) | {n / service_s:.0f} | "
+        f"{service_s:.2f} |",
+        f"| COPY of the same rows, {BATCH} per COPY, {PRODUCERS} connections | {n / batched_s:.0f} | {batched_s:.2f} |",
+        f"| COPY of the same rows, one COPY | {n / single_s:.0f} | {single_s:.2f} |",
         f"| StreamRecordEvents, native gRPC through Envoy, {PRODUCERS} streams of {BATCH}-event messages (other ids) "
-        f"| {stream_rate:.0f} | {ingest.stream_s:.2f} |",
+        f"| {n / stream_s:.0f} | {stream_s:.2f} |",
         "",
-        f"- Ingest vs. raw COPY in the same batches: ×{service_rate / batched_rate:.2f} (goal ≥ 0.5); vs. one COPY: "
-        f"×{service_rate / single_rate:.2f}. A batch of {BATCH} was answered in {ingest.batch_p50_ms:.0f} ms (p50), "
-        "after its commit.",
-        f"- CPU per ingested event (µs, user + system, while the producers sent): {cpu}; in all "
-        f"{service_cpu / ingest.events * 1e6:.1f}, {service_cpu / ingest.service_s:.2f} cores busy. The batched "
-        f"COPY: {copy_cpu}; in all {copy_total / ingest.events * 1e6:.1f}, "
-        f"{copy_total / ingest.copy_batched_s:.2f} cores busy. At equal use of the cores the ratio would be "
+        *(
+            [
+                "- Each round ran the four paths one after another from empty tables, each after a CHECKPOINT; "
+                "the table gives the rounds' medians, the ratios are the medians of each round's own."
+            ]
+            if rounds > 1
+            else []
+        ),
+        f"- Ingest vs. raw COPY in the same batches: {_ratios(ingest, lambda r: r.ratio)}, goal ≥ 0.5; vs. one "
+        f"COPY: {_ratios(ingest, lambda r: r.copy_single_s / r.service_s)}. A batch of {BATCH} was answered in "
+        f"{p50:.0f} ms (p50), after its commit.",
+        f"- CPU per ingested event (µs, user + system, while the producers sent): {_per_event(used, every)}; in all "
+        f"{service_cpu / every * 1e6:.1f}, {service_cpu / service_wall:.2f} cores busy. The batched "
+        f"COPY: {_per_event(copy_used, every)}; in all {copy_total / every * 1e6:.1f}, "
+        f"{copy_total / copy_wall:.2f} cores busy. At equal use of the cores the ratio would be "
         f"×{copy_total / service_cpu:.2f}.",
         f"- The streaming RPC, for producers that send continuously (not what the goal is about): "
-        f"×{stream_rate / batched_rate:.2f} of the batched COPY; CPU per event {stream_per_event}; "
-        f"in all {stream_cpu / ingest.events * 1e6:.1f}, {stream_cpu / ingest.stream_s:.2f} cores busy (one call, "
-        "authenticated and rate-limited once, per stream).",
+        f"{_ratios(ingest, lambda r: r.copy_batched_s / r.stream_s)} of the batched COPY; CPU per event "
+        f"{_per_event(stream_used, every)}; in all {stream_cpu / every * 1e6:.1f}, {stream_cpu / stream_wall:.2f} "
+        "cores busy (one call, authenticated and rate-limited once, per stream).",
         "- Both write the same `analytics_events` table (partitioned by day, three indexes); the service also "
         "registers each id in `analytics_event_ids` (primary key; a known id is skipped by `ON CONFLICT DO "
         "NOTHING`) and appends what the events add to the counts (`analytics_deltas`, one row per rollup key) "

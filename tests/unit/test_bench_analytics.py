@@ -8,12 +8,13 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
-from bench.analytics import Ingest, Latency, Seeded, ingest_lines, lines, replace_ingest, seed, sizes
+from bench.analytics import Ingest, Latency, Round, Seeded, ingest_lines, lines, replace_ingest, seed, sizes
 from clearframe_runtime import db
 from clearframe_runtime.testing import PostgresRequired, postgres_url, temporary_postgres_database
 from services.analytics.__main__ import MIGRATIONS
@@ -129,18 +130,17 @@ async def test_seeded_rollups_are_the_adapters(postgres: str) -> None:
         await engine.dispose()
 
 
-INGEST = Ingest(
-    20_000,
+ROUND = Round(
     1.0,
     200.0,
     0.2,
     0.25,
-    200,
     {"analytics": 0.3, "envoy": 0.1, "client": 0.05, "idle": 0.0001},
     {"PostgreSQL": 0.1, "client": 0.02},
     0.5,
     {"analytics": 0.2, "PostgreSQL": 0.1},
 )
+INGEST = Ingest(20_000, 200, (ROUND,))
 
 
 def test_the_section_renders() -> None:
@@ -153,7 +153,8 @@ def test_the_section_renders() -> None:
         [Latency("GetAssetMetrics", 30.0, 35.0), Latency("ListTopAssets", 220.0, 250.0)],
     )
     assert section[0] == "## Analytics"
-    assert any("×0.20 (goal ≥ 0.5)" in line for line in section)
+    assert any("×0.20, goal ≥ 0.5" in line for line in section)
+    assert not any("rounds:" in line for line in section)  # one round: no list of one
     assert any("Slowest p50: 220.0 ms (ListTopAssets" in line for line in section)
     # Busiest first, a process under a tenth of a µs per event left out; the baseline's CPU beside it.
     assert any("analytics 15.0, envoy 5.0, client 2.5; in all 22.5, 0.45 cores busy" in line for line in section)
@@ -167,8 +168,32 @@ def test_the_section_renders() -> None:
 def test_an_ingest_only_run_replaces_the_ingest_subsection_and_keeps_the_rest() -> None:
     document = "## Analytics\n\nCommand: x\n\n### Ingest (old)\n\n| old |\n\n### Queries (q)\n\n| kept |\n\n## Next\n"
     updated = replace_ingest(document, ingest_lines(INGEST))
-    assert "| old |" not in updated and "×0.20 (goal ≥ 0.5)" in updated
-    assert updated.startswith("## Analytics\n\nCommand: x\n\n### Ingest (20000 events")
+    assert "| old |" not in updated and "×0.20, goal ≥ 0.5" in updated
+    assert updated.startswith("## Analytics\n\nCommand: x\n\n### Ingest (20000 events per path and round, 1 round,")
     assert updated.endswith("\n### Queries (q)\n\n| kept |\n\n## Next\n")
     with pytest.raises(ValueError, match="no '### Ingest' subsection"):
         replace_ingest("## Analytics\n", ingest_lines(INGEST))
+
+
+def test_rounds_give_medians_and_each_rounds_own_ratio() -> None:
+    # The second round's server was slow for both paths, the third's COPY fast: each ratio is a round's own.
+    rounds = (
+        ROUND,
+        replace(ROUND, service_s=2.0, copy_batched_s=0.5, copy_single_s=0.6, stream_s=1.0),
+        replace(ROUND, service_s=0.5, copy_batched_s=0.2, copy_single_s=0.2, stream_s=0.4),
+    )
+    section = ingest_lines(Ingest(20_000, 200, rounds))
+    assert section[0].startswith("### Ingest (20000 events per path and round, 3 rounds,")
+    # Medians of the rounds' seconds: 1.0 s for the service, 0.2 s for the batched COPY.
+    assert any(line.startswith("| BatchRecordEvents") and "| 20000 | 1.00 |" in line for line in section)
+    assert any(
+        line.startswith("| COPY of the same rows, 1000 per COPY") and "| 100000 | 0.20 |" in line for line in section
+    )
+    # Not the ratio of the medians (×0.20): the median of 0.20, 0.25 and 0.40.
+    assert any("×0.25 (rounds: ×0.20, ×0.25, ×0.40), goal ≥ 0.5" in line for line in section)
+    assert any(
+        "of the batched COPY; CPU per event analytics 10.0" in line and "×0.50 (rounds: ×0.40, ×0.50, ×0.50)" in line
+        for line in section
+    )
+    # CPU summed over the rounds, per event of all of them; cores busy over the rounds' wall time.
+    assert any("analytics 15.0, envoy 5.0, client 2.5; in all 22.5, 0.39 cores busy" in line for line in section)
