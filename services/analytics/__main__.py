@@ -1,21 +1,26 @@
 """Run the analytics service: `python -m services.analytics`.
 
 Wiring only: settings → event store (SQL, migrated at start; or ClickHouse, its schema created at start) →
-group-commit ingestor → domain → servicer.
+group-commit ingestor → domain → servicer; with a raw retention, a background task that drops the expired
+days at start and every ``CLEARFRAME_ANALYTICS_RETENTION_EVERY_S``.
 On SIGTERM the server drains, then the ingestor writes whatever still waits before the engine closes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import structlog
+
 from clearframe.analytics.v1 import analytics_service_pb2, analytics_service_pb2_grpc
 from clearframe_runtime import db
 from clearframe_runtime.clock import utcnow
 from clearframe_runtime.health import Component, database_component
+from clearframe_runtime.periodic import every
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
@@ -26,6 +31,7 @@ from services.analytics.domain.analytics import Analytics
 from services.analytics.domain.events import Limits
 from services.analytics.domain.ingest import Ingestor
 from services.analytics.domain.pingback import PingbackLimiter
+from services.analytics.domain.retention import RawRetention
 from services.analytics.metrics import observe_ingest
 from services.analytics.ports import EventStore
 from services.analytics.settings import AnalyticsSettings, IngestSettings
@@ -33,6 +39,8 @@ from services.analytics.settings import AnalyticsSettings, IngestSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The cyclic collector's thresholds (Python's defaults: 700, 10, 10).
 GC_THRESHOLDS = (50_000, 20, 50)
+
+log = structlog.get_logger(__name__)
 
 
 async def main() -> None:
@@ -63,7 +71,9 @@ async def main() -> None:
         limits=Limits(max_future=timedelta(seconds=ingest.max_future_s), max_age=timedelta(days=ingest.max_age_days)),
         ratio_min_views=ingest.ratio_min_views,
         pingbacks=PingbackLimiter(ingest.pingback_per_minute, clock=utcnow) if ingest.pingback_per_minute else None,
+        retention=RawRetention(ingest.raw_retention_days) if ingest.raw_retention_days else None,
     )
+    tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:
         if clickhouse is not None:
@@ -71,8 +81,19 @@ async def main() -> None:
         else:
             await db.migrate(database.database_url, MIGRATIONS)
         ingestor.start()
+        if ingest.raw_retention_days:
+            retention = every(ingest.retention_every_s, drop_expired_raw, "raw-retention", at_once=True)
+            tasks.append(asyncio.create_task(retention, name="raw-retention"))
+
+    async def drop_expired_raw() -> None:
+        dropped = await analytics.drop_expired_raw()
+        if dropped:
+            log.info("raw events past the retention dropped; their counts stay", events=dropped)
 
     async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         # In-flight calls were answered while the server drained; this writes anything still queued.
         await ingestor.close()
         if clickhouse is not None:

@@ -1,13 +1,14 @@
 """What the analytics domain needs from the outside: a store of events and their hourly rollups.
 
-``services/analytics/adapters/sql.py`` implements it on SQLite and PostgreSQL;
-``services/analytics/tests/fake_store.py`` in memory. ``services/analytics/tests/test_store.py`` is the
-contract both pass.
+``services/analytics/adapters/sql.py`` implements it on SQLite and PostgreSQL,
+``services/analytics/adapters/clickhouse.py`` on ClickHouse, ``services/analytics/tests/fake_store.py`` in
+memory. ``services/analytics/tests/test_store.py`` is the contract all of them pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from services.analytics.domain.batch import EventColumns
@@ -53,4 +54,11 @@ class EventStore(Protocol):
 
     async def purge(self, asset_id: str | None) -> int:
         """Delete the events (and counts) of one asset, or of all assets for ``None``; how many events."""
+        ...
+
+    async def drop_raw_before(self, day: datetime) -> int:
+        """Delete the raw events of the UTC days before ``day`` (a UTC midnight) and forget their ids, keeping
+        every count they added: counts over whole hours answer as before, :meth:`page` and :meth:`get_many`
+        no longer find them, and their ids may be stored again. How many events were deleted;
+        ``ValueError`` when ``day`` is not a UTC midnight."""
         ...

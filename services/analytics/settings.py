@@ -37,6 +37,11 @@ class IngestSettings(BaseSettings):
     #: Accepted event times: at most this far ahead of the server's clock, at most this old.
     max_future_s: float = Field(default=300.0, ge=0)
     max_age_days: int = Field(default=400, ge=1)
+    #: Raw events kept for this many whole UTC days before today (older days are dropped, their counts
+    #: kept; events older than this are refused); 0 keeps them until purged.
+    raw_retention_days: int = Field(default=0, ge=0)
+    #: How often the retention looks for days to drop (seconds; also once at start).
+    retention_every_s: float = Field(default=3600.0, gt=0)
     #: ListTopAssets by CTR or PLAY_RATE leaves out assets with fewer views (unless min_views says otherwise).
     ratio_min_views: int = Field(default=10, ge=0)
     #: The public tracking pixel (GET /v1/pingback): events one client address may record per minute on

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from clearframe_runtime import db
 from clearframe_runtime.clock import utcnow
 from clearframe_runtime.ffmpeg import default_ffmpeg
 from clearframe_runtime.health import Component, database_component, grpc_service_component
+from clearframe_runtime.periodic import every
 from clearframe_runtime.principal import PrincipalCodec
 from clearframe_runtime.server import Servicer, run_service, serve
 from clearframe_runtime.settings import DatabaseSettings, load_settings
@@ -73,15 +73,6 @@ def keyring(settings: SharelinksSettings) -> KeyRing:
         keys, active = parse_keys(spec)
         return KeyRing(keys, active)
     return load_or_create_keyring(settings.signing_keys_file)
-
-
-async def every(interval_s: float, work: Callable[[], Awaitable[object]], name: str) -> None:
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await work()
-        except Exception as exc:  # a failed round is logged and tried again next time
-            log.warning("periodic task failed", task=name, error=str(exc))
 
 
 async def main() -> None:

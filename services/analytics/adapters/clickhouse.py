@@ -13,7 +13,8 @@ Tables, in the store's database:
 Metrics read the rollups of a range's whole hours and the raw events of its partial edge hours, as the SQL
 store does (:mod:`services.analytics.domain.hours`), with times as integer microseconds; ClickHouse keeps no
 day totals (its scans of the rollups are what it is for). ListTopAssets ranks the counts per asset with
-:func:`services.analytics.domain.model.rank`.
+:func:`services.analytics.domain.model.rank`. Retention (:meth:`ClickHouseEventStore.drop_raw_before`) deletes
+old events with a mutation on ``events`` alone: the rollups keep their counts, the ids go with the rows.
 
 **Duplicates.** ClickHouse has no unique keys. :meth:`record` asks which of the batch's ids are stored
 already and inserts only the others, under a lock, so within one store object (one analytics replica:
@@ -34,12 +35,13 @@ import json
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from clearframe_runtime.errors import Unavailable
 from services.analytics.domain.batch import EventColumns
-from services.analytics.domain.hours import HOUR_US, counts_of, from_us, split, to_us
+from services.analytics.domain.hours import HOUR_US, counts_of, from_us, midnight_us, split, to_us
 from services.analytics.domain.model import (
     Count,
     Dimension,
@@ -450,6 +452,23 @@ class ClickHouseEventStore:
                 await self._guard(
                     self._run.command(
                         f"ALTER TABLE {self._db}.{table} DELETE WHERE asset_id = {{asset_id:String}} "
+                        "SETTINGS mutations_sync = 2",
+                        params,
+                    ),
+                    "delete",
+                )
+            return int(count)
+
+    async def drop_raw_before(self, day: datetime) -> int:
+        params = {"cutoff": midnight_us(day)}
+        async with self._write:
+            counted = f"SELECT count() FROM {self._db}.events WHERE event_time_us < {{cutoff:Int64}}"
+            (count,) = (await self._guard(self._run.rows(counted, params), "read"))[0]
+            if count:
+                # The materialized view runs on inserts only: the rollups keep what these events added.
+                await self._guard(
+                    self._run.command(
+                        f"ALTER TABLE {self._db}.events DELETE WHERE event_time_us < {{cutoff:Int64}} "
                         "SETTINGS mutations_sync = 2",
                         params,
                     ),

@@ -42,6 +42,10 @@ Times are integers, microseconds since the epoch (``*_us``), the same in both da
 compare; an hour (a day) is the microsecond it starts at. Metrics read the rollups of the whole hours of a
 range and the raw events of its partial edge hours (:mod:`services.analytics.domain.hours`).
 
+Retention (:meth:`SqlEventStore.drop_raw_before`) removes old days' raw events and their registered ids and
+leaves every count: on PostgreSQL a day is its partition (the register's rows of its events deleted, then
+``DROP TABLE``, one transaction a day), on SQLite a ``DELETE`` by time.
+
 ListTopAssets is one statement (:meth:`SqlEventStore.top_assets`): the counts per asset summed over those
 parts, the views floor applied, and only the assets that can be among the first ``limit`` sent back: those
 whose metric is at least the ``limit``-th best one less a margin that covers the rounding of the rates;
@@ -56,6 +60,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from itertools import compress
 from typing import Any
 
@@ -75,6 +80,7 @@ from services.analytics.domain.hours import (
     day_of,
     from_us,
     hour_of,
+    midnight_us,
     split,
     split_days,
     to_us,
@@ -259,11 +265,16 @@ def _pg_per_asset(table: str, period: str, length: int) -> str:
 _PG_PARTITION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('analytics_events partitions'))"
 
 
-def pg_partition_ddl(day_us: int) -> str:
-    """The statement that creates the day partition of analytics_events starting at ``day_us`` (idempotent)."""
+def pg_partition_name(day_us: int) -> str:
+    """The name of the day partition of analytics_events starting at ``day_us``."""
     if day_us % DAY_US:
         raise ValueError("a partition starts at a UTC day")
-    name = f"analytics_events_{from_us(day_us):%Y%m%d}"
+    return f"analytics_events_{from_us(day_us):%Y%m%d}"
+
+
+def pg_partition_ddl(day_us: int) -> str:
+    """The statement that creates the day partition of analytics_events starting at ``day_us`` (idempotent)."""
+    name = pg_partition_name(day_us)
     return (
         f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF analytics_events "
         f"FOR VALUES FROM ({day_us}) TO ({day_us + DAY_US})"
@@ -276,6 +287,22 @@ async def pg_create_partitions(driver: asyncpg.Connection, days: Iterable[int]) 
         await driver.execute(_PG_PARTITION_LOCK)
         for day in sorted(set(days)):
             await driver.execute(pg_partition_ddl(day))
+
+
+#: The day partitions of analytics_events that exist (retention drops the old ones).
+_PG_PARTITIONS = """
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'analytics_events'::regclass
+"""
+
+
+def _partition_day(name: str) -> int | None:
+    """The day (µs) a partition named by :func:`pg_partition_name` starts at; ``None`` for another name."""
+    try:
+        day = datetime.strptime(name.removeprefix("analytics_events_"), "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return to_us(day) if pg_partition_name(to_us(day)) == name else None
 
 
 #: The register and the events are written with binary COPYs (no statement per row, nothing parsed per
@@ -679,6 +706,46 @@ class SqlEventStore:
             raise Unavailable(
                 f"the event store could not write: {exc.__class__.__name__}", reason="STORE_UNAVAILABLE"
             ) from exc
+
+    async def drop_raw_before(self, day: datetime) -> int:
+        cutoff = midnight_us(day)
+        try:
+            if self._dialect == "postgresql":
+                return await self._drop_partitions_before(cutoff)
+            async with self._engine.begin() as connection:
+                old = events_table.c.event_time_us < cutoff
+                await connection.execute(
+                    sa.delete(event_ids_table).where(
+                        event_ids_table.c.event_id.in_(sa.select(events_table.c.event_id).where(old))
+                    )
+                )
+                return int((await connection.execute(sa.delete(events_table).where(old))).rowcount)
+        except _WRITE_ERRORS as exc:
+            raise Unavailable(
+                f"the event store could not drop old events: {exc.__class__.__name__}", reason="STORE_UNAVAILABLE"
+            ) from exc
+
+    async def _drop_partitions_before(self, cutoff: int) -> int:
+        """Drop the day partitions of analytics_events before ``cutoff`` (µs, a UTC midnight), each with its
+        events' rows of the register, a day per transaction under the partitions' lock (so no write creates
+        the day meanwhile); how many events they held."""
+        async with self._engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: asyncpg.Connection = raw.driver_connection
+            names = await driver.fetch(_PG_PARTITIONS)
+            days = sorted(d for d in (_partition_day(r["relname"]) for r in names) if d is not None and d < cutoff)
+            dropped = 0
+            for day in days:
+                name = pg_partition_name(day)
+                async with driver.transaction():
+                    await driver.execute(_PG_PARTITION_LOCK)
+                    dropped += int(await driver.fetchval(f"SELECT count(*) FROM {name}"))
+                    await driver.execute(
+                        f"DELETE FROM analytics_event_ids i USING {name} e WHERE i.event_id = e.event_id"
+                    )
+                    await driver.execute(f"DROP TABLE {name}")
+                self._partitions.discard(day)
+            return dropped
 
     async def _record_postgres(self, events: EventColumns, rows: list[tuple[Any, ...]]) -> set[str]:
         """One transaction on the driver's connection (SQLAlchemy stays off the hot path): see

@@ -34,6 +34,7 @@ from services.analytics.domain.model import (
     TimeRange,
 )
 from services.analytics.domain.pingback import PingbackLimiter
+from services.analytics.domain.retention import RawRetention
 from services.analytics.ports import EventStore
 
 MAX_BATCH = 1000
@@ -106,11 +107,15 @@ class Analytics:
         ratio_min_views: int = 10,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         pingbacks: PingbackLimiter | None = None,
+        retention: RawRetention | None = None,
     ):
         self._store = store
         self._ingestor = ingestor
         self._clock = clock
-        self._limits = limits or Limits()
+        limits = limits or Limits()
+        self._retention = retention
+        # An event older than the retention would land in a day that is dropped, its id soon forgotten.
+        self._limits = replace(limits, max_age=min(limits.max_age, retention.max_age)) if retention else limits
         self._ratio_min_views = ratio_min_views
         self._new_id = new_id
         self._pingbacks = pingbacks
@@ -214,12 +219,18 @@ class Analytics:
 
     # --- metrics ---------------------------------------------------------------------------------------
 
+    def _counted(self, time_range: TimeRange) -> TimeRange:
+        """The range the counts are asked for: checked, and each end before the raw retention's horizon
+        widened to its whole hour (the raw events of its partial hour are gone: :mod:`.retention`)."""
+        check_time_range(time_range)
+        return self._retention.widen(time_range, self._clock()) if self._retention else time_range
+
     async def asset_metrics(self, asset_id: str, time_range: TimeRange) -> Metrics:
-        where = EventFilter(asset_id=check_asset_id(asset_id), time_range=check_time_range(time_range))
+        where = EventFilter(asset_id=check_asset_id(asset_id), time_range=self._counted(time_range))
         return Metrics.of(await self._store.counts(where, frozenset()))
 
     async def platform_metrics(self, asset_id: str, time_range: TimeRange) -> list[tuple[Platform, Metrics]]:
-        where = EventFilter(asset_id=check_asset_id(asset_id), time_range=check_time_range(time_range))
+        where = EventFilter(asset_id=check_asset_id(asset_id), time_range=self._counted(time_range))
         per: dict[Platform, list[Count]] = defaultdict(list)
         for count in await self._store.counts(where, frozenset({Dimension.PLATFORM})):
             assert count.platform is not None
@@ -229,7 +240,7 @@ class Analytics:
     async def short_link_metrics(self, short_code: str, time_range: TimeRange) -> tuple[str, Metrics]:
         """(the asset the link points to, its metrics); NOT_FOUND for a code no event ever carried."""
         code = check_short_code(short_code)
-        check_time_range(time_range)
+        time_range = self._counted(time_range)
         by_asset = frozenset({Dimension.ASSET})
         counts = await self._store.counts(EventFilter(short_code=code, time_range=time_range), by_asset)
         known = counts or await self._store.counts(EventFilter(short_code=code), by_asset)
@@ -260,12 +271,12 @@ class Analytics:
         requested_page_size: int,
         page_token: str,
     ) -> tuple[list[RankedAsset], str]:
-        check_time_range(time_range)
+        counted = self._counted(time_range)
         floor = self.ratio_floor(rank_by, min_views)
         size = page_size(requested_page_size, default=TOP_PAGE[0], maximum=TOP_PAGE[1])
         filters = ("top", rank_by.value, platform, time_range, floor)
         offset = decode_page_token(page_token, filters)
-        where = EventFilter(platform=platform, time_range=time_range)
+        where = EventFilter(platform=platform, time_range=counted)
         # One more than the page: whether another page follows.
         ranked = await self._store.top_assets(where, rank_by, floor, offset + size + 1)
         page = ranked[offset : offset + size]
@@ -287,7 +298,7 @@ class Analytics:
             check_short_code(short_code)
         end = time_range.end or self._clock()
         start = time_range.start or end - (DEFAULT_HOURS if granularity is Granularity.HOUR else DEFAULT_DAYS)
-        time_range = check_time_range(TimeRange(start, end))
+        time_range = self._counted(TimeRange(start, end))
         first, last = granularity.floor(start), granularity.floor(end)
         buckets = int((last - first) / granularity.step) + 1
         if buckets > MAX_BUCKETS:
@@ -320,6 +331,13 @@ class Analytics:
         events = await self._store.page(where, offset, size + 1)
         more = len(events) > size
         return events[:size], encode_page_token(offset + size, filters) if more else ""
+
+    async def drop_expired_raw(self) -> int:
+        """Drop the raw events of the days before the retention's horizon (their counts stay): how many;
+        0 without a retention."""
+        if self._retention is None:
+            return 0
+        return await self._store.drop_raw_before(self._retention.horizon(self._clock()))
 
     async def purge(self, asset_id: str, everything: bool) -> int:
         if asset_id:

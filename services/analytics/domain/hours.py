@@ -70,6 +70,16 @@ def day_of(value_us: int) -> int:
     return value_us - value_us % DAY_US
 
 
+def midnight_us(day: datetime) -> int:
+    """``day``, an aware UTC midnight, as µs since the epoch; ``ValueError`` for any other moment."""
+    if day.tzinfo is None:
+        raise ValueError("a day starts at an aware UTC midnight")
+    value = to_us(day)
+    if value % DAY_US:
+        raise ValueError(f"{day.isoformat()} is not a UTC midnight")
+    return value
+
+
 @dataclass(frozen=True)
 class DaySplit:
     """``days``: day starts ``[from, to)`` (µs, ``None`` unbounded) the day totals answer, or ``None``;

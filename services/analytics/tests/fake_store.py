@@ -1,6 +1,7 @@
 """The event store in memory: the reference the SQL store's contract tests compare with, and what the
 domain's tests run on. Counts are computed from the raw events each time (no rollups), so they are the
-plain definition of what the rollups must give."""
+plain definition of what the rollups must give; events dropped by :meth:`drop_raw_before` keep counting
+(as the rollups keep them) but are no longer listed or known by id."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
+from itertools import chain
 
 from services.analytics.domain.batch import EventColumns
+from services.analytics.domain.hours import midnight_us
 from services.analytics.domain.model import (
     Count,
     Dimension,
@@ -27,6 +30,8 @@ from services.analytics.domain.model import (
 class MemoryEventStore:
     def __init__(self) -> None:
         self.events: dict[str, Event] = {}
+        #: Events whose raw rows were dropped (retention): counted, not listed, their ids forgotten.
+        self.counted_only: list[Event] = []
         #: Calls of record() (each is one transaction in a real store).
         self.writes = 0
         #: Set to make the next record() calls fail.
@@ -58,7 +63,7 @@ class MemoryEventStore:
         groups: dict[tuple[str, str, Platform | None, datetime | None, EventType], list[int]] = defaultdict(
             lambda: [0, 0]
         )
-        for event in self.events.values():
+        for event in chain(self.events.values(), self.counted_only):
             if not where.matches(event):
                 continue
             key = (
@@ -90,4 +95,13 @@ class MemoryEventStore:
         doomed = [i for i, e in self.events.items() if asset_id is None or e.asset_id == asset_id]
         for event_id in doomed:
             del self.events[event_id]
+        self.counted_only = [e for e in self.counted_only if asset_id is not None and e.asset_id != asset_id]
+        return len(doomed)
+
+    async def drop_raw_before(self, day: datetime) -> int:
+        midnight_us(day)  # whole UTC days only
+        doomed = [e for e in self.events.values() if e.event_time < day]
+        for event in doomed:
+            del self.events[event.event_id]
+        self.counted_only.extend(doomed)
         return len(doomed)

@@ -9,10 +9,12 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from clearframe.analytics.v1 import analytics_service_pb2 as pb
@@ -21,17 +23,17 @@ from clearframe_mesh.process import free_port
 from clearframe_mesh.readiness import wait_serving
 from clearframe_runtime import db
 from clearframe_runtime.principal import KIND_API_KEY, PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, PrincipalCodec
+from clearframe_runtime.protoconv import timestamp
+from services.analytics.__main__ import MIGRATIONS
 from services.analytics.adapters.sql import SqlEventStore
-from services.analytics.domain.model import EventFilter, Metrics
+from services.analytics.domain.model import Event, EventFilter, EventType, Metrics, Platform
 
 SECRET = "s" * 32
 ASSET = "0123456789abcdef"
 
 
-def _metadata() -> tuple[tuple[str, str], ...]:
-    value, signature = PrincipalCodec(SECRET).encode(
-        Principal("service:test", KIND_API_KEY, frozenset({"analytics.write"}))
-    )
+def _metadata(permission: str = "analytics.write") -> tuple[tuple[str, str], ...]:
+    value, signature = PrincipalCodec(SECRET).encode(Principal("service:test", KIND_API_KEY, frozenset({permission})))
     return ((PRINCIPAL_HEADER, value), (SIGNATURE_HEADER, signature))
 
 
@@ -161,3 +163,52 @@ async def test_killed_under_load_it_loses_nothing_it_acknowledged(tmp_path: Path
         await engine.dispose()
     assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged events lost"
     assert counted.views == len(stored)
+
+
+async def test_a_raw_retention_drops_expired_days_at_start_and_their_events_keep_counting(tmp_path: Path) -> None:
+    """With CLEARFRAME_ANALYTICS_RAW_RETENTION_DAYS the service drops the expired days' raw events as it
+    starts: ListEvents no longer shows them, the asset's metrics still count them, and an event older than
+    the retention is refused."""
+    url = f"sqlite:///{tmp_path}/analytics.db"
+    await db.migrate(url, MIGRATIONS)
+    now = datetime.now(UTC)
+
+    def view(event_id: str, at: datetime) -> Event:
+        return Event(event_id, ASSET, EventType.VIEW, Platform.WEB, "", at, at, {}, "Mozilla/5.0", False)
+
+    engine = db.create_engine(url)
+    try:
+        await SqlEventStore(engine).record([view("old", now - timedelta(days=10)), view("new", now)])
+    finally:
+        await engine.dispose()
+    process, port, _ = await _start(tmp_path, CLEARFRAME_ANALYTICS_RAW_RETENTION_DAYS="3")
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.AnalyticsServiceStub(channel)
+            reader = _metadata("analytics.read")
+            deadline = asyncio.get_running_loop().time() + 20
+            while True:
+                listed = await stub.ListEvents(pb.ListEventsRequest(asset_id=ASSET), metadata=reader, timeout=5)
+                if [e.event_id for e in listed.events] == ["new"]:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, "the expired day was never dropped"
+                await asyncio.sleep(0.1)
+            metrics = await stub.GetAssetMetrics(pb.GetAssetMetricsRequest(asset_id=ASSET), metadata=reader, timeout=5)
+            assert metrics.metrics.views == 2
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.RecordEvent(
+                    pb.RecordEventRequest(
+                        event=pb.Event(
+                            asset_id=ASSET,
+                            event_type=pb.EVENT_TYPE_VIEW,
+                            event_time=timestamp(now - timedelta(days=4)),
+                        )
+                    ),
+                    metadata=_metadata(),
+                    timeout=5,
+                )
+            assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert "INVALID_EVENT_TIME" in repr(refused.value.trailing_metadata())
+    finally:
+        process.terminate()
+        await process.communicate()

@@ -354,6 +354,70 @@ async def test_purge_one_asset_or_all(store: EventStore) -> None:
     assert await store.counts(EventFilter(), frozenset()) == []
 
 
+async def test_old_days_raw_events_are_dropped_and_their_counts_stay(store: EventStore) -> None:
+    """drop_raw_before removes the raw events of the days before a UTC midnight and forgets their ids; every
+    count stays: all time, whole hours before the day and exact edges after it, per asset, platform, code and
+    hour, and the rankings."""
+    rng = random.Random(11)
+    midnight = datetime(2026, 12, 1, tzinfo=UTC)
+    events = [
+        event(
+            n,
+            asset_id=rng.choice([A1, A2, A3]),
+            at=midnight + timedelta(microseconds=rng.randrange(-3 * 86_400_000_000, 2 * 86_400_000_000)),
+            kind=rng.choice([EventType.VIEW, EventType.VIEW, EventType.PLAY, EventType.CLICK]),
+            platform=rng.choice([Platform.WEB, Platform.SLACK]),
+            code=rng.choice(["", "code1"]),
+            bot=rng.random() < 0.1,
+        )
+        for n in range(300)
+    ]
+    # One event at the midnight itself (kept) and one in its last microsecond before (dropped).
+    events += [event(300, at=midnight), event(301, at=midnight - timedelta(microseconds=1))]
+    await store.record(events)
+    reference = MemoryEventStore()
+    await reference.record(events)
+    old = sorted(e.event_id for e in events if e.event_time < midnight)
+    with pytest.raises(ValueError):
+        await store.drop_raw_before(midnight + timedelta(hours=1))
+    assert await store.drop_raw_before(midnight) == len(old) == await reference.drop_raw_before(midnight)
+    kept = sorted((e for e in events if e.event_time >= midnight), key=lambda e: (e.event_time, e.event_id))
+    assert await store.page(EventFilter(), 0, 1000) == kept
+    assert await store.get_many(old) == {}
+    hour = timedelta(hours=1)
+    ranges = [
+        TimeRange(),
+        TimeRange(start=midnight - 2 * timedelta(days=1) + 5 * hour),
+        TimeRange(midnight - 30 * hour, midnight + 7 * hour + timedelta(minutes=13, microseconds=5)),
+        TimeRange(end=midnight - 3 * hour - timedelta(microseconds=1)),
+        TimeRange(midnight + timedelta(seconds=1), midnight + 20 * hour + timedelta(seconds=1)),
+    ]
+    dimensions: tuple[set[Dimension], ...] = (
+        {Dimension.ASSET},
+        {Dimension.PLATFORM},
+        {Dimension.SHORT_CODE},
+        {Dimension.HOUR},
+        set(),
+    )
+    for time_range in ranges:
+        for where in (EventFilter(time_range=time_range), EventFilter(time_range=time_range, asset_id=A2)):
+            for by in map(frozenset, dimensions):
+                got = sorted(await store.counts(where, by), key=repr)
+                assert got == sorted(await reference.counts(where, by), key=repr), (where, by)
+        where = EventFilter(time_range=time_range)
+        for rank_by in (RankBy.VIEWS, RankBy.CTR):
+            assert await store.top_assets(where, rank_by, 1, 3) == await reference.top_assets(where, rank_by, 1, 3)
+    everything = totals(await store.counts(EventFilter(), frozenset()))
+    assert everything.total_events + everything.bot_events == len(events)
+    # A forgotten id is new again: stored and counted once more (ingest refuses events that old).
+    assert await store.record([events[-1]]) == {"e301"}
+    assert totals(await store.counts(EventFilter(), frozenset())) == everything + Metrics(views=1)
+    assert await store.drop_raw_before(midnight) == 1
+    # Purging an asset after a drop removes its counts too.
+    await store.purge(A1)
+    assert await store.counts(EventFilter(asset_id=A1), frozenset()) == []
+
+
 async def test_each_write_stores_only_its_own_events(store: EventStore) -> None:
     # PostgreSQL stages each write's rows in a table of the session: what one write (or a refused one)
     # left there must never reach a later write on the same connection.
@@ -581,6 +645,35 @@ async def test_postgres_keeps_events_in_day_partitions(backend: str) -> None:
         # A second store (another replica) meets the partitions the first one made.
         assert await SqlEventStore(engine).record([event(5)]) == {"e5"}
         assert (await _partitions(engine))["analytics_events_20261201"] == 4
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_retention_drops_whole_day_partitions(backend: str) -> None:
+    """On PostgreSQL a dropped day is its partition, gone with its ids' register rows; a replica that still
+    believes the day exists and writes into it gets it created again."""
+    if not backend.startswith("postgresql"):
+        pytest.skip("partitions are PostgreSQL's")
+    await db.migrate(backend, MIGRATIONS)
+    engine = db.create_engine(backend)
+    try:
+        store, other = SqlEventStore(engine, fold_every_s=None), SqlEventStore(engine, fold_every_s=None)
+        day = timedelta(days=1)
+        assert await other.record([event(1, at=T0 - 2 * day), event(2, at=T0 - day), event(3)]) == {"e1", "e2", "e3"}
+        assert await store.drop_raw_before(datetime(2026, 11, 30, tzinfo=UTC)) == 1
+        assert await _partitions(engine) == {"analytics_events_20261130": 1, "analytics_events_20261201": 1}
+        async with engine.connect() as connection:
+            tables = await connection.execute(
+                sa.text(
+                    "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'analytics_events'::regclass"
+                )
+            )
+            assert sorted(tables.scalars()) == ["analytics_events_20261130", "analytics_events_20261201"]
+        assert await _rows_in(engine, "analytics_event_ids") == 2
+        assert await other.record([event(4, at=T0 - 2 * day)]) == {"e4"}
+        assert (await _partitions(engine))["analytics_events_20261129"] == 1
+        assert await store.drop_raw_before(datetime(2026, 11, 30, tzinfo=UTC)) == 1
+        assert await store.drop_raw_before(datetime(2026, 11, 30, tzinfo=UTC)) == 0
     finally:
         await engine.dispose()
 
