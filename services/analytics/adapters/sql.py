@@ -289,6 +289,9 @@ async def pg_create_partitions(driver: asyncpg.Connection, days: Iterable[int]) 
             await driver.execute(pg_partition_ddl(day))
 
 
+#: How long the retention waits for a lock it needs before it gives up for this round.
+_PG_DROP_LOCK_TIMEOUT = "5s"
+
 #: The day partitions of analytics_events that exist (retention drops the old ones).
 _PG_PARTITIONS = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -738,6 +741,9 @@ class SqlEventStore:
             for day in days:
                 name = pg_partition_name(day)
                 async with driver.transaction():
+                    # Dropping a partition locks the parent table: wait a little for readers and writers, never
+                    # queue them behind a long wait (the next round tries again).
+                    await driver.execute(f"SET LOCAL lock_timeout = '{_PG_DROP_LOCK_TIMEOUT}'")
                     await driver.execute(_PG_PARTITION_LOCK)
                     dropped += int(await driver.fetchval(f"SELECT count(*) FROM {name}"))
                     await driver.execute(

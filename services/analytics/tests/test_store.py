@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -24,6 +25,7 @@ from clearframe_mesh.process import free_port
 from clearframe_runtime import db
 from clearframe_runtime.errors import Unavailable
 from clearframe_runtime.testing import assert_migrations_idempotent, database_for
+from services.analytics.adapters import sql as sql_adapter
 from services.analytics.adapters.clickhouse import ChdbExecutor, ClickHouseEventStore
 from services.analytics.adapters.sql import _PG_FOLD_LOCK, SqlEventStore, _rows, metadata
 from services.analytics.domain.batch import EventColumns
@@ -675,6 +677,37 @@ async def test_postgres_retention_drops_whole_day_partitions(backend: str) -> No
         assert await store.drop_raw_before(datetime(2026, 11, 30, tzinfo=UTC)) == 1
         assert await store.drop_raw_before(datetime(2026, 11, 30, tzinfo=UTC)) == 0
     finally:
+        await engine.dispose()
+
+
+async def test_postgres_a_drop_meeting_a_long_reader_gives_up_and_keeps_the_day(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropping a partition locks the whole events table: a drop that cannot have that lock soon (a reader in
+    a long transaction holds the table) gives up with STORE_UNAVAILABLE and changes nothing; the next one,
+    once the reader is done, drops the day."""
+    if not backend.startswith("postgresql"):
+        pytest.skip("partitions are PostgreSQL's")
+    monkeypatch.setattr(sql_adapter, "_PG_DROP_LOCK_TIMEOUT", "100ms")
+    await db.migrate(backend, MIGRATIONS)
+    engine = db.create_engine(backend)
+    reader = await asyncpg.connect(backend)
+    try:
+        store = SqlEventStore(engine, fold_every_s=None)
+        await store.record([event(1, at=T0 - timedelta(days=2)), event(2)])
+        reading = reader.transaction()
+        await reading.start()
+        await reader.fetch("SELECT event_id FROM analytics_events")
+        with pytest.raises(Unavailable) as busy:
+            await store.drop_raw_before(datetime(2026, 11, 30, tzinfo=UTC))
+        assert busy.value.reason == "STORE_UNAVAILABLE"
+        await reading.rollback()
+        assert await _partitions(engine) == {"analytics_events_20261129": 1, "analytics_events_20261201": 1}
+        assert await _rows_in(engine, "analytics_event_ids") == 2
+        assert await store.drop_raw_before(datetime(2026, 11, 30, tzinfo=UTC)) == 1
+        assert await _partitions(engine) == {"analytics_events_20261201": 1}
+    finally:
+        await reader.close()
         await engine.dispose()
 
 
