@@ -17,11 +17,12 @@ over a large seeded event table.
    `GetAssetMetrics` and `ListTopAssets` calls through the gateway (native gRPC,
    one call at a time).
 
-Usage: `python -m bench.analytics [--quick] [--events N] [--assets N] [--days N]`, or
-`python -m bench.analytics --ingest-only [--quick] [--update BENCHMARKS.md]` for part 1 alone (printed, or put
-in place of the file's "### Ingest" subsection). It boots its own mesh
-and its temporary databases and drops them afterwards. The PostgreSQL server is
-CLEARFRAME_TEST_POSTGRES_URL's (the tests' server), else the local default.
+Usage: `python -m bench.analytics [--quick] [--events N] [--assets N] [--days N] [--producers N]`, or
+`python -m bench.analytics --ingest-only [--quick] [--producers N] [--update BENCHMARKS.md]` for part 1
+alone (printed, or put in place of the file's "### Ingest" subsection); ``--producers`` sets the concurrency
+of every ingest path (default 4). It boots its own mesh and its temporary databases and drops them
+afterwards. The PostgreSQL server is CLEARFRAME_TEST_POSTGRES_URL's (the tests' server), else the local
+default.
 """
 
 from __future__ import annotations
@@ -89,9 +90,17 @@ class Sizes:
     assets: int
     days: int
     query_calls: int
+    #: Concurrent ingest producers (and the batched COPY's connections, and the streams).
+    producers: int = PRODUCERS
 
 
-def sizes(quick: bool, events: int | None = None, assets: int | None = None, days: int | None = None) -> Sizes:
+def sizes(
+    quick: bool,
+    events: int | None = None,
+    assets: int | None = None,
+    days: int | None = None,
+    producers: int | None = None,
+) -> Sizes:
     base = Sizes(20_000, 1, 1_000_000, 1000, 30, 20) if quick else Sizes(200_000, 3, 10_000_000, 1000, 30, 60)
     return Sizes(
         base.ingest_events,
@@ -100,6 +109,7 @@ def sizes(quick: bool, events: int | None = None, assets: int | None = None, day
         assets if assets is not None else base.assets,
         days if days is not None else base.days,
         base.query_calls,
+        producers if producers is not None else base.producers,
     )
 
 
@@ -134,8 +144,10 @@ def ingest_requests(n: int, now: datetime) -> list[pb.BatchRecordEventsRequest]:
     return requests
 
 
-async def _send(target: str, key: str, requests: Sequence[pb.BatchRecordEventsRequest]) -> tuple[float, list[float]]:
-    """Send the batches from PRODUCERS producers (a channel each); (wall s, per-call latencies)."""
+async def _send(
+    target: str, key: str, requests: Sequence[pb.BatchRecordEventsRequest], producers: int = PRODUCERS
+) -> tuple[float, list[float]]:
+    """Send the batches from ``producers`` producers (a channel each); (wall s, per-call latencies)."""
     queue = iter(requests)
     latencies: list[float] = []
     metadata = (("authorization", f"Bearer {key}"),)
@@ -151,12 +163,14 @@ async def _send(target: str, key: str, requests: Sequence[pb.BatchRecordEventsRe
                     raise RuntimeError(f"batch not stored whole: {answer}")
 
     started = time.perf_counter()
-    await asyncio.gather(*(producer() for _ in range(PRODUCERS)))
+    await asyncio.gather(*(producer() for _ in range(producers)))
     return time.perf_counter() - started, latencies
 
 
-async def _stream(target: str, key: str, requests: Sequence[pb.BatchRecordEventsRequest]) -> float:
-    """The same batches as StreamRecordEvents messages, on PRODUCERS streams (a channel each); wall s."""
+async def _stream(
+    target: str, key: str, requests: Sequence[pb.BatchRecordEventsRequest], producers: int = PRODUCERS
+) -> float:
+    """The same batches as StreamRecordEvents messages, on ``producers`` streams (a channel each); wall s."""
     queue = iter(requests)
     metadata = (("authorization", f"Bearer {key}"),)
 
@@ -172,7 +186,7 @@ async def _stream(target: str, key: str, requests: Sequence[pb.BatchRecordEvents
             return int(answer.recorded_count)
 
     started = time.perf_counter()
-    recorded = sum(await asyncio.gather(*(producer() for _ in range(PRODUCERS))))
+    recorded = sum(await asyncio.gather(*(producer() for _ in range(producers))))
     if recorded != sum(len(request.events) for request in requests):
         raise RuntimeError(f"the streams stored {recorded} events")
     return time.perf_counter() - started
@@ -242,6 +256,8 @@ class Ingest:
     events: int
     rollup_rows: int
     rounds: tuple[Round, ...]
+    #: Concurrent producers (the COPY's connections, the streams).
+    producers: int = PRODUCERS
 
     def median_s(self, seconds: Callable[[Round], float]) -> float:
         return statistics.median(seconds(r) for r in self.rounds)
@@ -277,6 +293,7 @@ async def _ingest_round(
     target: str,
     key: str,
     n: int,
+    producers: int,
     pids: dict[str, list[int]],
 ) -> tuple[Round, int]:
     """One round from empty tables: BatchRecordEvents, then the COPYs of the rows it stored, then
@@ -288,7 +305,7 @@ async def _ingest_round(
     await _checkpoint(mesh_url)
     # The server's every process (backends, WAL writer, checkpointer): the baseline's database is idle meanwhile.
     meter = CpuMeter({**pids, "PostgreSQL": _server_processes})
-    service_s, latencies = await _send(target, key, requests)
+    service_s, latencies = await _send(target, key, requests, producers)
     cpu_s = meter.used()
     stored = await mesh.fetchval("SELECT count(*) FROM analytics_events")
     # The counts: folded into the rollups, or still in the deltas (the last fold interval's).
@@ -308,7 +325,7 @@ async def _ingest_round(
     await pg_create_partitions(baseline, {r[COLUMNS.index("event_time_us")] // DAY_US * DAY_US for r in rows})
     await baseline.execute("TRUNCATE analytics_events")
     await _checkpoint(baseline_url)
-    batched_s, copy_cpu_s = await _copy(baseline_url, rows, BATCH, PRODUCERS)
+    batched_s, copy_cpu_s = await _copy(baseline_url, rows, BATCH, producers)
     await baseline.execute("TRUNCATE analytics_events")
     await _checkpoint(baseline_url)
     single_s, _ = await _copy(baseline_url, rows, len(rows), 1)
@@ -320,7 +337,7 @@ async def _ingest_round(
     streamed = ingest_requests(n, now)
     await _checkpoint(mesh_url)
     meter = CpuMeter({**pids, "PostgreSQL": _server_processes})
-    stream_s = await _stream(target, key, streamed)
+    stream_s = await _stream(target, key, streamed, producers)
     stream_cpu_s = meter.used()
     if await mesh.fetchval("SELECT count(*) FROM analytics_events") != n:
         raise RuntimeError("the streams' events were not all stored")
@@ -338,24 +355,27 @@ async def _ingest_round(
 
 
 async def _ingest(
-    mesh_url: str, baseline_url: str, target: str, key: str, n: int, rounds: int, pids: dict[str, list[int]]
+    mesh_url: str, baseline_url: str, target: str, key: str, size: Sizes, pids: dict[str, list[int]]
 ) -> Ingest:
+    n = size.ingest_events
     now = datetime.now(UTC)
     warm = ingest_requests(BATCH, now - timedelta(hours=2))
-    await _send(target, key, warm[:PRODUCERS])  # connections, the store's compiled statements
+    await _send(target, key, warm, size.producers)  # connections, the store's compiled statements
     await db.migrate(baseline_url, MIGRATIONS)
     mesh = await asyncpg.connect(mesh_url)
     baseline = await asyncpg.connect(baseline_url)
     try:
         measured: list[Round] = []
-        for _ in range(rounds):
-            one, rollup_rows = await _ingest_round(mesh, baseline, (mesh_url, baseline_url), target, key, n, pids)
+        for _ in range(size.ingest_rounds):
+            one, rollup_rows = await _ingest_round(
+                mesh, baseline, (mesh_url, baseline_url), target, key, n, size.producers, pids
+            )
             print(f"round {len(measured) + 1}: ×{one.ratio:.2f} of the batched COPY", flush=True)
             measured.append(one)
     finally:
         await mesh.close()
         await baseline.close()
-    return Ingest(n, rollup_rows, tuple(measured))
+    return Ingest(n, rollup_rows, tuple(measured), size.producers)
 
 
 # --- seeding --------------------------------------------------------------------------------------------
@@ -642,11 +662,7 @@ def measure(
                 reader = _key(http, "analytics.read")
             # Every process of the mesh: Envoy asks auth (ext_authz) and the rate limiter about every call.
             pids = {name: [process.pid] for name, process in mesh.processes.items()}
-            ingest = asyncio.run(
-                _ingest(
-                    mesh_url, baseline_url, mesh.gateway_target, writer, size.ingest_events, size.ingest_rounds, pids
-                )
-            )
+            ingest = asyncio.run(_ingest(mesh_url, baseline_url, mesh.gateway_target, writer, size, pids))
             print(
                 f"ingest: ×{ingest.ratio:.2f} of the batched COPY (median of {len(ingest.rounds)} rounds)", flush=True
             )
@@ -704,16 +720,17 @@ def ingest_lines(ingest: Ingest) -> list[str]:
     p50 = ingest.median_s(lambda r: r.batch_p50_ms)
     return [
         f"{INGEST_HEADING} ({n} events per path and round, {rounds} round{'s' if rounds > 1 else ''}, batches of "
-        f"{BATCH}, {PRODUCERS} concurrent producers)",
+        f"{BATCH}, {ingest.producers} concurrent producers)",
         "",
         "| path | events/s | seconds |",
         "|---|---:|---:|",
         f"| BatchRecordEvents, native gRPC through Envoy (validation, group commit, rollups) | {n / service_s:.0f} | "
         f"{service_s:.2f} |",
-        f"| COPY of the same rows, {BATCH} per COPY, {PRODUCERS} connections | {n / batched_s:.0f} | {batched_s:.2f} |",
+        f"| COPY of the same rows, {BATCH} per COPY, {ingest.producers} connections | {n / batched_s:.0f} | "
+        f"{batched_s:.2f} |",
         f"| COPY of the same rows, one COPY | {n / single_s:.0f} | {single_s:.2f} |",
-        f"| StreamRecordEvents, native gRPC through Envoy, {PRODUCERS} streams of {BATCH}-event messages (other ids) "
-        f"| {n / stream_s:.0f} | {stream_s:.2f} |",
+        f"| StreamRecordEvents, native gRPC through Envoy, {ingest.producers} streams of {BATCH}-event messages "
+        f"(other ids) | {n / stream_s:.0f} | {stream_s:.2f} |",
         "",
         *(
             [
@@ -790,9 +807,15 @@ def _server() -> str:
     return os.environ.get("CLEARFRAME_TEST_POSTGRES_URL") or DEFAULT_POSTGRES
 
 
-def run(quick: bool, events: int | None = None, assets: int | None = None, days: int | None = None) -> list[str]:
+def run(
+    quick: bool,
+    events: int | None = None,
+    assets: int | None = None,
+    days: int | None = None,
+    producers: int | None = None,
+) -> list[str]:
     """Boot a mesh on temporary PostgreSQL databases, measure, and return the "## Analytics" section."""
-    size = sizes(quick, events, assets, days)
+    size = sizes(quick, events, assets, days, producers)
     ingest, seeded, latencies = measure(quick, size, _server())
     assert seeded is not None
     return lines(quick, size, ingest, seeded, latencies)
@@ -810,11 +833,14 @@ def main() -> None:
     parser.add_argument(
         "--update", type=Path, help="with --ingest-only: replace the '### Ingest' subsection of this file"
     )
+    parser.add_argument(
+        "--producers", type=int, help=f"concurrent ingest producers, COPY connections and streams (default {PRODUCERS})"
+    )
     args = parser.parse_args()
     if not args.ingest_only:
-        print("\n".join(run(args.quick, args.events, args.assets, args.days)))
+        print("\n".join(run(args.quick, args.events, args.assets, args.days, args.producers)))
         return
-    ingest, _, _ = measure(args.quick, sizes(args.quick), _server(), ingest_only=True)
+    ingest, _, _ = measure(args.quick, sizes(args.quick, producers=args.producers), _server(), ingest_only=True)
     section = ingest_lines(ingest)
     if args.update:
         args.update.write_text(replace_ingest(args.update.read_text(), section))

@@ -182,8 +182,12 @@ def test_rounds_give_medians_and_each_rounds_own_ratio() -> None:
         replace(ROUND, service_s=2.0, copy_batched_s=0.5, copy_single_s=0.6, stream_s=1.0),
         replace(ROUND, service_s=0.5, copy_batched_s=0.2, copy_single_s=0.2, stream_s=0.4),
     )
-    section = ingest_lines(Ingest(20_000, 200, rounds))
-    assert section[0].startswith("### Ingest (20000 events per path and round, 3 rounds,")
+    section = ingest_lines(Ingest(20_000, 200, rounds, producers=8))
+    assert (
+        section[0] == "### Ingest (20000 events per path and round, 3 rounds, batches of 1000, 8 concurrent producers)"
+    )
+    assert any(line.startswith("| COPY of the same rows, 1000 per COPY, 8 connections") for line in section)
+    assert any(line.startswith("| StreamRecordEvents, native gRPC through Envoy, 8 streams") for line in section)
     # Medians of the rounds' seconds: 1.0 s for the service, 0.2 s for the batched COPY.
     assert any(line.startswith("| BatchRecordEvents") and "| 20000 | 1.00 |" in line for line in section)
     assert any(
