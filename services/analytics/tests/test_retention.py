@@ -5,7 +5,6 @@ to its whole hour (its partial hour's raw events are gone) while one after it st
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from services.analytics.domain.ingest import Ingestor
 from services.analytics.domain.model import EventFilter, Metrics, RankBy, TimeRange
 from services.analytics.domain.retention import RawRetention
 from services.analytics.tests.fake_store import MemoryEventStore
+from services.analytics.tests.test_domain import FakeClock, World
 
 NOW = datetime(2026, 12, 2, 15, 30, tzinfo=UTC)
 #: Three whole days before today: raw events from 2026-11-29 00:00 on are kept.
@@ -25,25 +25,10 @@ ASSET = "0123456789abcdef"
 MICROSECOND = timedelta(microseconds=1)
 
 
-@dataclass
-class Clock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class World:
-    analytics: Analytics
-    store: MemoryEventStore
-    clock: Clock
-
-
 async def _world(retention: RawRetention | None) -> AsyncIterator[World]:
     store = MemoryEventStore()
     ingestor = Ingestor(store, linger_s=0)
-    clock = Clock()
+    clock = FakeClock(NOW)
     yield World(Analytics(store, ingestor, clock=clock, retention=retention), store, clock)
     await ingestor.close()
 
@@ -146,7 +131,7 @@ async def test_events_older_than_the_retention_are_refused(world: World) -> None
     store = MemoryEventStore()
     ingestor = Ingestor(store, linger_s=0)
     shorter = Analytics(
-        store, ingestor, clock=Clock(), limits=Limits(max_age=timedelta(days=1)), retention=RawRetention(3)
+        store, ingestor, clock=FakeClock(NOW), limits=Limits(max_age=timedelta(days=1)), retention=RawRetention(3)
     )
     with pytest.raises(InvalidArgument):
         await shorter.record(EventDraft(ASSET, "view", event_time=NOW - timedelta(days=2)))
