@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from clearframe_runtime.errors import InvalidArgument
 from services.analytics.domain.analytics import Analytics, Granularity
@@ -15,6 +16,7 @@ from services.analytics.domain.events import EventDraft, Limits
 from services.analytics.domain.ingest import Ingestor
 from services.analytics.domain.model import EventFilter, Metrics, RankBy, TimeRange
 from services.analytics.domain.retention import RawRetention
+from services.analytics.settings import IngestSettings
 from services.analytics.tests.fake_store import MemoryEventStore
 from services.analytics.tests.test_domain import FakeClock, World
 
@@ -145,3 +147,9 @@ async def test_without_a_retention_nothing_is_dropped(keeping_all: World) -> Non
     # And ranges stay exact at every edge.
     mid_old_hour = OLD_HOUR + timedelta(minutes=30)
     assert await keeping_all.analytics.asset_metrics(ASSET, TimeRange(start=mid_old_hour)) == Metrics(views=3)
+
+
+@pytest.mark.parametrize("setting", [{"raw_retention_days": -1}, {"retention_every_s": 0}])
+def test_a_negative_retention_or_no_interval_is_refused_at_start(setting: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        IngestSettings(**setting)  # type: ignore[arg-type]

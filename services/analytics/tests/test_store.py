@@ -860,3 +860,17 @@ async def test_postgres_concurrent_writers_and_folds_count_each_event_once(backe
         assert await _answers(replicas[1]) == await _answers(reference)
     finally:
         await engine.dispose()
+
+
+async def test_a_drop_without_the_database_is_unavailable(tmp_path: Path) -> None:
+    """Retention against a database that cannot be reached (PostgreSQL nobody listens for, SQLite in a
+    folder that does not exist) fails with STORE_UNAVAILABLE, which the periodic round logs and retries."""
+    midnight = datetime(2026, 11, 30, tzinfo=UTC)
+    for url in (f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere", f"sqlite:///{tmp_path}/missing/x.db"):
+        engine = db.create_engine(url)
+        try:
+            with pytest.raises(Unavailable) as raised:
+                await SqlEventStore(engine, fold_every_s=None).drop_raw_before(midnight)
+            assert raised.value.reason == "STORE_UNAVAILABLE"
+        finally:
+            await engine.dispose()
